@@ -1,0 +1,30 @@
+"""nomadlab: learn to deploy microservices with HashiCorp Nomad from Jupyter.
+
+``lab = nomadlab.start()`` gives a working agent in any of three modes: attached to
+``NOMAD_ADDR``, a real ``nomad agent -dev``, or the bundled practice agent.
+Imports are lazy so that ``python -m nomadlab.echo`` (a task) starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "start": ("nomadlab.agent", "start"),
+    "Lab": ("nomadlab.lab", "Lab"),
+    "watch": ("nomadlab.plots", "watch"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nomadlab' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    import importlib
+
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+__all__ = ["Lab", "__version__", "start", "watch"]
