@@ -1,0 +1,527 @@
+"""Start, find, attach to and stop a Nomad agent in the kit's three modes.
+
+attach: ``NOMAD_ADDR`` names an agent or cluster; nothing is started.
+nomad: a ``nomad`` binary is on PATH; ``nomad agent -dev`` runs as a detached child.
+practice: neither; ``nomadlab agent -dev`` (the practice agent) runs as a detached child.
+
+An agent the kit starts outlives the Python process (a notebook kernel restart must not
+kill the learner's jobs), so it is recorded in ``$NOMADLAB_HOME/agent.json`` (default
+``~/.nomadlab``) and found again by the next :func:`start`, after checking that the
+process is alive and its HTTP API answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from nomadlab.errors import NomadLabError, PermissionDenied, api_errors, explain
+
+if TYPE_CHECKING:
+    import nomad
+
+    from nomadlab.lab import Lab
+
+MODES = ("attach", "nomad", "practice")
+DEFAULT_PORT = 4646
+LOOPBACK = "127.0.0.1"
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+
+# Launches the agent in its own session and reports its pid, then exits: the agent is then
+# nobody's child in this process, so it never lingers as a zombie and outlives the kernel.
+_LAUNCHER = """
+import subprocess, sys
+log = open(sys.argv[1], "ab", buffering=0)
+child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+print(child.pid, flush=True)
+"""
+
+
+def home() -> Path:
+    """The per-user directory holding the agent's state file, config and log."""
+    return Path(os.environ.get("NOMADLAB_HOME") or Path.home() / ".nomadlab")
+
+
+def state_file() -> Path:
+    """Where the agent the kit started is recorded."""
+    return home() / "agent.json"
+
+
+@dataclass
+class RunningAgent:
+    """An agent the kit talks to: where it is, which mode, and whether the kit owns it."""
+
+    mode: str
+    address: str
+    pid: int | None = None
+    create_time: float | None = None
+    log_file: Path | None = None
+    started_by_kit: bool = False
+    version: str = ""
+    ui: str | None = None
+    note: str = ""
+    reused: bool = field(default=False, compare=False)
+
+    @property
+    def local(self) -> bool:
+        """True when the kit started this agent on loopback (plain HTTP, no ACLs)."""
+        return self.started_by_kit
+
+    def describe(self) -> str:
+        """One line: which mode, where the HTTP API and UI are, where the log is."""
+        what = {
+            "attach": "attached to the Nomad agent",
+            "nomad": "real dev agent (`nomad agent -dev`)",
+            "practice": "practice agent (nomadlab's stand-in for `nomad agent -dev`)",
+        }[self.mode]
+        version = f" Nomad v{self.version}" if self.version else ""
+        how = ""
+        if self.started_by_kit:
+            how = f", {'reused' if self.reused else 'started'}, pid {self.pid}"
+        ui = f" · UI {self.ui}" if self.ui else " · no web UI"
+        log = f" · log {self.log_file}" if self.log_file else ""
+        note = f" ({self.note})" if self.note else ""
+        return (
+            f"nomadlab: {self.mode} mode: {what}{version}{how} · API {self.address}{ui}{log}{note}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The state file's content."""
+        data = asdict(self)
+        data["log_file"] = str(self.log_file) if self.log_file else None
+        data.pop("reused")
+        data.pop("note")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunningAgent:
+        """Read back :meth:`to_json`."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("log_file"):
+            known["log_file"] = Path(known["log_file"])
+        return cls(**known)
+
+
+def client(address: str, *, local: bool = False, timeout: float = 10.0) -> nomad.Nomad:
+    """A python-nomad client for ``address``, honouring Nomad's CLI environment variables.
+
+    ``NOMAD_TOKEN``, ``NOMAD_REGION``, ``NOMAD_NAMESPACE``, ``NOMAD_HTTP_AUTH`` and the TLS
+    variables (``NOMAD_CACERT``, ``NOMAD_CAPATH``, ``NOMAD_CLIENT_CERT``/``KEY``,
+    ``NOMAD_SKIP_VERIFY``) apply to an attached cluster; a local dev agent the kit started
+    is plain HTTP in region ``global``, namespace ``default``.
+    """
+    import nomad
+    import requests
+
+    env = os.environ
+    session = requests.Session()
+    verify: bool | str = True
+    if env.get("NOMAD_SKIP_VERIFY", "") in _TRUE:
+        verify = False
+    elif env.get("NOMAD_CACERT") or env.get("NOMAD_CAPATH"):
+        verify = env.get("NOMAD_CACERT") or env["NOMAD_CAPATH"]
+    if not local and env.get("NOMAD_HTTP_AUTH"):
+        user, _, password = env["NOMAD_HTTP_AUTH"].partition(":")
+        session.auth = (user, password)
+    return nomad.Nomad(
+        address=address.rstrip("/"),
+        token=env.get("NOMAD_TOKEN") or None,
+        region="global" if local else env.get("NOMAD_REGION") or None,
+        namespace="default" if local else env.get("NOMAD_NAMESPACE") or None,
+        verify=verify,
+        timeout=timeout,
+        session=session,
+    )
+
+
+def leader(address: str, *, local: bool = False, timeout: float = 2.0) -> str:
+    """The cluster leader's RPC address, or "" while there is none; raises kit errors."""
+    token = bool(os.environ.get("NOMAD_TOKEN"))
+    with api_errors(address, token):
+        response = client(address, local=local, timeout=timeout).status.leader.request(
+            method="get", timeout=timeout
+        )
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, str):
+        raise NomadLabError(
+            f"Something answers at {address}, but not Nomad's HTTP API (/v1/status/leader "
+            "gave no leader address). Point NOMAD_ADDR at a Nomad agent, or free that port."
+        )
+    return answer
+
+
+def answers_nomad(address: str, timeout: float = 2.0) -> bool:
+    """True when a Nomad agent's HTTP API answers at ``address`` (even with 403)."""
+    try:
+        leader(address, local=True, timeout=timeout)
+    except PermissionDenied:
+        return True
+    except NomadLabError:
+        return False
+    return True
+
+
+def port_free(port: int, host: str = LOOPBACK) -> bool:
+    """True when nothing listens on ``host:port`` (checked the way a server binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port nothing listens on now, chosen by the kernel."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def nomad_binary() -> str | None:
+    """Path of the ``nomad`` executable on PATH, if any."""
+    return shutil.which("nomad")
+
+
+def nomad_version(binary: str) -> str:
+    """The version ``nomad version`` reports (``1.9.7``), or "" if it cannot tell."""
+    try:
+        out = subprocess.run(
+            [binary, "version"], capture_output=True, text=True, timeout=20, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    match = re.search(r"Nomad v(\S+)", out)
+    return match.group(1) if match else ""
+
+
+def _requested_mode(mode: str | None) -> str | None:
+    mode = mode or os.environ.get("NOMADLAB_AGENT") or None
+    if mode is not None and mode not in MODES:
+        raise NomadLabError(
+            f"Unknown agent mode {mode!r} (from NOMADLAB_AGENT or mode=): use one of "
+            "'nomad' (start `nomad agent -dev`), 'practice' (start the practice agent) or "
+            "'attach' (use the agent at NOMAD_ADDR), or leave it unset to let nomadlab choose."
+        )
+    return mode
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Serialise find-or-start between notebooks and terminals of the same user."""
+    home().mkdir(parents=True, exist_ok=True)
+    with open(home() / "agent.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _process(pid: int | None, create_time: float | None) -> Any:
+    """The psutil process if ``pid`` is still the process that was recorded, else None."""
+    import psutil
+
+    if not pid:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if create_time is not None and abs(proc.create_time() - create_time) > 1.0:
+            return None
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except psutil.Error:
+        return None
+
+
+def recorded() -> RunningAgent | None:
+    """The agent in the state file, without checking that it still runs."""
+    try:
+        return RunningAgent.from_json(json.loads(state_file().read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def find_running() -> RunningAgent | None:
+    """The agent the kit started earlier if it still runs and answers; clears a stale record."""
+    agent = recorded()
+    if agent is None:
+        return None
+    proc = _process(agent.pid, agent.create_time)
+    if proc is not None:
+        try:
+            if leader(agent.address, local=True):
+                agent.reused = True
+                return agent
+        except NomadLabError:
+            pass
+        _terminate(proc)  # ours, alive, but its API is dead: don't leave it holding the port
+    with contextlib.suppress(FileNotFoundError):
+        state_file().unlink()
+    return None
+
+
+def _terminate(proc: Any, timeout: float = 10.0) -> None:
+    import psutil
+
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            proc.send_signal(sig)
+            proc.wait(wait)
+            return
+        except psutil.TimeoutExpired:
+            continue
+        except psutil.Error:
+            return
+
+
+def _write_state(agent: RunningAgent) -> None:
+    path = state_file()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(agent.to_json(), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _log_path() -> Path:
+    log = home() / "agent.log"
+    if log.exists():
+        os.replace(log, log.with_name("agent.log.1"))
+    return log
+
+
+def _nomad_config(http: int) -> Path:
+    """An agent config file setting the ports: ``nomad agent`` has no port flags."""
+    rpc, serf = (http + 1, http + 2) if http == DEFAULT_PORT else (0, 0)
+    if not (rpc and port_free(rpc) and port_free(serf)):
+        rpc, serf = free_port(), free_port()
+    path = home() / "agent.hcl"
+    path.write_text(
+        "# Written by nomadlab for `nomad agent -dev -config <this file>`.\n"
+        f"ports {{\n  http = {http}\n  rpc  = {rpc}\n  serf = {serf}\n}}\n"
+    )
+    return path
+
+
+def _command(mode: str, port: int) -> list[str]:
+    if mode == "practice":
+        return [sys.executable, "-m", "nomadlab", "agent", "-dev", "-bind", LOOPBACK,
+                "-http-port", str(port)]  # fmt: skip
+    binary = nomad_binary()
+    if binary is None:
+        raise NomadLabError(
+            "NOMADLAB_AGENT=nomad asks for the real `nomad agent -dev`, but no `nomad` binary "
+            "is on PATH. Install Nomad (https://developer.hashicorp.com/nomad/install) and "
+            "restart Jupyter, or use NOMADLAB_AGENT=practice (or leave it unset)."
+        )
+    return [binary, "agent", "-dev", "-bind", LOOPBACK, "-config", str(_nomad_config(port))]
+
+
+def _tail(path: Path | None, lines: int = 15) -> str:
+    if path is None:
+        return ""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
+    """Start a dev agent in ``mode`` on loopback ``port``, record it, wait until it is ready."""
+    import psutil
+
+    command = _command(mode, port)
+    log = _log_path()
+    out = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, str(log), *command],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    pid = int(out.stdout.strip())
+    try:
+        create_time = psutil.Process(pid).create_time()
+    except psutil.Error:
+        create_time = None
+    agent = RunningAgent(
+        mode=mode,
+        address=f"http://{LOOPBACK}:{port}",
+        pid=pid,
+        create_time=create_time,
+        log_file=log,
+        started_by_kit=True,
+    )
+    _write_state(agent)
+    try:
+        wait_ready(agent, timeout)
+    except BaseException:
+        proc = _process(pid, create_time)
+        if proc is not None:
+            _terminate(proc)
+        with contextlib.suppress(FileNotFoundError):
+            state_file().unlink()
+        raise
+    agent.version = nomad_version(command[0]) if mode == "nomad" else _agent_version(agent)
+    agent.ui = _ui(agent)
+    _write_state(agent)
+    return agent
+
+
+def wait_ready(agent: RunningAgent, timeout: float = 60.0) -> None:
+    """Return once the agent has a leader and a ready node; explain why if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if agent.started_by_kit and _process(agent.pid, agent.create_time) is None:
+            raise NomadLabError(
+                f"The {agent.mode} agent (pid {agent.pid}) exited while starting. Last lines "
+                f"of its log {agent.log_file}:\n{_tail(agent.log_file)}"
+            )
+        try:
+            if leader(agent.address, local=agent.local) and _node_ready(agent):
+                return
+        except NomadLabError:
+            if not agent.started_by_kit:
+                raise  # refused, 403, not Nomad: say so now rather than after the timeout
+        if time.monotonic() > deadline:
+            log = f" Last lines of its log {agent.log_file}:\n{_tail(agent.log_file)}"
+            raise NomadLabError(
+                f"The Nomad agent at {agent.address} did not elect a leader and register a "
+                f"ready node within {timeout:.0f}s." + (log if agent.log_file else "")
+            )
+        time.sleep(0.2)
+
+
+def _node_ready(agent: RunningAgent) -> bool:
+    from nomad.api.exceptions import URLNotAuthorizedNomadException
+
+    try:
+        nodes = client(agent.address, local=agent.local, timeout=5).nodes.get_nodes()
+    except URLNotAuthorizedNomadException:
+        return True  # the token may not read nodes; the leader answering is all we can check
+    except Exception as exc:
+        raise explain(exc, agent.address) from None
+    return any(node.get("Status") == "ready" for node in nodes)
+
+
+def _agent_version(agent: RunningAgent) -> str:
+    try:
+        self_ = client(agent.address, local=agent.local, timeout=5).agent.get_agent()
+        version = self_["config"]["Version"]
+        return str(version.get("Version", "")) if isinstance(version, dict) else str(version)
+    except Exception:
+        return ""
+
+
+def _ui(agent: RunningAgent) -> str | None:
+    """The web UI's address when the agent serves one (the practice agent may not)."""
+    import requests
+
+    url = f"{agent.address.rstrip('/')}/ui/"
+    try:
+        response = client(agent.address, local=agent.local).session.get(
+            url, timeout=3, allow_redirects=True, verify=False
+        )
+    except requests.RequestException:
+        return None
+    return url if response.ok else None
+
+
+def attach(address: str, timeout: float = 60.0, note: str = "") -> RunningAgent:
+    """Use the agent or cluster at ``address`` without starting anything."""
+    address = address.rstrip("/")
+    scheme = urlsplit(address).scheme
+    if scheme not in ("http", "https"):
+        raise NomadLabError(
+            f"NOMAD_ADDR={address!r} needs a scheme, like http://127.0.0.1:4646 or "
+            "https://nomad.example.com:4646."
+        )
+    agent = RunningAgent(mode="attach", address=address, note=note)
+    wait_ready(agent, timeout)
+    agent.version = _agent_version(agent)
+    agent.ui = _ui(agent)
+    return agent
+
+
+def connect(
+    mode: str | None = None, *, port: int | None = None, timeout: float = 60.0
+) -> RunningAgent:
+    """Find or start the agent for ``mode`` (see :func:`start`), without building a Lab."""
+    mode = _requested_mode(mode)
+    address = os.environ.get("NOMAD_ADDR", "").strip()
+    if mode == "attach" or (mode is None and address):
+        if not address:
+            raise NomadLabError(
+                "NOMADLAB_AGENT=attach needs NOMAD_ADDR, the address of the agent to use, "
+                "for example NOMAD_ADDR=http://127.0.0.1:4646."
+            )
+        return attach(address, timeout, note="NOMAD_ADDR")
+    with _locked():
+        running = find_running()
+        if running is not None:
+            if mode is not None and running.mode != mode:
+                running.note = (
+                    f"asked for {mode} mode; call lab.stop_agent() and start again to switch"
+                )
+            return running
+        port = port or int(os.environ.get("NOMADLAB_PORT") or DEFAULT_PORT)
+        local = f"http://{LOOPBACK}:{port}"
+        note = ""
+        if not port_free(port):
+            if mode is None and answers_nomad(local):
+                return attach(local, timeout, note="an agent you started yourself")
+            note = f"port {port} is in use"
+            port = free_port()
+        if mode is None:
+            mode = "nomad" if nomad_binary() else "practice"
+        agent = launch(mode, port, timeout)
+        agent.note = note
+        return agent
+
+
+def start(mode: str | None = None, *, port: int | None = None, timeout: float = 60.0,
+          quiet: bool = False) -> Lab:  # fmt: skip
+    """Get a working agent in any mode and a :class:`~nomadlab.lab.Lab` to drive it.
+
+    ``NOMAD_ADDR`` set → attach; else reuse the agent the kit started earlier; else start
+    ``nomad agent -dev`` if ``nomad`` is on PATH, or the practice agent. ``mode`` (or
+    ``NOMADLAB_AGENT``) forces ``"nomad"``, ``"practice"`` or ``"attach"``; ``port`` (or
+    ``NOMADLAB_PORT``) picks the HTTP port of an agent it starts (default 4646).
+    """
+    from nomadlab.lab import Lab
+
+    agent = connect(mode, port=port, timeout=timeout)
+    if not quiet:
+        print(agent.describe())
+    return Lab(agent)
+
+
+def stop(agent: RunningAgent, timeout: float = 10.0) -> bool:
+    """Stop ``agent`` if the kit started it (SIGINT, as Ctrl-C would); False otherwise."""
+    if not agent.started_by_kit:
+        return False
+    with _locked():
+        proc = _process(agent.pid, agent.create_time)
+        if proc is not None:
+            _terminate(proc, timeout)
+        mine = recorded()
+        if mine is not None and mine.pid == agent.pid:
+            with contextlib.suppress(FileNotFoundError):
+                state_file().unlink()
+    return proc is not None

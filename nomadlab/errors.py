@@ -1,0 +1,135 @@
+"""Errors a learner can act on: one paragraph saying what happened and what to do.
+
+python-nomad raises its own exceptions wrapping ``requests`` ones; :func:`api_errors` turns
+them into these, without the chain of HTTP-library internals in the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from nomad.api import exceptions as nomad_exceptions
+
+
+class NomadLabError(Exception):
+    """Base of the kit's errors; the message is the whole explanation."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: the message is what the learner needs."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+class AgentUnreachable(NomadLabError):
+    """No Nomad agent answers at the address (refused, timed out, TLS failure)."""
+
+
+class PermissionDenied(NomadLabError):
+    """The agent answered 403: ACLs are on and the token does not allow the request."""
+
+
+class NomadAPIError(NomadLabError):
+    """The agent answered with an error status (400, 404, 500 ...)."""
+
+    def __init__(self, message: str, status: int = 0, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class PlacementFailed(NomadLabError):
+    """The scheduler could not place every allocation the job asks for."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class DeploymentFailed(NomadLabError):
+    """The job's deployment ended without becoming healthy."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def _request_line(response: requests.Response | None) -> str:
+    request = getattr(response, "request", None)
+    if request is None or not request.url:
+        return ""
+    path = request.url.split("://", 1)[-1]
+    path = "/" + path.split("/", 1)[1] if "/" in path else "/"
+    return f" ({request.method} {path.split('?', 1)[0]})"
+
+
+def unreachable(address: str, detail: str = "connection refused") -> AgentUnreachable:
+    """The explanation for an agent that does not answer at ``address``."""
+    return AgentUnreachable(
+        f"Cannot reach a Nomad agent at {address}: {detail}. Nothing answered there, so the "
+        "agent is stopped, still starting, or the address is wrong. If NOMAD_ADDR is set, check "
+        "it (an agent or cluster you run yourself must be up), or unset it so that "
+        "nomadlab.start() starts a local agent for you; in a terminal, `nomadlab agent -dev` "
+        "runs one. Then call nomadlab.start() again."
+    )
+
+
+def permission_denied(address: str, token_set: bool, what: str = "") -> PermissionDenied:
+    """The explanation for a 403 from an agent with ACLs enabled."""
+    token = (
+        "the token in NOMAD_TOKEN does not allow this request"
+        if token_set
+        else "the request carried no token (NOMAD_TOKEN is not set)"
+    )
+    return PermissionDenied(
+        f"The Nomad agent at {address} refused the request{what} with 403 Permission denied: "
+        f"ACLs are enabled on that cluster and {token}. Set NOMAD_TOKEN to the Secret ID of an "
+        "ACL token whose policy allows it (ask the cluster's operator, or use the token printed "
+        "by `nomad acl bootstrap` on your own cluster), then call nomadlab.start() again. A "
+        "local dev agent has no ACLs: unset NOMAD_ADDR to use one."
+    )
+
+
+def explain(exc: BaseException, address: str, token_set: bool = False) -> NomadLabError:
+    """Turn a python-nomad or requests exception into a one-paragraph kit error."""
+    if isinstance(exc, NomadLabError):
+        return exc
+    cause: Any = getattr(exc, "nomad_resp", exc)
+    if isinstance(cause, requests.Response):
+        what = _request_line(cause)
+        if cause.status_code == 403:
+            return permission_denied(address, token_set, what)
+        body = (cause.text or "").strip()
+        return NomadAPIError(
+            f"The Nomad agent at {address} answered {cause.status_code}{what}: "
+            f"{body or cause.reason}",
+            status=cause.status_code,
+            body=body,
+        )
+    if isinstance(cause, requests.exceptions.SSLError):
+        return AgentUnreachable(
+            f"TLS handshake with the Nomad agent at {address} failed: {_first_line(cause)}. Point "
+            "NOMAD_CACERT at the cluster's CA certificate (and NOMAD_CLIENT_CERT / "
+            "NOMAD_CLIENT_KEY at a client certificate if the cluster asks for one), or set "
+            "NOMAD_SKIP_VERIFY=true for a throwaway test cluster, then call nomadlab.start() again."
+        )
+    if isinstance(cause, requests.exceptions.Timeout):
+        return unreachable(address, "it did not answer in time")
+    if isinstance(cause, (requests.exceptions.ConnectionError, ConnectionError)):
+        return unreachable(address, "connection refused")
+    return NomadAPIError(f"Talking to the Nomad agent at {address} failed: {_first_line(cause)}")
+
+
+def _first_line(exc: Any) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def api_errors(address: str, token_set: bool = False) -> Iterator[None]:
+    """Run API calls, raising kit errors without the requests traceback chained to them."""
+    try:
+        yield
+    except (nomad_exceptions.BaseNomadException, requests.RequestException) as exc:
+        raise explain(exc, address, token_set) from None
