@@ -1,0 +1,571 @@
+"""Lab: the notebook-facing verbs over python-nomad, named after Nomad's CLI commands.
+
+``run`` is ``nomad job run``, ``status`` is ``nomad job status``, ``scale`` is ``nomad job
+scale``, ``stop`` is ``nomad job stop``; ``allocations``, ``addresses``/``url``, ``get`` and
+``logs`` answer the tutorial's next questions (where is my service, what did it print).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from nomadlab import agent as agents
+from nomadlab.agent import RunningAgent
+from nomadlab.errors import (
+    DeploymentFailed,
+    NomadAPIError,
+    NomadLabError,
+    PlacementFailed,
+    api_errors,
+)
+from nomadlab.monitor import Monitor, Outcome, format_alloc_metrics
+from nomadlab.results import JobList, JobStatus, RunResult, Table, Text, allocation_table
+from nomadlab.ui import Ui, default_ui, limit
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+RAW_EXEC_JOB = "jobs/http-echo.nomad.hcl"
+
+
+def find_jobspec(path: str | os.PathLike[str]) -> Path:
+    """Find a jobspec as given, else relative to a parent of the cwd or the kit's checkout.
+
+    Notebooks run in ``notebooks/`` and the tour from anywhere, yet both say ``jobs/...``.
+    """
+    given = Path(path).expanduser()
+    candidates = [given]
+    if not given.is_absolute():
+        candidates += [parent / given for parent in Path.cwd().parents[:3]]
+        candidates.append(KIT_ROOT / given)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise NomadLabError(
+        f"No jobspec at {str(given)!r} (looked in {Path.cwd()}, its parents and {KIT_ROOT}). "
+        "Give the path of a .nomad.hcl file, for example lab.run('jobs/http-echo.nomad.hcl')."
+    )
+
+
+def hcl_value(value: Any) -> str:
+    """A Python value as an HCL literal for a variables file (what ``-var`` sends)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(hcl_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{ "
+            + ", ".join(f"{json.dumps(str(k))} = {hcl_value(v)}" for k, v in value.items())
+            + " }"
+        )
+    text = json.dumps(str(value), ensure_ascii=False)
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def declares_variable(hcl: str, name: str) -> bool:
+    """True when the jobspec has a ``variable "name"`` block."""
+    return re.search(rf'^\s*variable\s+"{re.escape(name)}"\s*\{{', hcl, re.MULTILINE) is not None
+
+
+def _is_loopback(address: str) -> bool:
+    host = urlsplit(address).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class Lab:
+    """A handle on one Nomad agent (any mode) with the tutorial's verbs."""
+
+    def __init__(self, agent: RunningAgent | str | None = None, *, quiet: bool = False) -> None:
+        """Drive ``agent``: a RunningAgent from :func:`nomadlab.start`, or an address."""
+        if agent is None:
+            agent = (
+                os.environ.get("NOMAD_ADDR") or f"http://{agents.LOOPBACK}:{agents.DEFAULT_PORT}"
+            )
+        if isinstance(agent, str):
+            agent = RunningAgent(mode="attach", address=agent.rstrip("/"))
+        self.agent = agent
+        self.nomad = agents.client(agent.address, local=agent.local)
+        self.quiet = quiet
+
+    @property
+    def address(self) -> str:
+        """The agent's HTTP API address (``http://127.0.0.1:4646``)."""
+        return self.agent.address
+
+    @property
+    def mode(self) -> str:
+        """``attach``, ``nomad`` or ``practice``."""
+        return self.agent.mode
+
+    def __repr__(self) -> str:
+        return f"<Lab {self.agent.mode} {self.agent.address}>"
+
+    @contextmanager
+    def _api(self) -> Iterator[None]:
+        with api_errors(self.address, bool(self.nomad.token)):
+            yield
+
+    def _ui(self) -> Ui:
+        return default_ui(self.quiet)
+
+    def _monitor(self, ui: Ui) -> Monitor:
+        return Monitor(self.nomad, self.address, ui)
+
+    # -- jobs the kit ran, so that reset() can remove them ------------------------------------
+
+    def _registry(self) -> dict[str, list[list[str]]]:
+        try:
+            return json.loads((agents.home() / "jobs.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _remember(self, job_id: str, namespace: str, forget: bool = False) -> None:
+        registry = self._registry()
+        jobs = [j for j in registry.get(self.address, []) if j != [namespace, job_id]]
+        if not forget:
+            jobs.append([namespace, job_id])
+        registry[self.address] = jobs
+        agents.home().mkdir(parents=True, exist_ok=True)
+        (agents.home() / "jobs.json").write_text(json.dumps(registry, indent=2) + "\n")
+
+    # -- nomad job run ------------------------------------------------------------------------
+
+    def parse(self, path: str | os.PathLike[str], **variables: Any) -> dict[str, Any]:
+        """The Job JSON of a jobspec file, parsed by the agent (``/v1/jobs/parse``)."""
+        spec = find_jobspec(path)
+        hcl = spec.read_text()
+        if "python" not in variables and declares_variable(hcl, "python") and self._local():
+            variables["python"] = sys.executable  # the task needs an interpreter with nomadlab
+        body = {
+            "JobHCL": hcl,
+            "Canonicalize": True,
+            "Variables": "".join(f"{k} = {hcl_value(v)}\n" for k, v in variables.items()),
+        }
+        try:
+            with self._api():
+                return self.nomad.jobs.request("parse", method="post", json=body).json()
+        except NomadAPIError as exc:
+            if exc.status == 400:
+                raise NomadAPIError(f"{spec}: {exc.body}", exc.status, exc.body) from None
+            raise
+
+    def _local(self) -> bool:
+        return self.agent.started_by_kit or _is_loopback(self.address)
+
+    def run(self, path: str | os.PathLike[str], *, detach: bool = False,
+            timeout: float | None = None, **variables: Any) -> RunResult:  # fmt: skip
+        """Parse, register and follow a job like ``nomad job run``; ``variables`` are ``-var``s.
+
+        Raises PlacementFailed (with what to do) when the scheduler cannot place it and
+        DeploymentFailed when its allocations never become healthy.
+        """
+        job = self.parse(path, **variables)
+        ui = self._ui()
+        with self._api():
+            response = self.nomad.jobs.register_job({"Job": job})
+        job_id, namespace = job.get("ID", ""), job.get("Namespace") or "default"
+        self._remember(job_id, namespace)
+        if response.get("Warnings"):
+            ui.line(f"Job Warnings:\n{response['Warnings']}\n")
+        eval_id = response.get("EvalID", "")
+        if detach or not eval_id:
+            ui.line("Job registration successful")
+            if eval_id:
+                ui.line(f"Evaluation ID: {eval_id}")
+            return RunResult(job_id, eval_id, warnings=response.get("Warnings") or "")
+        outcome = self._follow(eval_id, ui, timeout, job)
+        return self._result(job_id, outcome, response.get("Warnings") or "", job)
+
+    def _follow(self, eval_id: str, ui: Ui, timeout: float | None, job: dict[str, Any]) -> Outcome:
+        """Monitor the evaluation; stop at a placement failure instead of awaiting the deadline."""
+        monitor = self._monitor(ui)
+        outcome = monitor.monitor_eval(eval_id, None if timeout is None else _deadline(timeout))
+        if outcome.failed_allocs:
+            result = self._result(job.get("ID", ""), outcome, "", job, check=False)
+            raise PlacementFailed(self._placement_advice(job, outcome), result)
+        deployment_id = outcome.evaluation.get("DeploymentID")
+        if deployment_id:
+            outcome.deployment = monitor.monitor_deployment(
+                deployment_id, None if timeout is None else _deadline(timeout)
+            )
+            outcome.exit_code = 0 if outcome.deployment_status == "successful" else 1
+        return outcome
+
+    def _result(self, job_id: str, outcome: Outcome, warnings: str, job: dict[str, Any],
+                check: bool = True) -> RunResult:  # fmt: skip
+        result = RunResult(
+            job_id=job_id,
+            eval_id=outcome.eval_id,
+            eval_status=outcome.evaluation.get("Status", ""),
+            deployment_id=outcome.deployment_id,
+            deployment_status=outcome.deployment_status,
+            allocations=self.allocations(job_id),
+            failed_placements=outcome.failed_allocs,
+            warnings=warnings,
+            exit_code=outcome.exit_code,
+        )
+        if check and outcome.deployment and outcome.deployment_status != "successful":
+            deployment = outcome.deployment
+            raise DeploymentFailed(
+                f'Deployment "{limit(result.deployment_id)}" of job "{job_id}" ended '
+                f'"{result.deployment_status}": {deployment.get("StatusDescription", "")}. '
+                "Its allocations did not stay healthy. See what the task printed with "
+                f'lab.logs("{job_id}") and lab.logs("{job_id}", type="stderr"), and its '
+                f'allocations with lab.status("{job_id}"); fix the jobspec and run it again.',
+                result,
+            )
+        return result
+
+    def _placement_advice(self, job: dict[str, Any], outcome: Outcome) -> str:
+        """One paragraph: what the scheduler could not do and what the learner can do."""
+        job_id = job.get("ID", "")
+        groups = {g.get("Name"): g for g in job.get("TaskGroups") or []}
+        reasons, missing = [], []
+        for name in sorted(outcome.failed_allocs):
+            metrics = outcome.failed_allocs[name]
+            lines = " ".join(x.strip().lstrip("* ") for x in format_alloc_metrics(metrics, ""))
+            reasons.append(f'task group "{name}": {lines}')
+            if any("missing drivers" in c for c in metrics.get("ConstraintFiltered") or {}):
+                for task in groups.get(name, {}).get("Tasks") or []:
+                    if task.get("Driver") and task["Driver"] not in missing:
+                        missing.append(task["Driver"])
+        missing = [d for d in missing if not self._driver_available(d)] or missing
+        text = f'Nomad could not place job "{job_id}" ({"; ".join(reasons)}).'
+        if "docker" in missing:
+            text += (
+                " Its task uses the docker driver, and no node can run Docker containers: "
+                "the Docker engine is not installed or not running here. Start Docker "
+                "(Docker Desktop, or `sudo systemctl start docker`) and restart the agent "
+                "(lab.stop_agent(), then nomadlab.start()) so it detects the engine, or run "
+                f"the same http-echo service with the raw_exec driver instead: "
+                f'lab.run("{RAW_EXEC_JOB}") (`nomadlab job run {RAW_EXEC_JOB}` in a terminal).'
+            )
+        elif missing:
+            drivers = ", ".join(f'"{d}"' for d in missing)
+            text += (
+                f" Its tasks use the {drivers} driver, which no node has enabled and healthy "
+                "(see lab.nomad.nodes.get_nodes() → Drivers). Use a driver the nodes offer, "
+                "such as raw_exec on a dev agent."
+            )
+        else:
+            text += (
+                " No node had room or matched the job's constraints. Lower the job's "
+                "resources or count, relax its constraints, or add capacity."
+            )
+        text += (
+            " The job stays registered with a blocked evaluation, waiting for a node that "
+            f'fits; lab.stop("{job_id}", purge=True) removes it.'
+        )
+        return text
+
+    def _driver_available(self, driver: str) -> bool:
+        try:
+            with self._api():
+                nodes = self.nomad.nodes.get_nodes()
+        except NomadLabError:
+            return False
+        for node in nodes:
+            info = (node.get("Drivers") or {}).get(driver) or {}
+            if info.get("Detected") and info.get("Healthy"):
+                return True
+        return False
+
+    # -- nomad job status / allocations -------------------------------------------------------
+
+    def job_id(self, job: str) -> str:
+        """The ID of the job named ``job`` or starting with it (the CLI accepts prefixes)."""
+        with self._api():
+            jobs = self.nomad.jobs.get_jobs(prefix=job)
+        ids = [j["ID"] for j in jobs]
+        if job in ids:
+            return job
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise NomadLabError(
+                f'No job with ID or prefix "{job}" on {self.address}. lab.status() lists the '
+                "jobs; lab.run(path) registers one."
+            )
+        raise NomadLabError(f'Prefix "{job}" matched several jobs: {", ".join(ids)}. Say which.')
+
+    def status(self, job: str | None = None) -> JobList | JobStatus:
+        """Like ``nomad job status [JOB]``: every job, or one job's summary and allocations."""
+        if job is None:
+            with self._api():
+                return JobList.build(self.nomad.jobs.get_jobs())
+        job_id = self.job_id(job)
+        with self._api():
+            info = self.nomad.job.get_job(job_id)
+            summary = self.nomad.job.get_summary(job_id)
+            allocs = self.nomad.job.get_allocations(job_id)
+            evals = self.nomad.job.get_evaluations(job_id)
+            deployment = self.nomad.job.get_deployment(job_id)
+        return JobStatus.build(info, summary, allocs, evals, deployment)
+
+    def _allocs(self, job: str) -> list[dict[str, Any]]:
+        with self._api():
+            return self.nomad.job.get_allocations(self.job_id(job))
+
+    def allocations(self, job: str) -> Table:
+        """The job's allocations, newest first, with the address of each running one."""
+        stubs = self._allocs(job)
+        addresses = {}
+        for stub in stubs:
+            if stub.get("ClientStatus") == "running":
+                ports = self._ports(stub["ID"])
+                addresses[stub["ID"]] = " ".join(
+                    f"{lbl}={ip}:{p}" for lbl, (ip, p) in ports.items()
+                )
+        return allocation_table(stubs, addresses)
+
+    def _ports(self, alloc_id: str) -> dict[str, tuple[str, int]]:
+        """Port label → (host IP, port) from the allocation's own AllocatedResources."""
+        with self._api():
+            alloc = self.nomad.allocation.get_allocation(alloc_id)
+        return alloc_ports(alloc)
+
+    def addresses(self, job: str, port: str | None = None) -> list[str]:
+        """``http://ip:port`` of each running allocation's ``port`` label.
+
+        The label defaults to the job's only port, else ``http``; the IP and port come from
+        the allocation's AllocatedResources, as the node reported them.
+        """
+        urls = []
+        running = [a for a in self._allocs(job) if a.get("ClientStatus") == "running"
+                   and a.get("DesiredStatus") == "run"]  # fmt: skip
+        if not running:
+            raise NomadLabError(
+                f'Job "{job}" has no running allocation, so no address yet. lab.status("{job}") '
+                "shows what Nomad is doing with it."
+            )
+        for alloc in sorted(running, key=lambda a: a.get("Name", "")):
+            ports = self._ports(alloc["ID"])
+            label = _pick_label(ports, port, job)
+            ip, number = ports[label]
+            host = f"[{ip}]" if ":" in ip else ip
+            urls.append(f"http://{host}:{number}")
+        return urls
+
+    def url(self, job: str, port: str | None = None) -> str:
+        """The address of the job's first running allocation (see :meth:`addresses`)."""
+        return self.addresses(job, port)[0]
+
+    def get(
+        self, job: str, path: str = "/", port: str | None = None, timeout: float = 10.0
+    ) -> Text:
+        """GET ``path`` from the job's service at its allocation's address; the reply's text."""
+        import requests
+
+        url = self.url(job, port).rstrip("/") + "/" + path.lstrip("/")
+        try:
+            response = requests.get(url, timeout=timeout)
+        except requests.RequestException as exc:
+            raise NomadLabError(
+                f'The service of job "{job}" did not answer at {url}: {type(exc).__name__}. '
+                f'The task may still be starting or may have failed: lab.logs("{job}", '
+                'type="stderr") shows what it printed.'
+            ) from None
+        return Text(response.text)
+
+    def logs(self, alloc_or_job: str, task: str | None = None, type: str = "stdout") -> Text:
+        """What a task printed (``nomad alloc logs``), by allocation ID or by job (newest alloc)."""
+        alloc = self._find_alloc(alloc_or_job)
+        tasks = sorted((alloc.get("TaskStates") or {}).keys()) or _group_tasks(alloc)
+        if task is None:
+            if len(tasks) != 1:
+                raise NomadLabError(
+                    f'Allocation "{limit(alloc["ID"])}" runs tasks {", ".join(tasks)}: say which, '
+                    f'e.g. lab.logs("{alloc_or_job}", task="{tasks[0] if tasks else "name"}").'
+                )
+            task = tasks[0]
+        with self._api():
+            text = self.nomad.client.stream_logs.stream(alloc["ID"], task, type, plain=True)
+        return Text(text)
+
+    def _find_alloc(self, alloc_or_job: str) -> dict[str, Any]:
+        with self._api():
+            jobs = [j["ID"] for j in self.nomad.jobs.get_jobs(prefix=alloc_or_job)]
+        if jobs:
+            stubs = self._allocs(alloc_or_job)
+            if not stubs:
+                raise NomadLabError(f'Job "{alloc_or_job}" has no allocations yet, so no logs.')
+            order = {"running": 0, "pending": 1}
+            best = min(stubs, key=lambda a: (order.get(a.get("ClientStatus", ""), 2),
+                                             -a.get("CreateIndex", 0)))  # fmt: skip
+            alloc_id = best["ID"]
+        else:
+            with self._api():
+                found = self.nomad.allocations.get_allocations(prefix=alloc_or_job)
+            if len(found) != 1:
+                raise NomadLabError(
+                    f'"{alloc_or_job}" names no job and {"no" if not found else "several"} '
+                    "allocations. Pass a job ID or an allocation ID (or its first 8 characters)."
+                )
+            alloc_id = found[0]["ID"]
+        with self._api():
+            return self.nomad.allocation.get_allocation(alloc_id)
+
+    # -- nomad job scale / stop -----------------------------------------------------------------
+
+    def scale(self, job: str, count: int, group: str | None = None, *,
+              timeout: float | None = None) -> RunResult:  # fmt: skip
+        """Like ``nomad job scale JOB [GROUP] COUNT``: set a group's count, follow the rollout."""
+        job_id = self.job_id(job)
+        with self._api():
+            scale = self.nomad.job.request(job_id, "scale", method="get").json()
+        groups = sorted((scale.get("TaskGroups") or {}).keys())
+        if group is None:
+            if len(groups) != 1:
+                raise NomadLabError(
+                    f'Job "{job_id}" has task groups {", ".join(groups)}: say which to scale, '
+                    f'e.g. lab.scale("{job_id}", {count}, group="{groups[0]}").'
+                )
+            group = groups[0]
+        elif group not in groups:
+            raise NomadLabError(
+                f'Job "{job_id}" has no task group "{group}"; its groups: {", ".join(groups)}.'
+            )
+        body = {
+            "Count": count,
+            "Target": {"Job": job_id, "Group": group},
+            "Message": "submitted using nomadlab",
+        }
+        try:
+            with self._api():
+                response = self.nomad.job.request(job_id, "scale", method="post", json=body).json()
+        except NomadAPIError as exc:
+            if "active deployment" in exc.body:
+                raise NomadAPIError(
+                    f"{exc} Wait for the current deployment to finish (lab.status(\"{job_id}\")) "
+                    "and scale again.", exc.status, exc.body,
+                ) from None  # fmt: skip
+            raise
+        ui = self._ui()
+        with self._api():
+            job_info = self.nomad.job.get_job(job_id)
+        outcome = self._follow(response.get("EvalID", ""), ui, timeout, job_info)
+        return self._result(job_id, outcome, response.get("Warnings") or "", job_info)
+
+    def stop(self, job: str, purge: bool = False) -> RunResult:
+        """Like ``nomad job stop [-purge] JOB``: stop its allocations (and forget it if purged)."""
+        job_id = self.job_id(job)
+        with self._api():
+            info = self.nomad.job.get_job(job_id)
+            response = self.nomad.job.deregister_job(job_id, purge=purge or None)
+        if purge:
+            self._remember(job_id, info.get("Namespace") or "default", forget=True)
+        eval_id = response.get("EvalID", "")
+        if not eval_id:
+            return RunResult(job_id)
+        outcome = self._monitor(self._ui()).monitor_eval(eval_id, None)
+        return RunResult(
+            job_id,
+            eval_id,
+            eval_status=outcome.evaluation.get("Status", ""),
+            allocations=self.allocations(job_id) if not purge else allocation_table([]),
+        )
+
+    def reset(self) -> list[str]:
+        """Stop and purge every job the kit ran on this agent; return their IDs."""
+        purged = []
+        for namespace, job_id in self._registry().get(self.address, []):
+            with self._api():
+                self.nomad.job.deregister_job(job_id, namespace=namespace, purge=True)
+            purged.append(job_id)
+            self._remember(job_id, namespace, forget=True)
+        if not self.quiet:
+            print(
+                f"Purged {len(purged)} job(s): {', '.join(purged)}"
+                if purged
+                else "No jobs to purge"
+            )
+        return purged
+
+    # -- the agent ------------------------------------------------------------------------------
+
+    def stop_agent(self) -> bool:
+        """Stop the agent if the kit started it (its jobs go with it); never an attached one."""
+        if not self.agent.started_by_kit:
+            if not self.quiet:
+                print(f"nomadlab did not start the agent at {self.address}; leaving it running.")
+            return False
+        stopped = agents.stop(self.agent)
+        registry = self._registry()
+        if registry.pop(self.address, None) is not None:
+            (agents.home() / "jobs.json").write_text(json.dumps(registry, indent=2) + "\n")
+        if not self.quiet:
+            print(f"Stopped the {self.mode} agent (pid {self.agent.pid})." if stopped
+                  else "The agent had already stopped.")  # fmt: skip
+        return stopped
+
+    def agent_log(self, lines: int | None = 40) -> Text:
+        """The last ``lines`` lines of the agent's log (None: all); path: lab.agent.log_file."""
+        path = self.agent.log_file
+        if path is None:
+            raise NomadLabError(
+                f"nomadlab did not start the agent at {self.address}, so it has no log of it: "
+                "look where that agent's operator sends its output."
+            )
+        text = path.read_text(errors="replace") if path.exists() else ""
+        kept = text.splitlines()[-lines:] if lines else text.splitlines()
+        return Text("\n".join(kept))
+
+
+def _deadline(timeout: float) -> float:
+    import time
+
+    return time.monotonic() + timeout
+
+
+def _group_tasks(alloc: dict[str, Any]) -> list[str]:
+    for group in (alloc.get("Job") or {}).get("TaskGroups") or []:
+        if group.get("Name") == alloc.get("TaskGroup"):
+            return [t.get("Name", "") for t in group.get("Tasks") or []]
+    return []
+
+
+def _pick_label(ports: dict[str, tuple[str, int]], port: str | None, job: str) -> str:
+    if port is not None:
+        if port not in ports:
+            raise NomadLabError(
+                f'Job "{job}" has no port "{port}"; its ports: {", ".join(ports) or "none"}.'
+            )
+        return port
+    if len(ports) == 1:
+        return next(iter(ports))
+    if "http" in ports:
+        return "http"
+    if not ports:
+        raise NomadLabError(
+            f'Job "{job}" asks for no ports (add `network {{ port "http" {{}} }}`).'
+        )
+    raise NomadLabError(
+        f'Job "{job}" has ports {", ".join(ports)}: say which, e.g. port="{next(iter(ports))}".'
+    )
+
+
+def alloc_ports(alloc: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    """Port label → (host IP, value) from an allocation's AllocatedResources (never assumed)."""
+    found: dict[str, tuple[str, int]] = {}
+    resources = alloc.get("AllocatedResources") or {}
+    shared = resources.get("Shared") or {}
+    for port in shared.get("Ports") or []:
+        if port.get("HostIP") and port.get("Value"):
+            found.setdefault(port["Label"], (port["HostIP"], int(port["Value"])))
+    networks = list(shared.get("Networks") or [])
+    for task in (resources.get("Tasks") or {}).values():
+        networks += task.get("Networks") or []
+    for network in networks:
+        for port in (network.get("ReservedPorts") or []) + (network.get("DynamicPorts") or []):
+            if network.get("IP") and port.get("Value"):
+                found.setdefault(port["Label"], (network["IP"], int(port["Value"])))
+    return found
