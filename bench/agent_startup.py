@@ -1,0 +1,105 @@
+"""Practice agent figures on this machine: start-up, first allocation, first HTTP 200, memory.
+
+    python bench/agent_startup.py [--runs 5]
+
+Each run starts a fresh agent process, registers jobs/http-echo.nomad.hcl and times:
+agent start → ready (a node is ready), register → first allocation running, register →
+first HTTP 200 from the echo; then reads the resident memory of the agent and of one echo
+task. Prints the median and the worst of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import nomad
+import psutil
+
+from nomadlab.practice import Agent
+
+JOB = Path(__file__).resolve().parent.parent / "jobs" / "http-echo.nomad.hcl"
+
+
+def until(condition, timeout: float = 60.0):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.005)
+    raise TimeoutError("condition not met")
+
+
+def get_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def one_run(log_dir: Path) -> dict[str, float]:
+    agent = Agent(http_port=None, log_file=log_dir / "agent.log")
+    start = time.perf_counter()
+    agent.start()
+    ready = time.perf_counter() - start
+    try:
+        client = nomad.Nomad(address=agent.address, timeout=30)
+        parsed = client.jobs.request(
+            "parse",
+            method="post",
+            json={"JobHCL": JOB.read_text(), "Variables": f'python = "{sys.executable}"'},
+        ).json()
+        registered = time.perf_counter()
+        client.jobs.register_job({"Job": parsed})
+        alloc = until(
+            lambda: next(
+                (
+                    a
+                    for a in client.job.get_allocations("http-microservice")
+                    if a["ClientStatus"] == "running"
+                ),
+                None,
+            )
+        )
+        running = time.perf_counter() - registered
+        full = client.allocation.get_allocation(alloc["ID"])
+        port = full["AllocatedResources"]["Shared"]["Ports"][0]
+        until(lambda: get_ok(f"http://{port['HostIP']}:{port['Value']}/"))
+        first_200 = time.perf_counter() - registered
+        agent_rss = psutil.Process(agent.pid).memory_info().rss
+        echo = next(
+            p for p in psutil.process_iter() if p.environ().get("NOMAD_ALLOC_ID") == alloc["ID"]
+        )
+        echo_rss = echo.memory_info().rss
+    finally:
+        agent.stop()
+    return {
+        "agent start → ready (s)": ready,
+        "register → first allocation running (s)": running,
+        "register → first HTTP 200 (s)": first_200,
+        "agent resident memory (MiB)": agent_rss / 2**20,
+        "echo task resident memory (MiB)": echo_rss / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [one_run(Path(tmp)) for _ in range(args.runs)]
+    print(f"practice agent, {args.runs} runs, {psutil.cpu_count()} CPUs")
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        print(f"  {key:<42} median {statistics.median(values):7.3f}   max {max(values):7.3f}")
+
+
+if __name__ == "__main__":
+    main()

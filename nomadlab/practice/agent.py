@@ -1,0 +1,435 @@
+"""The practice agent: ``nomadlab agent -dev``, a Nomad dev agent written in Python.
+
+``PracticeAgent`` is the agent itself (server and clients on one asyncio loop, the HTTP
+API on tornado); ``main`` is its command line, with ``nomad agent -dev``'s banner and
+signals; ``Agent`` starts one as a child process and waits until it is ready, for
+notebooks and tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+import tornado.httpserver
+
+from nomadlab.practice import structs
+from nomadlab.practice.client import Client, fingerprint_node
+from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.drivers import DockerDriver, RawExecDriver
+from nomadlab.practice.http import make_app
+from nomadlab.practice.reaper import Reaper
+from nomadlab.practice.scheduler import Scheduler
+from nomadlab.practice.server import Server
+from nomadlab.practice.state import StateStore
+
+log = logging.getLogger("nomad")
+
+
+class PracticeAgent:
+    """Server and client(s) in one process, as ``nomad agent -dev`` runs them."""
+
+    def __init__(
+        self,
+        bind: str = "127.0.0.1",
+        http_port: int = 4646,
+        node_name: str | None = None,
+        nodes: int = 1,
+        data_dir: Path | None = None,
+        dev: bool = True,
+    ) -> None:
+        self.bind = bind
+        self.http_port = http_port
+        self.node_name = node_name or socket.gethostname()
+        self.node_count = nodes
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="NomadClient"))
+        self._own_data_dir = data_dir is None
+        self.dev = dev
+        self.log = log
+        self.store = StateStore()
+        self.reaper = Reaper()
+        self.scheduler = Scheduler(self.store)
+        self.server = Server(self.store, self.scheduler)
+        self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.drivers = {
+            "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
+            "docker": DockerDriver(),
+        }
+        self.clients: list[Client] = []
+        self.started = time.time()
+        self._tasks: list[asyncio.Task] = []
+        self._http: tornado.httpserver.HTTPServer | None = None
+
+    @property
+    def http_addr(self) -> str:
+        return f"{self.bind}:{self.http_port}"
+
+    @property
+    def rpc_addr(self) -> str:
+        return f"{self.bind}:{self.http_port + 1}"
+
+    def listen(self) -> None:
+        """Bind the HTTP port; raises OSError when it is taken."""
+        sockets = tornado.netutil.bind_sockets(self.http_port, address=self.bind, reuse_port=False)
+        self._http = tornado.httpserver.HTTPServer(make_app(self))
+        self._http.add_sockets(sockets)
+        self.http_port = sockets[0].getsockname()[1]
+
+    def register_nodes(self) -> None:
+        """Fingerprint the node(s) and register them, each with an equal share of the host."""
+        for number in range(self.node_count):
+            name = self.node_name if self.node_count == 1 else f"{self.node_name}-{number + 1}"
+            node = fingerprint_node(name, 1 / self.node_count, self.http_addr, self.drivers)
+            self.store.upsert("nodes", node)
+            client = Client(self.store, node, self.drivers, self.data_dir / name)
+            client.on_alloc_terminal = lambda: self.scheduler.unblock("resources")
+            self.clients.append(client)
+            log.info("client: node registration complete: node_id=%s name=%s", node["ID"], name)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set, then stop every task."""
+        for coroutine in (
+            self.scheduler.run(),
+            self.deployments.run(),
+            *(client.run() for client in self.clients),
+        ):
+            self._tasks.append(asyncio.create_task(coroutine))
+        log.info("nomad: cluster leadership acquired")
+        await stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        log.info("agent: requesting shutdown")
+        if self._http is not None:
+            self._http.stop()
+        for task in self._tasks:
+            task.cancel()
+        self.scheduler.stop()
+        await asyncio.gather(*(client.shutdown() for client in self.clients))
+        self.reaper.close()
+        if self._own_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        log.info("agent: shutdown complete")
+
+    def alloc_dir(self, alloc: dict) -> Path:
+        return self.client_for(alloc).alloc_dir(alloc["ID"])
+
+    def client_for(self, alloc: dict) -> Client:
+        return next(c for c in self.clients if c.node["ID"] == alloc["NodeID"])
+
+    def alloc_runner(self, alloc: dict):
+        return self.client_for(alloc).runners.get(alloc["ID"])
+
+    def member(self) -> dict:
+        return {
+            "Name": f"{self.node_name}.global",
+            "Addr": self.bind,
+            "Port": self.http_port + 2,
+            "Tags": {
+                "region": structs.REGION,
+                "dc": structs.DATACENTER,
+                "role": "nomad",
+                "build": structs.VERSION,
+                "port": str(self.http_port + 1),
+                "bootstrap": "1",
+            },
+            "Status": "alive",
+            "ProtocolMin": 1,
+            "ProtocolMax": 5,
+            "ProtocolCur": 2,
+            "DelegateMin": 2,
+            "DelegateMax": 5,
+            "DelegateCur": 4,
+        }
+
+    def self_info(self) -> dict:
+        """/v1/agent/self: the agent's configuration, membership and stats."""
+        return {
+            "config": {
+                "Region": structs.REGION,
+                "Datacenter": structs.DATACENTER,
+                "NodeName": self.node_name,
+                "DataDir": str(self.data_dir),
+                "BindAddr": self.bind,
+                "DevMode": self.dev,
+                "Version": {
+                    "Version": structs.VERSION,
+                    "VersionPrerelease": "",
+                    "VersionMetadata": "",
+                    "Revision": "nomadlab-practice",
+                },
+                "Ports": {
+                    "HTTP": self.http_port,
+                    "RPC": self.http_port + 1,
+                    "Serf": self.http_port + 2,
+                },
+                "Addresses": {"HTTP": self.bind, "RPC": self.bind, "Serf": self.bind},
+                "Client": {
+                    "Enabled": True,
+                    "NetworkInterface": "lo",
+                    "MinDynamicPort": 20000,
+                    "MaxDynamicPort": 32000,
+                },
+                "Server": {"Enabled": True, "BootstrapExpect": 1},
+                "ACL": {"Enabled": False},
+                "UI": {"Enabled": False},
+                "Practice": True,
+            },
+            "member": self.member(),
+            "stats": {
+                "nomad": {
+                    "server": "true",
+                    "leader": "true",
+                    "bootstrap": "true",
+                    "known_regions": "1",
+                },
+                "client": {
+                    "known_servers": self.rpc_addr,
+                    "num_allocations": str(sum(len(c.runners) for c in self.clients)),
+                },
+                "runtime": {
+                    "arch": os.uname().machine,
+                    "version": sys.version.split()[0],
+                    "max_procs": str(os.cpu_count()),
+                },
+                "practice": {
+                    "blocking_queries": str(self.store.waiting),
+                    "uptime_seconds": str(int(time.time() - self.started)),
+                },
+            },
+        }
+
+
+BANNER = """==> No configuration files loaded
+==> Starting Nomad agent...
+==> This is nomadlab's practice agent: Nomad's HTTP API in Python; tasks are real processes
+==> Nomad agent configuration:
+
+       Advertise Addrs: HTTP: {http}; RPC: {rpc}; Serf: {serf}
+            Bind Addrs: HTTP: [{http}]; RPC: {rpc}; Serf: {serf}
+                Client: true
+             Log Level: {level}
+                 Nodes: {nodes}
+               Node Id: {node_id}
+                Region: global (DC: dc1)
+                Server: true
+               Version: {version}
+
+==> Nomad agent started! Log data will stream in below:
+"""
+
+
+class HCLogFormatter(logging.Formatter):
+    """Log lines shaped like Nomad's: ``    <time> [INFO]  client: message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        millis = int(record.msecs)
+        level = f"[{record.levelname.replace('WARNING', 'WARN')}]"
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return f"    {stamp}.{millis:03d}Z {level:<7} {message}"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="nomadlab agent",
+        description="Run the practice agent, a local stand-in for `nomad agent -dev`.",
+    )
+    parser.add_argument(
+        "-dev", action="store_true", help="dev mode: server and client, raw_exec on"
+    )
+    parser.add_argument("-bind", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("-http-port", type=int, default=4646, help="HTTP API port (default 4646)")
+    parser.add_argument("-node", default=None, help="node name (default: the hostname)")
+    parser.add_argument("-nodes", type=int, default=1, help="how many client nodes to simulate")
+    parser.add_argument("-data-dir", type=Path, default=None, help="where alloc dirs go")
+    parser.add_argument("-log-level", default="INFO", choices=["DEBUG", "INFO", "WARN", "ERROR"])
+    args = parser.parse_args(argv)
+    if not args.dev:
+        parser.error("Must specify either server, client or dev mode for the agent.")
+    if not 1 <= args.nodes <= 64:
+        parser.error("-nodes must be between 1 and 64")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``nomadlab agent -dev``: serve until SIGINT or SIGTERM, then stop every task, exit 0."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(HCLogFormatter())
+    logging.basicConfig(level=args.log_level.replace("WARN", "WARNING"), handlers=[handler])
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    return asyncio.run(serve(args))
+
+
+async def serve(args: argparse.Namespace) -> int:
+    agent = PracticeAgent(args.bind, args.http_port, args.node, args.nodes, args.data_dir)
+    try:
+        agent.listen()
+    except OSError as exc:
+        agent.reaper.close()
+        print(
+            f"==> Error starting agent: failed to start HTTP server: listen tcp "
+            f"{args.bind}:{args.http_port}: {exc.strerror}\n"
+            f"    Is another Nomad agent (or nomadlab) already running? "
+            f"Try `nomadlab doctor`, or pass -http-port with a free port.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    agent.register_nodes()
+    print(
+        BANNER.format(
+            version=structs.VERSION,
+            http=agent.http_addr,
+            rpc=agent.rpc_addr,
+            serf=f"{args.bind}:{agent.http_port + 2}",
+            level=args.log_level,
+            nodes=len(agent.clients),
+            node_id=agent.clients[0].node["ID"],
+        ),
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig, name in ((signal.SIGINT, "interrupt"), (signal.SIGTERM, "terminated")):
+        loop.add_signal_handler(sig, lambda name=name: caught(name, stop))
+    await agent.run(stop)
+    return 0
+
+
+def caught(name: str, stop: asyncio.Event) -> None:
+    print(f"==> Caught signal: {name}", flush=True)
+    stop.set()
+
+
+class Agent:
+    """A practice agent in a child process: start it, use ``address``, stop it."""
+
+    def __init__(
+        self,
+        http_port: int | None = 4646,
+        bind: str = "127.0.0.1",
+        nodes: int = 1,
+        node_name: str | None = None,
+        log_file: Path | str | None = None,
+    ) -> None:
+        self.http_port = http_port or free_port(bind)
+        self.bind = bind
+        self.nodes = nodes
+        self.node_name = node_name
+        self.log_file = (
+            Path(log_file)
+            if log_file
+            else Path(tempfile.mkstemp(prefix="nomadlab-agent-", suffix=".log")[1])
+        )
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.bind}:{self.http_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def command(self) -> list[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "nomadlab",
+            "agent",
+            "-dev",
+            "-bind",
+            self.bind,
+            "-http-port",
+            str(self.http_port),
+            "-nodes",
+            str(self.nodes),
+        ]
+        if self.node_name:
+            command += ["-node", self.node_name]
+        return command
+
+    def start(self, timeout: float = 30.0) -> Agent:
+        """Start the agent and return once its leader is known and a node is ready."""
+        with self.log_file.open("ab") as log_fh:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log_fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the practice agent exited with code {self.process.returncode}:\n"
+                    f"{self.log_tail()}"
+                )
+            if self.ready():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(
+            f"the practice agent was not ready after {timeout:g}s:\n{self.log_tail()}"
+        )
+
+    def ready(self) -> bool:
+        """True when the API answers with a leader and at least one ready node."""
+        try:
+            with urllib.request.urlopen(f"{self.address}/v1/nodes", timeout=1) as response:
+                nodes = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return any(n["Status"] == "ready" for n in nodes)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the agent (it stops its tasks), SIGKILL if it does not exit in time."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def log_tail(self, lines: int = 20) -> str:
+        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> Agent:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,450 @@
+"""The client: a node that fingerprints itself and runs the allocations placed on it.
+
+Each node watches the state store for its allocations (as a Nomad client long-polls
+its servers), runs an alloc runner per allocation and a task runner per task: task
+events, restarts per the group's ``restart`` block, and deployment health per the
+``update`` block (healthy once every task has run for ``min_healthy_time``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import random
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+from nomadlab.practice import structs
+from nomadlab.practice.drivers import DriverError, ExitResult, TaskHandle
+from nomadlab.practice.state import StateStore
+from nomadlab.practice.structs import now_ns, rfc3339, task_event
+from nomadlab.practice.taskenv import interpolate_config, task_environment
+
+log = logging.getLogger("nomad.client")
+
+SECOND = 1_000_000_000
+
+
+def fingerprint_node(
+    name: str, share: float, http_addr: str, drivers: dict, datacenter: str = structs.DATACENTER
+) -> dict:
+    """A ready node with this host's CPU and memory (``share`` of them) and its drivers."""
+    cores = psutil.cpu_count() or 1
+    frequency = psutil.cpu_freq()
+    mhz = int(frequency.max or frequency.current) if frequency and frequency.current else 2000
+    cpu = int(cores * mhz * share)
+    memory = int(psutil.virtual_memory().total / 2**20 * share)
+    disk = int(shutil.disk_usage(os.getcwd()).free / 2**20 * share)
+    ip = http_addr.rsplit(":", 1)[0]
+    now = now_ns()
+    return {
+        "ID": structs.new_id(),
+        "SecretID": "",
+        "Datacenter": datacenter,
+        "Name": name,
+        "HTTPAddr": http_addr,
+        "TLSEnabled": False,
+        "Attributes": {
+            "kernel.name": platform.system().lower(),
+            "kernel.version": platform.release(),
+            "cpu.arch": platform.machine(),
+            "cpu.numcores": str(cores),
+            "cpu.frequency": str(mhz),
+            "cpu.totalcompute": str(cpu),
+            "memory.totalbytes": str(memory * 2**20),
+            "os.name": platform.system().lower(),
+            "unique.hostname": name,
+            "nomad.version": structs.VERSION,
+            "driver.raw_exec": "1" if drivers["raw_exec"].enabled else "0",
+        },
+        "NodeResources": {
+            "Cpu": {"CpuShares": cpu, "TotalCpuCores": cores, "ReservableCpuCores": None},
+            "Memory": {"MemoryMB": memory},
+            "Disk": {"DiskMB": disk},
+            "Networks": [
+                {"Mode": "host", "Device": "lo", "CIDR": f"{ip}/32", "IP": ip, "MBits": 1000}
+            ],
+            "MinDynamicPort": 20000,
+            "MaxDynamicPort": 32000,
+        },
+        "ReservedResources": {"Cpu": {"CpuShares": 0}, "Memory": {"MemoryMB": 0}},
+        "Links": {},
+        "Meta": {},
+        "NodeClass": "",
+        "NodePool": "default",
+        "ComputedClass": "",
+        "Drain": False,
+        "DrainStrategy": None,
+        "SchedulingEligibility": "eligible",
+        "Status": "ready",
+        "StatusDescription": "",
+        "StatusUpdatedAt": now // SECOND,
+        "Events": [
+            {
+                "Message": "Node registered",
+                "Subsystem": "Cluster",
+                "Details": None,
+                "Timestamp": rfc3339(now),
+                "CreateIndex": 0,
+            }
+        ],
+        "Drivers": {driver.name: driver.fingerprint() for driver in drivers.values()},
+        "HostVolumes": None,
+        "HostNetworks": None,
+        "LastDrain": None,
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+    }
+
+
+class Client:
+    """One node: runs its allocations and reports their state back to the store."""
+
+    def __init__(self, store: StateStore, node: dict, drivers: dict, data_dir: Path) -> None:
+        self.store = store
+        self.node = node
+        self.drivers = drivers
+        self.data_dir = data_dir
+        self.runners: dict[str, AllocRunner] = {}
+        self.on_alloc_terminal = lambda: None
+
+    async def run(self) -> None:
+        """Watch the store for this node's allocations, as a client's blocking query does."""
+        index = 0
+        while True:
+            index = await self.store.wait(["allocs"], index, 300)
+            self.sync()
+
+    def sync(self) -> None:
+        """Start runners for new allocations, stop those the server no longer wants."""
+        for alloc in self.store.node_allocs(self.node["ID"]):
+            runner = self.runners.get(alloc["ID"])
+            if runner is None:
+                if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
+                    runner = AllocRunner(self, alloc["ID"])
+                    self.runners[alloc["ID"]] = runner
+                    runner.start()
+            elif alloc["DesiredStatus"] != "run":
+                runner.stop()
+            else:
+                runner.update(alloc)
+
+    async def shutdown(self) -> None:
+        """Stop every task on this node (the agent is exiting)."""
+        await asyncio.gather(*(r.stop_and_wait() for r in self.runners.values()))
+
+    def alloc_dir(self, alloc_id: str) -> Path:
+        return self.data_dir / "alloc" / alloc_id
+
+
+class AllocRunner:
+    """Runs one allocation: its directory, its tasks, its health, its client status."""
+
+    def __init__(self, client: Client, alloc_id: str) -> None:
+        self.client = client
+        self.alloc_id = alloc_id
+        alloc = client.store.allocs[alloc_id]
+        self.job = alloc["Job"]
+        self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
+        self.dir = client.alloc_dir(alloc_id)
+        self.tasks = {t["Name"]: TaskRunner(self, t) for t in self.group["Tasks"]}
+        self.changed = asyncio.Event()
+        self.stopping = False
+        self.deployment_id = alloc.get("DeploymentID") or ""
+        self._main: asyncio.Task | None = None
+        self._health: asyncio.Task | None = None
+        self._reported_terminal = False
+
+    @property
+    def alloc(self) -> dict:
+        return self.client.store.allocs[self.alloc_id]
+
+    def start(self) -> None:
+        self._main = asyncio.create_task(self._run(), name=f"alloc-{self.alloc_id[:8]}")
+        self._watch_health()
+
+    async def _run(self) -> None:
+        for sub in ("alloc/logs", "alloc/data", "alloc/tmp"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
+        self.report()
+
+    def update(self, alloc: dict) -> None:
+        """An in-place update: a new job version, maybe a new deployment to report to."""
+        self.job = alloc["Job"]
+        self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
+        for runner in self.tasks.values():
+            runner.task = next(t for t in self.group["Tasks"] if t["Name"] == runner.task["Name"])
+        deployment_id = alloc.get("DeploymentID") or ""
+        if deployment_id != self.deployment_id:
+            self.deployment_id = deployment_id
+            self._watch_health()
+
+    def stop(self) -> None:
+        """The server wants this allocation stopped: kill its tasks."""
+        if not self.stopping:
+            self.stopping = True
+            for runner in self.tasks.values():
+                runner.kill()
+
+    async def stop_and_wait(self) -> None:
+        self.stop()
+        if self._main is not None:
+            await asyncio.gather(self._main, return_exceptions=True)
+
+    def task_changed(self, runner: TaskRunner) -> None:
+        """A task's state moved: kill siblings of a failed task, then report."""
+        state = runner.state
+        if state["State"] == "dead" and state["Failed"]:
+            for sibling in self.tasks.values():
+                if sibling is not runner and sibling.state["State"] != "dead":
+                    sibling.kill(reason=f"Sibling task {runner.task['Name']!r} failed")
+        self.report()
+        self.changed.set()
+
+    def report(self) -> None:
+        """Write task states and the derived client status to the store (a client update)."""
+        if self.alloc_id not in self.client.store.allocs:
+            return
+        alloc = self.alloc
+        alloc["TaskStates"] = {name: runner.state for name, runner in self.tasks.items()}
+        alloc["ClientStatus"], alloc["ClientDescription"] = client_status(alloc["TaskStates"])
+        alloc["ModifyTime"] = now_ns()
+        self.client.store.upsert_allocs([alloc])
+        if structs.is_terminal(alloc) and not self._reported_terminal:
+            self._reported_terminal = True
+            self.client.on_alloc_terminal()
+
+    # Deployment health (client/allochealth) ---------------------------------------
+
+    def _watch_health(self) -> None:
+        if self._health is not None:
+            self._health.cancel()
+        if self.deployment_id:
+            self._health = asyncio.create_task(self._track_health(self.deployment_id))
+
+    async def _track_health(self, deployment_id: str) -> None:
+        update = self.group.get("Update") or {}
+        min_healthy = (update.get("MinHealthyTime") or 10 * SECOND) / SECOND
+        deadline = time.monotonic() + (update.get("HealthyDeadline") or 300 * SECOND) / SECOND
+        watch_start = time.monotonic()
+        while True:
+            states = [r.state for r in self.tasks.values()]
+            if self.stopping:
+                return None
+            if any(s["State"] == "dead" and s["Failed"] for s in states):
+                return self._set_health(deployment_id, False)
+            running_since = [r.running_since for r in self.tasks.values()]
+            if all(running_since):
+                healthy_at = max([watch_start, *running_since]) + min_healthy
+                remaining = healthy_at - time.monotonic()
+                if remaining <= 0:
+                    return self._set_health(deployment_id, True)
+            else:
+                remaining = deadline - time.monotonic()
+            remaining = min(remaining, deadline - time.monotonic())
+            if remaining <= 0:
+                return self._set_health(deployment_id, False)
+            self.changed.clear()
+            await event_or_timeout(self.changed, remaining)
+
+    def _set_health(self, deployment_id: str, healthy: bool) -> None:
+        alloc = self.alloc
+        if alloc.get("DeploymentID") != deployment_id:
+            return
+        alloc["DeploymentStatus"] = {
+            "Healthy": healthy,
+            "Timestamp": rfc3339(now_ns()),
+            "Canary": False,
+            "ModifyIndex": self.client.store.index + 1,
+        }
+        self.client.store.upsert_allocs([alloc])
+
+
+def client_status(task_states: dict) -> tuple[str, str]:
+    """An allocation's ClientStatus from its tasks (client/allocrunner getClientStatus)."""
+    states = task_states.values()
+    if any(s["State"] == "dead" and s["Failed"] for s in states):
+        return "failed", "Failed tasks"
+    if any(s["State"] == "running" for s in states):
+        return "running", "Tasks are running"
+    if any(s["State"] == "pending" for s in states):
+        return "pending", "No tasks have started"
+    return "complete", "All tasks have completed"
+
+
+class TaskRunner:
+    """Runs one task through its life: setup, start, wait, restart or give up, kill."""
+
+    def __init__(self, alloc_runner: AllocRunner, task: dict) -> None:
+        self.alloc_runner = alloc_runner
+        self.task = task
+        self.state = structs.task_state()
+        self.handle: TaskHandle | None = None
+        self.running_since: float | None = None
+        self.kill_reason = ""
+        self._killed = asyncio.Event()
+        self._restarts_in_interval = 0
+        self._interval_start = time.monotonic()
+
+    def emit(self, event: dict, state: str | None = None, failed: bool | None = None) -> None:
+        self.state["Events"].append(event)
+        if len(self.state["Events"]) > 10:
+            del self.state["Events"][0]  # Nomad keeps the last 10 events
+        if state is not None:
+            self.state["State"] = state
+        if failed is not None:
+            self.state["Failed"] = failed
+        self.alloc_runner.task_changed(self)
+
+    def kill(self, reason: str = "") -> None:
+        self.kill_reason = reason
+        self._killed.set()
+
+    async def run(self) -> None:
+        client = self.alloc_runner.client
+        name = self.task["Name"]
+        self.emit(task_event("Received", "Task received by client"))
+        task_dir = self.alloc_runner.dir / name
+        for sub in ("local", "secrets", "tmp"):
+            (task_dir / sub).mkdir(parents=True, exist_ok=True)
+        logs = self.alloc_runner.dir / "alloc" / "logs"
+        stdout, stderr = logs / f"{name}.stdout.0", logs / f"{name}.stderr.0"
+        stdout.touch()
+        stderr.touch()
+        self.emit(task_event("Task Setup", "Building Task Directory"))
+        while not self._killed.is_set():
+            alloc = self.alloc_runner.alloc
+            env = task_environment(alloc, self.task, client.node, self.alloc_runner.dir)
+            config = interpolate_config(self.task.get("Config") or {}, env, client.node)
+            driver = client.drivers.get(self.task["Driver"])
+            try:
+                if driver is None:
+                    raise DriverError(f'unknown driver "{self.task["Driver"]}"')
+                self.handle = await driver.start(config, env, task_dir, stdout, stderr)
+            except DriverError as exc:
+                self.emit(task_event("Driver Failure", str(exc), DriverError=str(exc)))
+                result = None
+            else:
+                self.state["StartedAt"] = rfc3339(now_ns())
+                self.running_since = time.monotonic()
+                self.emit(task_event("Started", "Task started by client"), state="running")
+                result = await self._wait_or_kill()
+                self.running_since = None
+                if self._killed.is_set():
+                    break
+                done = result.successful and self.alloc_runner.job["Type"] == "batch"
+                if done:
+                    self.state["FinishedAt"] = rfc3339(now_ns())
+                self.emit(
+                    task_event(
+                        "Terminated",
+                        f"Exit Code: {result.exit_code}"
+                        + (f", Signal: {result.signal}" if result.signal else ""),
+                        ExitCode=result.exit_code,
+                        Signal=result.signal,
+                    ),
+                    state="dead" if done else None,
+                    failed=False if done else None,
+                )
+                if done:
+                    return
+            if not await self._restart():
+                return
+        await self._finish_kill()
+
+    async def _wait_or_kill(self) -> ExitResult:
+        assert self.handle is not None
+        waiter = asyncio.ensure_future(self.handle.wait())
+        killer = asyncio.ensure_future(self._killed.wait())
+        await asyncio.wait({waiter, killer}, return_when=asyncio.FIRST_COMPLETED)
+        killer.cancel()
+        if waiter.done():
+            return waiter.result()
+        waiter.cancel()
+        timeout = (self.task.get("KillTimeout") or 5 * SECOND) / SECOND
+        self.emit(
+            task_event(
+                "Killing",
+                f"Sent interrupt. Waiting {format_duration(timeout)} before force killing",
+                KillTimeout=int(timeout * SECOND),
+                KillReason=self.kill_reason,
+            )
+        )
+        kill_signal = getattr(signal, self.task.get("KillSignal") or "SIGINT", signal.SIGINT)
+        return await self.handle.kill(kill_signal, timeout)
+
+    async def _finish_kill(self) -> None:
+        self.state["FinishedAt"] = rfc3339(now_ns())
+        self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=False)
+
+    async def _restart(self) -> bool:
+        """Apply the restart policy after an exit; False when the task is done for good."""
+        policy = self.alloc_runner.group.get("RestartPolicy") or {}
+        attempts = policy.get("Attempts", 2)
+        interval = (policy.get("Interval") or 1800 * SECOND) / SECOND
+        delay = (policy.get("Delay") or 15 * SECOND) / SECOND
+        now = time.monotonic()
+        if now - self._interval_start > interval:
+            self._interval_start, self._restarts_in_interval = now, 0
+        self._restarts_in_interval += 1
+        if self._restarts_in_interval > attempts:
+            if policy.get("Mode") == "delay":
+                delay = max(0.0, self._interval_start + interval - now)
+                reason = "Exceeded allowed attempts, applying a delay"
+                self._interval_start, self._restarts_in_interval = now + delay, 0
+            else:
+                message = (
+                    f"Exceeded allowed attempts {attempts} in interval "
+                    f'{format_duration(interval)} and mode is "fail"'
+                )
+                self.state["FinishedAt"] = rfc3339(now_ns())
+                self.emit(
+                    task_event("Not Restarting", message, FailsTask=True, RestartReason=message),
+                    state="dead",
+                    failed=True,
+                )
+                return False
+        else:
+            reason = "Restart within policy"
+            delay += random.uniform(0, delay * 0.25)  # Nomad jitters restarts by up to 25%
+        self.state["Restarts"] += 1
+        self.state["LastRestart"] = rfc3339(now_ns())
+        self.emit(
+            task_event(
+                "Restarting",
+                reason,
+                f"Task restarting in {format_duration(delay)}",
+                RestartReason=reason,
+                StartDelay=int(delay * SECOND),
+            ),
+            state="pending",
+        )
+        await event_or_timeout(self._killed, delay)
+        return True
+
+
+async def event_or_timeout(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+def format_duration(seconds: float) -> str:
+    """Go's time.Duration string: 5s, 1m30s, 30m0s, 15.25s."""
+    if seconds < 60:
+        return f"{round(seconds, 3):g}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes}m{secs}s"

@@ -1,0 +1,252 @@
+"""Nomad's structs as the HTTP API shows them: plain dicts with Go field names.
+
+The practice agent keeps its state in the wire shape so that what it stores is what
+it serves. This module builds those shapes and the list stubs derived from them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+NAMESPACE = "default"
+REGION = "global"
+DATACENTER = "dc1"
+VERSION = "1.9.7"
+
+TERMINAL_CLIENT_STATUSES = ("complete", "failed", "lost")
+
+# Descriptions the scheduler puts on allocations it stops (scheduler/generic_sched.go).
+ALLOC_NOT_NEEDED = "alloc not needed due to job update"
+ALLOC_UPDATING = "alloc is being updated due to job update"
+ALLOC_MIGRATING = "alloc is being migrated"
+ALLOC_RESCHEDULED = "alloc was rescheduled because it failed"
+ALLOC_STOPPED_BY_USER = "alloc was stopped by user"
+ALLOC_NODE_DRAINING = "alloc is being migrated due to node drain"
+
+
+def new_id() -> str:
+    """A random UUID, the form of every Nomad ID."""
+    return str(uuid.uuid4())
+
+
+def now_ns() -> int:
+    """Unix time in nanoseconds, the unit of CreateTime, ModifyTime and event times."""
+    return time.time_ns()
+
+
+def rfc3339(ns: int | None) -> str | None:
+    """Go's time.Time JSON form; zero time becomes null, as the API shows it."""
+    if not ns:
+        return None
+    seconds, frac = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{frac:09d}Z"
+
+
+def is_terminal(alloc: dict) -> bool:
+    """An allocation whose client has finished with it, or that the server stopped."""
+    return alloc["ClientStatus"] in TERMINAL_CLIENT_STATUSES
+
+
+def is_server_terminal(alloc: dict) -> bool:
+    """An allocation the scheduler no longer wants to run."""
+    return alloc["DesiredStatus"] != "run"
+
+
+def alloc_resources(alloc: dict) -> tuple[int, int]:
+    """CPU (MHz) and memory (MB) an allocation holds on its node."""
+    tasks = alloc["AllocatedResources"]["Tasks"].values()
+    cpu = sum(t["Cpu"]["CpuShares"] for t in tasks)
+    memory = sum(t["Memory"]["MemoryMB"] for t in tasks)
+    return cpu, memory
+
+
+def alloc_ports(alloc: dict) -> list[int]:
+    """Every host port an allocation holds."""
+    return [port["Value"] for port in alloc["AllocatedResources"]["Shared"]["Ports"]]
+
+
+def task_event(kind: str, message: str = "", display: str | None = None, **extra: Any) -> dict:
+    """A TaskEvent as the client records it; Details mirror the typed fields as strings."""
+    event = {
+        "Type": kind,
+        "Time": now_ns(),
+        "Message": message,
+        "DisplayMessage": display if display is not None else message,
+        "Details": {},
+        "ExitCode": 0,
+        "Signal": 0,
+        "DriverError": "",
+        "FailsTask": False,
+        "RestartReason": "",
+        "KillTimeout": 0,
+        "KillReason": "",
+        "StartDelay": 0,
+    }
+    event.update(extra)
+    for key, details_key in (
+        ("ExitCode", "exit_code"),
+        ("Signal", "signal"),
+        ("DriverError", "driver_error"),
+        ("RestartReason", "restart_reason"),
+        ("KillReason", "kill_reason"),
+        ("StartDelay", "start_delay"),
+        ("KillTimeout", "kill_timeout"),
+    ):
+        if key in extra:
+            event["Details"][details_key] = str(extra[key])
+    if extra.get("FailsTask"):
+        event["Details"]["fails_task"] = "true"
+    return event
+
+
+def task_state() -> dict:
+    """A task's state before the client has done anything with it."""
+    return {
+        "State": "pending",
+        "Failed": False,
+        "Restarts": 0,
+        "LastRestart": None,
+        "StartedAt": None,
+        "FinishedAt": None,
+        "Events": [],
+    }
+
+
+def new_evaluation(job: dict, triggered_by: str, **fields: Any) -> dict:
+    """A pending evaluation of ``job``, as the server creates one on a job change."""
+    now = now_ns()
+    evaluation = {
+        "ID": new_id(),
+        "Namespace": job["Namespace"],
+        "Priority": job["Priority"],
+        "Type": job["Type"],
+        "TriggeredBy": triggered_by,
+        "JobID": job["ID"],
+        "JobModifyIndex": job.get("JobModifyIndex", 0),
+        "NodeID": "",
+        "NodeModifyIndex": 0,
+        "DeploymentID": "",
+        "Status": "pending",
+        "StatusDescription": "",
+        "Wait": 0,
+        "WaitUntil": None,
+        "NextEval": "",
+        "PreviousEval": "",
+        "BlockedEval": "",
+        "RelatedEvals": None,
+        "FailedTGAllocs": None,
+        "ClassEligibility": None,
+        "EscapedComputedClass": False,
+        "QuotaLimitReached": "",
+        "AnnotatePlan": False,
+        "QueuedAllocations": None,
+        "SnapshotIndex": 0,
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+        "CreateTime": now,
+        "ModifyTime": now,
+    }
+    evaluation.update(fields)
+    return evaluation
+
+
+ALLOC_STUB_FIELDS = (
+    "ID",
+    "EvalID",
+    "Name",
+    "Namespace",
+    "NodeID",
+    "NodeName",
+    "JobID",
+    "JobType",
+    "JobVersion",
+    "TaskGroup",
+    "AllocatedResources",
+    "DesiredStatus",
+    "DesiredDescription",
+    "ClientStatus",
+    "ClientDescription",
+    "DesiredTransition",
+    "TaskStates",
+    "DeploymentStatus",
+    "FollowupEvalID",
+    "NextAllocation",
+    "PreviousAllocation",
+    "RescheduleTracker",
+    "PreemptedAllocations",
+    "PreemptedByAllocation",
+    "CreateIndex",
+    "ModifyIndex",
+    "CreateTime",
+    "ModifyTime",
+)
+
+
+def alloc_stub(alloc: dict, resources: bool = False, task_states: bool = True) -> dict:
+    """AllocListStub: the list endpoints' view of an allocation."""
+    stub = {key: alloc.get(key) for key in ALLOC_STUB_FIELDS}
+    stub["JobType"] = alloc["Job"]["Type"]
+    if not resources:
+        stub["AllocatedResources"] = None
+    if not task_states:
+        stub["TaskStates"] = None
+    return stub
+
+
+def job_stub(job: dict, summary: dict) -> dict:
+    """JobListStub: the list endpoint's view of a job."""
+    return {
+        "ID": job["ID"],
+        "ParentID": job.get("ParentID", ""),
+        "Name": job["Name"],
+        "Namespace": job["Namespace"],
+        "Datacenters": job["Datacenters"],
+        "NodePool": job.get("NodePool", "default"),
+        "Multiregion": None,
+        "Type": job["Type"],
+        "Priority": job["Priority"],
+        "Periodic": job.get("Periodic") is not None,
+        "ParameterizedJob": job.get("ParameterizedJob") is not None,
+        "Stop": job["Stop"],
+        "Status": job["Status"],
+        "StatusDescription": job.get("StatusDescription", ""),
+        "JobSummary": summary,
+        "CreateIndex": job["CreateIndex"],
+        "ModifyIndex": job["ModifyIndex"],
+        "JobModifyIndex": job["JobModifyIndex"],
+        "SubmitTime": job["SubmitTime"],
+        "Meta": job.get("Meta"),
+    }
+
+
+NODE_STUB_FIELDS = (
+    "Address",
+    "ID",
+    "Attributes",
+    "Datacenter",
+    "Name",
+    "NodeClass",
+    "NodePool",
+    "Version",
+    "Drain",
+    "SchedulingEligibility",
+    "Status",
+    "StatusDescription",
+    "Drivers",
+    "HostVolumes",
+    "LastDrain",
+    "CreateIndex",
+    "ModifyIndex",
+)
+
+
+def node_stub(node: dict) -> dict:
+    """NodeListStub: the list endpoint's view of a node."""
+    stub = {key: node.get(key) for key in NODE_STUB_FIELDS}
+    stub["Attributes"] = None
+    stub["Address"] = node["HTTPAddr"].rsplit(":", 1)[0]
+    return stub

@@ -1,0 +1,79 @@
+"""Shared fixtures: a real practice agent process on a free port, and python-nomad on it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import nomad
+import psutil
+import pytest
+
+from nomadlab.practice import Agent
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBS = ROOT / "jobs"
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 60.0, what: str = "condition") -> T:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` if it never does.
+
+    The timeout is a ceiling for a broken agent, not a speed claim: speed is in bench/.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def task_processes(alloc_ids: set[str] | None = None) -> list[psutil.Process]:
+    """Live processes started by a practice agent (they carry NOMAD_ALLOC_ID)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            alloc_id = proc.environ().get("NOMAD_ALLOC_ID")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if alloc_id and (alloc_ids is None or alloc_id in alloc_ids) and proc.status() != "zombie":
+            found.append(proc)
+    return found
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[Agent]:
+    """A practice agent in its own process on a free port, stopped after the test."""
+    with Agent(http_port=None, log_file=tmp_path / "agent.log") as running:
+        yield running
+
+
+@pytest.fixture
+def client(agent: Agent) -> nomad.Nomad:
+    """The unmodified python-nomad client pointed at the practice agent."""
+    return nomad.Nomad(address=agent.address, timeout=30)
+
+
+def echo_hcl() -> str:
+    return (JOBS / "http-echo.nomad.hcl").read_text()
+
+
+def echo_variables(count: int = 1) -> str:
+    """The parse request's Variables (a var file) for the http-echo job on this interpreter."""
+    return f'python = "{sys.executable}"\ncount = {count}\n'
+
+
+def register_echo(client: nomad.Nomad, count: int = 1) -> dict:
+    """Parse jobs/http-echo.nomad.hcl through the agent and register it."""
+    parsed = client.jobs.request(
+        "parse",
+        method="post",
+        json={"JobHCL": echo_hcl(), "Canonicalize": True, "Variables": echo_variables(count)},
+    ).json()
+    return client.jobs.register_job({"Job": parsed})
