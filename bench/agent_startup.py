@@ -16,17 +16,20 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import nomad
 import psutil
 
 from nomadlab.practice import Agent
 
+T = TypeVar("T")
 JOB = Path(__file__).resolve().parent.parent / "jobs" / "http-echo.nomad.hcl"
 
 
-def until(condition, timeout: float = 60.0):  # noqa: ANN001, ANN201
+def until(condition: Callable[[], T], timeout: float = 60.0) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
@@ -75,7 +78,7 @@ def one_run(log_dir: Path) -> dict[str, float]:
         first_200 = time.perf_counter() - registered
         agent_rss = psutil.Process(agent.pid).memory_info().rss
         echo = next(
-            p for p in psutil.process_iter() if p.environ().get("NOMAD_ALLOC_ID") == alloc["ID"]
+            p for p in psutil.Process(agent.pid).children() if "nomadlab.echo" in p.cmdline()
         )
         echo_rss = echo.memory_info().rss
     finally:

@@ -28,7 +28,7 @@ from types import TracebackType
 import tornado.httpserver
 
 from nomadlab.practice import structs
-from nomadlab.practice.client import Client, fingerprint_node
+from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.http import make_app
@@ -131,7 +131,8 @@ class PracticeAgent:
     def client_for(self, alloc: dict) -> Client:
         return next(c for c in self.clients if c.node["ID"] == alloc["NodeID"])
 
-    def alloc_runner(self, alloc: dict):
+    def alloc_runner(self, alloc: dict) -> AllocRunner | None:
+        """The runner of an allocation, if its client still runs it."""
         return self.client_for(alloc).runners.get(alloc["ID"])
 
     def member(self) -> dict:
