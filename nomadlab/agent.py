@@ -434,9 +434,11 @@ def _ui(agent: RunningAgent) -> str | None:
     import requests
 
     url = f"{agent.address.rstrip('/')}/ui/"
+    nomad = client(agent.address, local=agent.local)
+    settings = nomad.requester_settings
     try:
-        response = client(agent.address, local=agent.local).session.get(
-            url, timeout=3, allow_redirects=True, verify=False
+        response = nomad.session.get(
+            url, timeout=3, verify=settings["verify"], cert=settings["cert"] or None
         )
     except requests.RequestException:
         return None

@@ -192,6 +192,15 @@ class Lab:
         if outcome.failed_allocs:
             result = self._result(job.get("ID", ""), outcome, "", job, check=False)
             raise PlacementFailed(self._placement_advice(job, outcome), result)
+        if outcome.evaluation.get("Status") in ("failed", "canceled", "cancelled"):
+            evaluation = outcome.evaluation
+            log = "lab.agent_log()" if self.agent.log_file else "the agent's log"
+            reason = evaluation.get("StatusDescription") or "no reason given"
+            raise NomadLabError(
+                f'Evaluation "{limit(outcome.eval_id)}" of job "{job.get("ID", "")}" ended '
+                f'"{evaluation.get("Status")}": {reason}. The scheduler could not process it; '
+                f"{log} says why."
+            )
         deployment_id = outcome.evaluation.get("DeploymentID")
         if deployment_id:
             outcome.deployment = monitor.monitor_deployment(
@@ -477,10 +486,15 @@ class Lab:
     def reset(self) -> list[str]:
         """Stop and purge every job the kit ran on this agent; return their IDs."""
         purged = []
+        with self._api():
+            existing = {
+                (j.get("Namespace") or "default", j["ID"]) for j in self.nomad.jobs.get_jobs()
+            }
         for namespace, job_id in self._registry().get(self.address, []):
-            with self._api():
-                self.nomad.job.deregister_job(job_id, namespace=namespace, purge=True)
-            purged.append(job_id)
+            if (namespace, job_id) in existing:
+                with self._api():
+                    self.nomad.job.deregister_job(job_id, namespace=namespace, purge=True)
+                purged.append(job_id)
             self._remember(job_id, namespace, forget=True)
         if not self.quiet:
             print(
