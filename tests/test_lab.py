@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import nomad
 import pytest
@@ -17,7 +20,9 @@ import nomadlab
 from nomadlab import agent as agents
 from nomadlab.doctor import docker_ping
 from nomadlab.errors import NomadAPIError, NomadLabError, PlacementFailed
-from nomadlab.lab import Lab
+from nomadlab.lab import Lab, alloc_ports, hcl_value
+from nomadlab.monitor import format_alloc_metrics, format_deployment_groups
+from nomadlab.ui import TerminalUi, format_list, parse_time, pretty_time_diff
 
 JOB = "http-microservice"
 
@@ -71,7 +76,9 @@ def test_start_reports_practice_mode_and_records_the_agent(lab: Lab, client: nom
     assert lab.agent.started_by_kit
     assert client.status.leader.get_leader()
     line = lab.agent.describe()
-    assert "practice mode" in line and lab.address in line and str(lab.agent.log_file) in line
+    assert line.startswith("nomadlab: practice mode: nomadlab's practice agent, standing in for")
+    assert f"started (pid {lab.agent.pid}) · API {lab.address} · no web UI" in line
+    assert line.endswith(f" · log {lab.agent.log_file}")
     state = json.loads(agents.state_file().read_text())
     assert state["pid"] == lab.agent.pid and state["address"] == lab.address
     assert state["mode"] == "practice" and state["log_file"] == str(lab.agent.log_file)
@@ -293,14 +300,130 @@ def test_agent_log_and_stop_agent_refuses_an_agent_it_did_not_start(lab: Lab) ->
         other.agent_log()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="practice agent: a job registered again after a purge gets no new deployment "
-    "(the purged job's deployment, JobCreateIndex of the old job, is taken as current)",
-)
 def test_run_again_after_purge_follows_a_new_deployment(lab: Lab, job: str, tmp_path: Path) -> None:
     first = lab.run(fast_echo(tmp_path, name=job))
     lab.stop(job, purge=True)
     second = lab.run(fast_echo(tmp_path, name=job))
     assert second.deployment_id and second.deployment_id != first.deployment_id
     assert second.deployment_status == "successful"
+
+
+def execute(client: Any, code: str) -> list[dict]:
+    """Run ``code`` in a Jupyter kernel; the iopub messages it produced, until idle."""
+    msg_id = client.execute(code)
+    messages = []
+    while True:
+        msg = client.get_iopub_msg(timeout=120)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return messages
+        messages.append(msg)
+
+
+def test_in_jupyter_progress_updates_in_place_and_errors_are_one_paragraph(
+    lab: Lab, job: str, tmp_path: Path
+) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        spec = fast_echo(tmp_path, name=job)
+        messages = execute(
+            client, f"import nomadlab\nlab = nomadlab.start()\nlab.run({str(spec)!r})"
+        )
+        kinds = [m["msg_type"] for m in messages]
+        text = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+        assert "practice mode: nomadlab's practice agent" in text  # the module's, found again
+        assert f"reused (pid {lab.agent.pid})" in text and "Monitoring evaluation" in text
+        displays = [m for m in messages if m["msg_type"] in ("display_data", "update_display_data")]
+        assert displays and displays[0]["msg_type"] == "display_data"
+        ids = {m["content"]["transient"]["display_id"] for m in displays}
+        assert len(ids) == 1  # one block, updated in place
+        assert "✓ Deployment" in displays[-1]["content"]["data"]["text/plain"]
+        assert "Healthy  Unhealthy" in displays[-1]["content"]["data"]["text/plain"]
+        (result,) = [m for m in messages if m["msg_type"] == "execute_result"]
+        assert "<table>" in result["content"]["data"]["text/html"]
+        assert kinds.index("execute_result") > kinds.index("display_data")
+        (error,) = [
+            m for m in execute(client, f"lab.run({str(DOCKER_JOB)!r})") if m["msg_type"] == "error"
+        ]
+        assert error["content"]["ename"] == "PlacementFailed"
+        (line,) = error["content"]["traceback"]  # the explanation only, no stack of frames
+        assert line.startswith("PlacementFailed: Nomad could not place job")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_ui_redraws_the_live_block_only_on_a_tty() -> None:
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        ui = TerminalUi(stream)
+        ui.info("step")
+        ui.live("spinning 1\nrow")
+        ui.live("spinning 2\nrow")
+        ui.done("done\nrow")
+    assert tty.getvalue() == (
+        "==> step\nspinning 1\nrow\n\x1b[2F\x1b[Jspinning 2\nrow\n\x1b[2F\x1b[Jdone\nrow\n"
+    )
+    assert pipe.getvalue() == "==> step\ndone\nrow\n"  # no escape codes in logs and CI
+
+
+def test_formats_follow_nomads_cli() -> None:
+    assert format_list([["Task Group", "Desired"], ["echo", ""]]) == (
+        "Task Group  Desired\necho        <none>"
+    )
+    groups = {
+        "web": {"DesiredTotal": 3, "DesiredCanaries": 1, "Promoted": False, "AutoRevert": True,
+                "PlacedAllocs": 1, "HealthyAllocs": 0, "UnhealthyAllocs": 0,
+                "ProgressDeadline": 600_000_000_000, "RequireProgressBy": "0001-01-01T00:00:00Z"},
+    }  # fmt: skip
+    header, row = format_deployment_groups(groups).splitlines()
+    assert header.split("  ") == [
+        "Task Group", "Auto Revert", "Promoted", "Desired", "Canaries", "Placed", "Healthy",
+        "Unhealthy", "Progress Deadline",
+    ]  # fmt: skip
+    assert (
+        row
+        == "web         true         false     3        1         1       0        0          N/A"
+    )
+    metrics = {
+        "NodesEvaluated": 1,
+        "NodesAvailable": {"dc1": 1},
+        "ConstraintFiltered": {"missing drivers": 1},
+        "DimensionExhausted": {"memory": 2},
+    }
+    assert format_alloc_metrics(metrics) == [
+        '  * Constraint "missing drivers": 1 nodes excluded by filter',
+        '  * Dimension "memory" exhausted on 2 nodes',
+    ]
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    assert pretty_time_diff(now - timedelta(seconds=3725), now) == "1h2m ago"
+    assert pretty_time_diff(now - timedelta(days=45), now) == "1mo15d ago"
+    assert parse_time("2025-01-01T00:00:00.123456789Z") == now
+    assert parse_time("0001-01-01T00:00:00Z") is None
+
+
+def test_variables_become_an_hcl_variables_file() -> None:
+    assert hcl_value(3) == "3" and hcl_value(True) == "true"
+    assert hcl_value('say "${hi}"') == '"say \\"$${hi}\\""'
+    assert hcl_value(["a", 1]) == '["a", 1]'
+    assert hcl_value({"k": "v"}) == '{ "k" = "v" }'
+
+
+def test_alloc_ports_read_the_allocation_never_localhost() -> None:
+    alloc = {
+        "AllocatedResources": {
+            "Shared": {"Ports": [{"Label": "http", "Value": 25000, "HostIP": "10.1.2.3"}]},
+            "Tasks": {"server": {"Networks": [{"IP": "10.9.9.9", "DynamicPorts": [
+                {"Label": "admin", "Value": 26000}]}]}},
+        }
+    }  # fmt: skip
+    assert alloc_ports(alloc) == {"http": ("10.1.2.3", 25000), "admin": ("10.9.9.9", 26000)}
+    assert alloc_ports({"AllocatedResources": None}) == {}

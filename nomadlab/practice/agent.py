@@ -70,6 +70,7 @@ class PracticeAgent:
             "docker": DockerDriver(),
         }
         self.clients: list[Client] = []
+        self.blocking_queries = 0
         self.started = time.time()
         self._tasks: list[asyncio.Task] = []
         self._http: tornado.httpserver.HTTPServer | None = None
@@ -96,7 +97,7 @@ class PracticeAgent:
             node = fingerprint_node(name, 1 / self.node_count, self.http_addr, self.drivers)
             self.store.upsert("nodes", node)
             client = Client(self.store, node, self.drivers, self.data_dir / name)
-            client.on_alloc_terminal = lambda: self.scheduler.unblock("resources")
+            client.on_alloc_terminal = self.server.alloc_terminal
             self.clients.append(client)
             log.info("client: node registration complete: node_id=%s name=%s", node["ID"], name)
 
@@ -208,7 +209,7 @@ class PracticeAgent:
                     "max_procs": str(os.cpu_count()),
                 },
                 "practice": {
-                    "blocking_queries": str(self.store.waiting),
+                    "blocking_queries": str(self.blocking_queries),
                     "uptime_seconds": str(int(time.time() - self.started)),
                 },
             },

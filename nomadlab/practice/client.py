@@ -16,6 +16,7 @@ import random
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -112,7 +113,7 @@ class Client:
         self.drivers = drivers
         self.data_dir = data_dir
         self.runners: dict[str, AllocRunner] = {}
-        self.on_alloc_terminal = lambda: None
+        self.on_alloc_terminal: Callable[[dict], None] = lambda alloc: None
 
     async def run(self) -> None:
         """Watch the store for this node's allocations, as a client's blocking query does."""
@@ -219,7 +220,7 @@ class AllocRunner:
         self.client.store.upsert_allocs([alloc])
         if structs.is_terminal(alloc) and not self._reported_terminal:
             self._reported_terminal = True
-            self.client.on_alloc_terminal()
+            self.client.on_alloc_terminal(alloc)
 
     # Deployment health (client/allochealth) ---------------------------------------
 

@@ -127,7 +127,11 @@ class Endpoint(tornado.web.RequestHandler):
                 raise APIError(400, "Invalid index") from exc
             wait = parse_wait(self.get_query_argument("wait", None))
             if min_index > 0:
-                await store.wait(read.tables, min_index, wait)
+                self.agent.blocking_queries += 1
+                try:
+                    await store.wait(read.tables, min_index, wait)
+                finally:
+                    self.agent.blocking_queries -= 1
         data = read.read()
         if self.request.connection.stream is None or self.request.connection.stream.closed():
             return

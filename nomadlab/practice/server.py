@@ -47,7 +47,10 @@ class Server:
         """Register (or update) a job: a new version if its spec changed, and an evaluation."""
         if not isinstance(job, dict):
             raise APIError(400, "Job must be specified")
-        job = jobspec.canonicalize(copy.deepcopy(job))
+        try:
+            job = jobspec.canonicalize(copy.deepcopy(job))
+        except jobspec.JobspecError as exc:
+            raise APIError(400, str(exc)) from exc
         if not job.get("Namespace") or job["Namespace"] == structs.NAMESPACE:
             job["Namespace"] = namespace
         errors = jobspec.validate(job)
@@ -252,6 +255,19 @@ class Server:
             "NodeModifyIndex": index,
             "Index": index,
         }
+
+    def alloc_terminal(self, alloc: dict) -> None:
+        """A client reported an allocation finished (Node.UpdateAlloc): free its resources
+        for blocked evaluations and, if it failed, evaluate the job so it is rescheduled."""
+        self.scheduler.unblock("resources")
+        job = self.store.job(alloc["Namespace"], alloc["JobID"])
+        if alloc["ClientStatus"] != "failed" or alloc["DesiredStatus"] != "run" or job is None:
+            return
+        if job["Stop"]:
+            return
+        self.scheduler.enqueue(
+            new_evaluation(job, "alloc-failure", JobModifyIndex=job["JobModifyIndex"])
+        )
 
     def node(self, node_id: str) -> dict:
         """A node by ID or unique ID prefix, as the CLI allows."""

@@ -123,12 +123,16 @@ class StateStore:
         )
 
     def job_deployments(self, namespace: str, job_id: str) -> list[dict]:
-        """Every deployment of a job, newest first."""
+        """Deployments of the job as it exists now (not of a purged job of that name),
+        newest first."""
+        job = self.jobs.get((namespace, job_id))
         return sorted(
             (
                 d
                 for d in self.deployments.values()
-                if d["JobID"] == job_id and d["Namespace"] == namespace
+                if d["JobID"] == job_id
+                and d["Namespace"] == namespace
+                and (job is None or d["JobCreateIndex"] == job["CreateIndex"])
             ),
             key=lambda d: d["CreateIndex"],
             reverse=True,
@@ -160,8 +164,3 @@ class StateStore:
         finally:
             self._waiters.discard(waiter)
         return self.max_index(watched)
-
-    @property
-    def waiting(self) -> int:
-        """How many blocking queries are parked right now."""
-        return len(self._waiters)

@@ -1,0 +1,379 @@
+"""The practice agent over time: deployments, scaling, restarts, logs, blocking queries, nodes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import nomad
+import pytest
+import requests
+from conftest import register_echo, task_processes, wait_for
+from nomad.api import exceptions
+
+from nomadlab.practice import Agent
+
+JOB = "http-microservice"
+
+
+def register_hcl(client: nomad.Nomad, hcl: str) -> dict:
+    parsed = client.jobs.request("parse", method="post", json={"JobHCL": hcl}).json()
+    return client.jobs.register_job({"Job": parsed})
+
+
+def service_hcl(
+    name: str,
+    command_args: str,
+    count: int = 1,
+    restart: str = 'attempts = 2\n delay = "1s"\n interval = "1h"\n mode = "fail"',
+    reschedule: str = "attempts = 0\n unlimited = false",
+    update: str = 'min_healthy_time = "1s"\n healthy_deadline = "1m"',
+) -> str:
+    """A raw_exec service job running this interpreter with ``command_args``."""
+    return f"""
+job "{name}" {{
+  group "app" {{
+    count = {count}
+    restart {{ {restart} }}
+    reschedule {{ {reschedule} }}
+    update {{ {update} }}
+    network {{ port "http" {{}} }}
+    task "main" {{
+      driver = "raw_exec"
+      config {{
+        command = "{sys.executable}"
+        args = {command_args}
+      }}
+      resources {{
+        cpu = 50
+        memory = 32
+      }}
+    }}
+  }}
+}}
+"""
+
+
+ECHO_ARGS = (
+    '["-m", "nomadlab.echo", "-listen", "${NOMAD_ADDR_http}", '
+    '"-text", "hi from ${NOMAD_ALLOC_INDEX}"]'
+)
+CRASH_ARGS = '["-c", "import sys; print(\\"boom\\"); sys.exit(3)"]'
+
+
+def latest_deployment(client: nomad.Nomad, job_id: str = JOB) -> dict | None:
+    return client.job.get_deployment(job_id)
+
+
+def deployment_ends(client: nomad.Nomad, job_id: str = JOB, timeout: float = 90) -> dict:
+    return wait_for(
+        lambda: (
+            (d := latest_deployment(client, job_id))
+            and d["Status"] in ("successful", "failed")
+            and d
+        ),
+        timeout=timeout,
+        what="the deployment to end",
+    )
+
+
+def live(client: nomad.Nomad, job_id: str = JOB) -> list[dict]:
+    return [
+        a
+        for a in client.job.get_allocations(job_id)
+        if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
+    ]
+
+
+def scale(client: nomad.Nomad, job_id: str, count: int | None, group: str | None = "echo"):
+    body: dict = {"Target": {"Group": group} if group else {}, "Message": "from a test"}
+    if count is not None:
+        body["Count"] = count
+    return client.job.request(job_id, "scale", method="post", json=body)
+
+
+def test_echo_deployment_becomes_successful_then_scales_to_three(client: nomad.Nomad) -> None:
+    register_echo(client)
+    first = wait_for(lambda: latest_deployment(client), what="a deployment")
+    assert first["Status"] == "running"
+    assert first["TaskGroups"]["echo"]["DesiredTotal"] == 1
+    done = deployment_ends(client)
+    assert (done["Status"], done["StatusDescription"]) == (
+        "successful",
+        "Deployment completed successfully",
+    )
+    assert done["TaskGroups"]["echo"]["HealthyAllocs"] == 1
+    (alloc,) = client.deployment.get_deployment_allocations(done["ID"])
+    assert alloc["DeploymentStatus"]["Healthy"] is True
+    assert client.job.get_job(JOB)["Stable"] is True
+
+    response = scale(client, JOB, 3).json()
+    evaluation = client.evaluation.get_evaluation(response["EvalID"])
+    assert evaluation["TriggeredBy"] == "job-scaling"
+    second = wait_for(
+        lambda: (d := latest_deployment(client))["ID"] != done["ID"] and d, what="a new deployment"
+    )
+    assert second["TaskGroups"]["echo"]["DesiredTotal"] == 3
+    ended = deployment_ends(client)
+    assert ended["Status"] == "successful"
+    assert ended["TaskGroups"]["echo"]["HealthyAllocs"] == 3
+    assert client.job.get_job(JOB)["Version"] == 1
+    status = client.job.request(JOB, "scale", method="get").json()
+    assert status["TaskGroups"]["echo"]["Desired"] == 3
+    assert status["TaskGroups"]["echo"]["Healthy"] == 3
+    assert status["TaskGroups"]["echo"]["Events"][0]["Message"] == "from a test"
+
+
+def test_scaling_down_stops_the_highest_indexes_first(client: nomad.Nomad) -> None:
+    register_echo(client, count=3)
+    wait_for(lambda: len(live(client)) == 3)
+    scale(client, JOB, 1)
+    remaining = wait_for(lambda: (r := live(client)) and len(r) == 1 and r)
+    assert remaining[0]["Name"] == f"{JOB}.echo[0]"
+    stopped = [a for a in client.job.get_allocations(JOB) if a["DesiredStatus"] == "stop"]
+    assert sorted(a["Name"] for a in stopped) == [f"{JOB}.echo[1]", f"{JOB}.echo[2]"]
+    assert {a["DesiredDescription"] for a in stopped} == {"alloc not needed due to job update"}
+
+
+@pytest.mark.parametrize(
+    ("body_group", "count", "status", "message"),
+    [
+        (None, 2, 400, "missing task group name for scaling action"),
+        ("echo", -1, 400, "scaling action count can't be negative"),
+        ("nope", 2, 400, 'task group "nope" specified for scaling does not exist in job'),
+    ],
+)
+def test_scale_errors(
+    client: nomad.Nomad, body_group: str | None, count: int, status: int, message: str
+) -> None:
+    register_echo(client)
+    with pytest.raises(exceptions.BaseNomadException) as raised:
+        scale(client, JOB, count, group=body_group)
+    assert raised.value.nomad_resp.status_code == status
+    assert raised.value.nomad_resp.text == message
+
+
+def test_scale_unknown_job_is_404(client: nomad.Nomad) -> None:
+    with pytest.raises(exceptions.URLNotFoundNomadException) as raised:
+        scale(client, "ghost", 2)
+    assert raised.value.nomad_resp.text == 'job "ghost" not found'
+
+
+def test_crashing_task_restarts_per_policy_then_fails_its_deployment(client: nomad.Nomad) -> None:
+    register_hcl(client, service_hcl("crasher", CRASH_ARGS))
+    deployment = deployment_ends(client, "crasher")
+    assert deployment["Status"] == "failed"
+    assert deployment["StatusDescription"] == "Failed due to unhealthy allocations"
+    (alloc,) = client.job.get_allocations("crasher")
+    alloc = client.allocation.get_allocation(alloc["ID"])
+    assert alloc["ClientStatus"] == "failed"
+    assert alloc["DeploymentStatus"]["Healthy"] is False
+    state = alloc["TaskStates"]["main"]
+    assert state["State"] == "dead" and state["Failed"] is True
+    assert state["Restarts"] == 2
+    kinds = [e["Type"] for e in state["Events"]]
+    assert kinds.count("Restarting") == 2
+    assert kinds[-1] == "Not Restarting"
+    assert (
+        'Exceeded allowed attempts 2 in interval 1h0m0s and mode is "fail"'
+        in (state["Events"][-1]["DisplayMessage"])
+    )
+    terminated = [e for e in state["Events"] if e["Type"] == "Terminated"]
+    assert terminated and all(e["ExitCode"] == 3 for e in terminated)
+    logs = client.client.stream_logs.stream(alloc["ID"], "main", "stdout", plain=True)
+    assert logs.count("boom") == 3
+
+
+def test_failed_allocation_is_rescheduled_with_links(client: nomad.Nomad) -> None:
+    hcl = service_hcl(
+        "resched",
+        CRASH_ARGS,
+        restart='attempts = 0\n mode = "fail"',
+        reschedule='attempts = 1\n interval = "1h"\n delay = "5s"\n unlimited = false',
+    )
+    register_hcl(client, hcl)
+    allocs = wait_for(
+        lambda: (
+            (a := client.job.get_allocations("resched"))
+            and len(a) == 2
+            and all(x["ClientStatus"] == "failed" for x in a)
+            and a
+        ),
+        what="the original and its replacement to fail",
+    )
+    first, second = sorted(allocs, key=lambda a: a["CreateIndex"])
+    assert first["NextAllocation"] == second["ID"]
+    assert first["FollowupEvalID"]
+    followup = client.evaluation.get_evaluation(first["FollowupEvalID"])
+    assert followup["TriggeredBy"] == "alloc-failure"
+    full = client.allocation.get_allocation(second["ID"])
+    assert full["PreviousAllocation"] == first["ID"]
+    assert len(full["RescheduleTracker"]["Events"]) == 1
+    assert second["Name"] == first["Name"]
+
+
+def test_killed_task_comes_back(client: nomad.Nomad) -> None:
+    register_hcl(client, service_hcl("phoenix", ECHO_ARGS))
+    (alloc,) = wait_for(
+        lambda: [a for a in live(client, "phoenix") if a["ClientStatus"] == "running"]
+    )
+    (proc,) = task_processes({alloc["ID"]})
+    os.kill(proc.pid, signal.SIGKILL)
+    state = wait_for(
+        lambda: (
+            (s := client.allocation.get_allocation(alloc["ID"])["TaskStates"]["main"])["Restarts"]
+            == 1
+            and s["State"] == "running"
+            and s
+        ),
+        what="the task to restart",
+    )
+    kinds = [e["Type"] for e in state["Events"]]
+    assert kinds[-3:] == ["Terminated", "Restarting", "Started"]
+    (terminated,) = [e for e in state["Events"] if e["Type"] == "Terminated"]
+    assert terminated["Signal"] == signal.SIGKILL
+    (new_proc,) = wait_for(lambda: task_processes({alloc["ID"]}))
+    assert new_proc.pid != proc.pid
+
+
+def test_stopping_an_allocation_replaces_it(client: nomad.Nomad) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+    client.allocation.stop_allocation(alloc["ID"])
+    (replacement,) = wait_for(
+        lambda: [a for a in live(client) if a["ID"] != alloc["ID"]], what="a replacement"
+    )
+    assert replacement["Name"] == alloc["Name"]
+    stopped = client.allocation.get_allocation(alloc["ID"])
+    assert stopped["DesiredStatus"] == "stop"
+    wait_for(lambda: client.allocation.get_allocation(alloc["ID"])["ClientStatus"] == "complete")
+
+
+def test_logs_files_and_stats_of_the_echo(agent: Agent, client: nomad.Nomad) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+    logs = wait_for(
+        lambda: client.client.stream_logs.stream(alloc["ID"], "server", "stdout", plain=True),
+        what="the echo's first log line",
+    )
+    assert "server is listening on 127.0.0.1:" in logs
+    framed = requests.get(
+        f"{agent.address}/v1/client/fs/logs/{alloc['ID']}",
+        params={"task": "server", "type": "stdout"},
+        timeout=10,
+    ).json()
+    assert framed["File"] == "alloc/logs/server.stdout.0"
+    listing = {f["Name"]: f["IsDir"] for f in client.client.ls.list_files(alloc["ID"], "/")}
+    assert listing == {"alloc": True, "server": True}
+    logs_dir = {f["Name"] for f in client.client.ls.list_files(alloc["ID"], "alloc/logs")}
+    assert {"server.stdout.0", "server.stderr.0"} <= logs_dir
+    assert "listening" in client.client.cat.read_file(alloc["ID"], "alloc/logs/server.stdout.0")
+    stats = client.client.allocation.read_allocation_stats(alloc["ID"])
+    assert stats["ResourceUsage"]["MemoryStats"]["RSS"] > 1_000_000
+    assert stats["Tasks"]["server"]["ResourceUsage"]["MemoryStats"]["RSS"] > 1_000_000
+
+
+@pytest.mark.parametrize("path", ["../../../../etc/passwd", "/../..", "alloc/../../.."])
+def test_paths_outside_the_alloc_dir_are_refused(
+    agent: Agent, client: nomad.Nomad, path: str
+) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: live(client))
+    for verb in ("cat", "ls", "stat"):
+        response = requests.get(
+            f"{agent.address}/v1/client/fs/{verb}/{alloc['ID']}", params={"path": path}, timeout=10
+        )
+        assert response.status_code == 400
+        assert "escapes" in response.text
+        assert "root:" not in response.text
+
+
+def test_logs_need_task_and_type(agent: Agent, client: nomad.Nomad) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: live(client))
+    url = f"{agent.address}/v1/client/fs/logs/{alloc['ID']}"
+    assert requests.get(url, params={"type": "stdout"}, timeout=10).status_code == 400
+    assert requests.get(url, params={"task": "server"}, timeout=10).status_code == 400
+
+
+def test_blocking_query_waits_for_a_change_and_not_longer(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+    url = f"{agent.address}/v1/job/{JOB}/allocations"
+    index = int(requests.get(url, timeout=10).headers["X-Nomad-Index"])
+
+    started = time.monotonic()
+    idle = requests.get(url, params={"index": index, "wait": "1s"}, timeout=30)
+    assert time.monotonic() - started >= 1.0  # held for the whole wait: nothing changed
+    assert int(idle.headers["X-Nomad-Index"]) == index
+
+    answer: dict = {}
+
+    def block() -> None:
+        answer["response"] = requests.get(url, params={"index": index, "wait": "5m"}, timeout=300)
+
+    waiter = threading.Thread(target=block)
+    waiter.start()
+    wait_for(lambda: client.agent.get_agent()["stats"]["practice"]["blocking_queries"] == "1")
+    assert "response" not in answer
+    client.allocation.stop_allocation(alloc["ID"])
+    waiter.join(timeout=60)
+    response = answer["response"]
+    assert int(response.headers["X-Nomad-Index"]) > index
+    assert any(a["DesiredStatus"] == "stop" for a in response.json())
+
+
+def test_job_status_moves_from_pending_to_running_to_dead(client: nomad.Nomad) -> None:
+    register_echo(client)
+    wait_for(lambda: client.job.get_job(JOB)["Status"] == "running", what="running")
+    assert client.jobs.get_jobs()[0]["Status"] == "running"
+    client.job.deregister_job(JOB)
+    wait_for(lambda: client.job.get_job(JOB)["Status"] == "dead", what="dead")
+    summary = client.job.get_summary(JOB)["Summary"]["echo"]
+    assert summary["Complete"] == 1 and summary["Running"] == 0
+
+
+@pytest.fixture
+def three_nodes(tmp_path) -> Agent:
+    with Agent(http_port=None, nodes=3, log_file=tmp_path / "agent.log") as agent:
+        yield agent
+
+
+def test_three_nodes_each_receive_allocations_and_a_drain_empties_one(three_nodes: Agent) -> None:
+    client = nomad.Nomad(address=three_nodes.address, timeout=30)
+    nodes = client.nodes.get_nodes()
+    assert len(nodes) == 3 and len({n["ID"] for n in nodes}) == 3
+    assert len({n["Name"] for n in nodes}) == 3
+    register_echo(client, count=3)
+    allocs = wait_for(lambda: (r := live(client)) and len(r) == 3 and r)
+    assert {a["NodeID"] for a in allocs} == {n["ID"] for n in nodes}
+
+    drained = allocs[0]["NodeID"]
+    client.node.drain_node_with_spec(drained, {"Deadline": 0}, mark_eligible=False)
+    moved = wait_for(
+        lambda: (
+            (r := live(client)) and len(r) == 3 and all(a["NodeID"] != drained for a in r) and r
+        ),
+        what="allocations to leave the drained node",
+    )
+    assert len(moved) == 3
+    assert client.node.get_node(drained)["SchedulingEligibility"] == "ineligible"
+    on_node = client.node.get_allocations(drained)
+    wait_for(
+        lambda: all(a["ClientStatus"] == "complete" for a in client.node.get_allocations(drained))
+    )
+    assert on_node
+
+
+def test_ineligible_node_gets_no_new_allocations(three_nodes: Agent) -> None:
+    client = nomad.Nomad(address=three_nodes.address, timeout=30)
+    nodes = client.nodes.get_nodes()
+    client.node.eligible_node(nodes[0]["ID"], ineligible=True)
+    register_echo(client, count=4)
+    allocs = wait_for(lambda: (r := live(client)) and len(r) == 4 and r)
+    assert nodes[0]["ID"] not in {a["NodeID"] for a in allocs}
