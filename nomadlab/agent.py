@@ -84,21 +84,26 @@ class RunningAgent:
 
     def describe(self) -> str:
         """One line: which mode, where the HTTP API and UI are, where the log is."""
+        version = f"Nomad v{self.version}" if self.version else "Nomad"
         what = {
-            "attach": "attached to the Nomad agent",
-            "nomad": "real dev agent (`nomad agent -dev`)",
-            "practice": "practice agent (nomadlab's stand-in for `nomad agent -dev`)",
+            "attach": f"attached to the {version} agent at {self.address}",
+            "nomad": f"real `nomad agent -dev` ({version})",
+            "practice": "nomadlab's practice agent, standing in for `nomad agent -dev`"
+            + (f" (API of Nomad {self.version})" if self.version else ""),
         }[self.mode]
-        version = f" Nomad v{self.version}" if self.version else ""
-        how = ""
+        parts = [f"nomadlab: {self.mode} mode: {what}"]
         if self.started_by_kit:
-            how = f", {'reused' if self.reused else 'started'}, pid {self.pid}"
-        ui = f" · UI {self.ui}" if self.ui else " · no web UI"
-        log = f" · log {self.log_file}" if self.log_file else ""
-        note = f" ({self.note})" if self.note else ""
-        return (
-            f"nomadlab: {self.mode} mode: {what}{version}{how} · API {self.address}{ui}{log}{note}"
-        )
+            parts[0] += f", {'reused' if self.reused else 'started'} (pid {self.pid})"
+        if self.note:
+            parts[0] += f" [{self.note}]"
+        parts.append(f"API {self.address}")
+        if self.ui:
+            parts.append(f"UI {self.ui}")
+        elif self.mode == "practice":
+            parts.append("no web UI (the practice agent serves the HTTP API only)")
+        if self.log_file:
+            parts.append(f"log {self.log_file}")
+        return " · ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         """The state file's content."""
@@ -379,7 +384,7 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
             state_file().unlink()
         raise
     agent.version = nomad_version(command[0]) if mode == "nomad" else _agent_version(agent)
-    agent.ui = _ui(agent)
+    agent.ui = _ui(agent) if mode == "nomad" else None
     _write_state(agent)
     return agent
 

@@ -42,7 +42,11 @@ def test_attach_mode_uses_nomad_addr_and_starts_nothing(
     with Agent(http_port=None, log_file=tmp_path / "separate.log") as separate:
         monkeypatch.setenv("NOMAD_ADDR", separate.address)
         lab = nomadlab.start()
-        assert "attach mode: attached to the Nomad agent Nomad v" in capsys.readouterr().out
+        line = capsys.readouterr().out.strip()
+        assert line.startswith(
+            f"nomadlab: attach mode: attached to the Nomad v1.9.7 agent at {separate.address}"
+        )
+        assert "pid" not in line and "log" not in line
         assert lab.mode == "attach" and lab.address == separate.address
         assert not lab.agent.started_by_kit and not agents.state_file().exists()
         lab.quiet = True
@@ -116,7 +120,10 @@ def test_real_dev_agent_mode_runs_the_nomad_binary(
     lab.quiet = True
     try:
         assert lab.mode == "nomad" and lab.agent.version == "1.9.7"
-        assert "real dev agent (`nomad agent -dev`) Nomad v1.9.7" in lab.agent.describe()
+        line = lab.agent.describe()
+        expected = "nomadlab: nomad mode: real `nomad agent -dev` (Nomad v1.9.7), started"
+        assert line.startswith(f"{expected} (pid {lab.agent.pid})")
+        assert f"UI {lab.address}/ui/" in line
         calls = [json.loads(line) for line in record.read_text().splitlines()]
         (agent_call,) = [c for c in calls if c["argv"][:1] == ["agent"]]
         assert agent_call["pid"] == lab.agent.pid
@@ -228,3 +235,23 @@ def test_tls_variables_are_honoured(
         monkeypatch.delenv("NOMAD_CACERT")
         monkeypatch.setenv("NOMAD_SKIP_VERIFY", "true")
         assert nomadlab.start(quiet=True).mode == "attach"
+
+
+def test_an_agent_that_dies_while_starting_is_explained(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken-bin" / "nomad"
+    broken.parent.mkdir()
+    broken.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        "if sys.argv[1:2] == ['version']: print('Nomad v1.9.7'); sys.exit(0)\n"
+        "print('==> Error starting agent: bind: address already in use'); sys.exit(1)\n"
+    )
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{broken.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(NomadLabError) as caught:
+        nomadlab.start(quiet=True)
+    message = str(caught.value)
+    assert "The nomad agent" in message and "exited while starting" in message
+    assert "bind: address already in use" in message  # the tail of its log
+    assert not agents.state_file().exists()
