@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from nomadlab.errors import NomadLabError, PermissionDenied, api_errors, explain
+from nomadlab.errors import NomadAPIError, NomadLabError, PermissionDenied, api_errors, explain
 
 if TYPE_CHECKING:
     import nomad
@@ -401,6 +401,9 @@ def wait_ready(agent: RunningAgent, timeout: float = 60.0) -> None:
         try:
             if leader(agent.address, local=agent.local) and _node_ready(agent):
                 return
+        except NomadAPIError as exc:
+            if not agent.started_by_kit and exc.status != 500:  # 500: "No cluster leader" yet
+                raise
         except NomadLabError:
             if not agent.started_by_kit:
                 raise  # refused, 403, not Nomad: say so now rather than after the timeout

@@ -8,8 +8,13 @@ runs the whole tutorial once, ``agent -dev`` is the practice agent.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nomadlab.lab import Lab
 
 USAGE = """Usage: nomadlab <command> [args]
 
@@ -33,10 +38,8 @@ def _parser(prog: str, usage: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=prog, usage=usage, allow_abbrev=False, add_help=True)
 
 
-def _lab(quiet: bool = False):  # type: ignore[no-untyped-def]
+def _lab(quiet: bool = False) -> Lab:
     """A Lab on the agent the job commands should use (NOMAD_ADDR, the kit's agent, or :4646)."""
-    import os
-
     from nomadlab import agent as agents
     from nomadlab.lab import Lab
 

@@ -186,14 +186,13 @@ class Lab:
         return self._result(job_id, outcome, response.get("Warnings") or "", job)
 
     def _follow(self, eval_id: str, ui: Ui, timeout: float | None, job: dict[str, Any]) -> Outcome:
-        """Monitor the evaluation; stop at a placement failure instead of awaiting the deadline."""
-        monitor = self._monitor(ui)
-        outcome = monitor.monitor_eval(eval_id, None if timeout is None else _deadline(timeout))
+        """Monitor like ``nomad job run``; raise with advice when nothing could be placed."""
+        outcome = self._monitor(ui).monitor(eval_id, timeout)
         if outcome.failed_allocs:
             result = self._result(job.get("ID", ""), outcome, "", job, check=False)
             raise PlacementFailed(self._placement_advice(job, outcome), result)
-        if outcome.evaluation.get("Status") in ("failed", "canceled", "cancelled"):
-            evaluation = outcome.evaluation
+        evaluation = outcome.evaluation
+        if evaluation.get("Status") != "complete":
             log = "lab.agent_log()" if self.agent.log_file else "the agent's log"
             reason = evaluation.get("StatusDescription") or "no reason given"
             raise NomadLabError(
@@ -201,12 +200,6 @@ class Lab:
                 f'"{evaluation.get("Status")}": {reason}. The scheduler could not process it; '
                 f"{log} says why."
             )
-        deployment_id = outcome.evaluation.get("DeploymentID")
-        if deployment_id:
-            outcome.deployment = monitor.monitor_deployment(
-                deployment_id, None if timeout is None else _deadline(timeout)
-            )
-            outcome.exit_code = 0 if outcome.deployment_status == "successful" else 1
         return outcome
 
     def _result(self, job_id: str, outcome: Outcome, warnings: str, job: dict[str, Any],
@@ -475,7 +468,7 @@ class Lab:
         eval_id = response.get("EvalID", "")
         if not eval_id:
             return RunResult(job_id)
-        outcome = self._monitor(self._ui()).monitor_eval(eval_id, None)
+        outcome = self._monitor(self._ui()).monitor(eval_id)
         return RunResult(
             job_id,
             eval_id,
@@ -532,12 +525,6 @@ class Lab:
         text = path.read_text(errors="replace") if path.exists() else ""
         kept = text.splitlines()[-lines:] if lines else text.splitlines()
         return Text("\n".join(kept))
-
-
-def _deadline(timeout: float) -> float:
-    import time
-
-    return time.monotonic() + timeout
 
 
 def _group_tasks(alloc: dict[str, Any]) -> list[str]:

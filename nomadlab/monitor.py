@@ -155,17 +155,20 @@ class Monitor:
         return response.json(), new_index
 
     def monitor(self, eval_id: str, timeout: float | None = None) -> Outcome:
-        """Follow ``eval_id`` (and the evaluations it chains to), then its deployment."""
+        """Follow ``eval_id`` (and the evaluations it chains to), then its deployment.
+
+        Unlike ``nomad job run``, it stops after a placement failure or a failed evaluation
+        instead of waiting for the deployment's progress deadline (10 minutes by default):
+        nothing will change before the learner does something.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         outcome = self.monitor_eval(eval_id, deadline)
-        if outcome.evaluation.get("DeploymentID"):
-            outcome.deployment = self.monitor_deployment(
-                outcome.evaluation["DeploymentID"], deadline
-            )
-            if outcome.deployment_status == "successful":
-                outcome.exit_code = 0
-            else:
-                outcome.exit_code = 1
+        deployment_id = outcome.evaluation.get("DeploymentID")
+        if outcome.failed_allocs or outcome.evaluation.get("Status") != "complete":
+            return outcome
+        if deployment_id:
+            outcome.deployment = self.monitor_deployment(deployment_id, deadline)
+            outcome.exit_code = 0 if outcome.deployment_status == "successful" else 1
         return outcome
 
     def monitor_eval(self, eval_id: str, deadline: float | None) -> Outcome:
