@@ -277,8 +277,9 @@ class Scheduler:
         used = self._ports_in_use(pending)
         for network in group_networks(group):
             for port in network.get("ReservedPorts") or []:
-                if port["Value"] in used or not port_is_free(port["Value"]):
-                    return f"{port['Label']}={port['Value']}"
+                value = port.get("Value") or 0
+                if value in used or not port_is_free(value):
+                    return f"{port.get('Label', '')}={value}"
         return ""
 
 
@@ -514,13 +515,15 @@ def assign_network(network: dict, node: dict, used: set[int]) -> dict:
     assigned.update(
         Mode=network.get("Mode") or "host", Device=host["Device"], CIDR=host["CIDR"], IP=host["IP"]
     )
-    for port in assigned.get("ReservedPorts") or []:
-        used.add(port["Value"])
-    for port in assigned.get("DynamicPorts") or []:
-        port["Value"] = pick_dynamic_port(used)
-        used.add(port["Value"])
-        port.setdefault("To", 0)
-        port.setdefault("HostNetwork", "default")
+    for kind in ("ReservedPorts", "DynamicPorts"):
+        for port in assigned.get(kind) or []:
+            # Go's zero values for whatever a JSON job left out.
+            for key, zero in (("Label", ""), ("Value", 0), ("To", 0), ("HostNetwork", "default")):
+                if port.get(key) is None:
+                    port[key] = zero
+            if kind == "DynamicPorts":
+                port["Value"] = pick_dynamic_port(used)
+            used.add(port["Value"])
     return assigned
 
 

@@ -49,11 +49,11 @@ class Server:
             raise APIError(400, "Job must be specified")
         try:
             job = jobspec.canonicalize(copy.deepcopy(job))
+            if not job.get("Namespace") or job["Namespace"] == structs.NAMESPACE:
+                job["Namespace"] = namespace
+            errors = jobspec.validate(job)
         except jobspec.JobspecError as exc:
             raise APIError(400, str(exc)) from exc
-        if not job.get("Namespace") or job["Namespace"] == structs.NAMESPACE:
-            job["Namespace"] = namespace
-        errors = jobspec.validate(job)
         if errors:
             raise APIError(500, jobspec.format_errors(errors))
         previous = self.store.job(job["Namespace"], job["ID"])
@@ -109,6 +109,8 @@ class Server:
     def scale(self, namespace: str, job_id: str, body: dict) -> dict:
         """``nomad job scale``: a new job version with the group's count, then an evaluation."""
         target = body.get("Target") or {}
+        if not isinstance(target, dict):
+            raise APIError(400, "scaling action Target must be an object of strings")
         group_name = target.get("Group")
         if not group_name:
             raise APIError(400, "missing task group name for scaling action")

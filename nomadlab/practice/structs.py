@@ -66,7 +66,7 @@ def alloc_resources(alloc: dict) -> tuple[int, int]:
 
 def alloc_ports(alloc: dict) -> list[int]:
     """Every host port an allocation holds."""
-    return [port["Value"] for port in alloc["AllocatedResources"]["Shared"]["Ports"]]
+    return [port["Value"] for port in alloc["AllocatedResources"]["Shared"]["Ports"] or []]
 
 
 def task_event(kind: str, message: str = "", display: str | None = None, **extra: Any) -> dict:
