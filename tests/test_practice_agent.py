@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import nomad
 import psutil
@@ -173,6 +174,7 @@ def test_docker_job_fails_to_place_with_missing_drivers(client: nomad.Nomad) -> 
     failure = evaluation["FailedTGAllocs"]["echo"]
     assert failure["ConstraintFiltered"] == {"missing drivers": 1}
     assert failure["NodesEvaluated"] == 1 and failure["NodesFiltered"] == 1
+    assert failure["ClassFiltered"] == {}  # the dev node has no node class
     assert evaluation["QueuedAllocations"] == {"echo": 1}
     blocked = client.evaluation.get_evaluation(evaluation["BlockedEval"])
     assert blocked["Status"] == "blocked" and blocked["TriggeredBy"] == "queued-allocs"
@@ -194,6 +196,63 @@ def test_sigkill_of_the_agent_leaves_no_task_behind(tmp_path) -> None:
         wait_for(lambda: not task_processes(alloc_ids), what="orphaned tasks to be reaped")
     finally:
         agent.stop()
+
+
+def test_sigkill_of_the_agent_removes_its_temporary_data_dir(tmp_path) -> None:
+    agent = Agent(http_port=None, log_file=tmp_path / "agent.log").start()
+    try:
+        client = nomad.Nomad(address=agent.address, timeout=30)
+        data_dir = Path(client.agent.get_agent()["config"]["DataDir"])
+        register_echo(client)
+        wait_for(lambda: running_allocs(client))
+        assert any(data_dir.rglob("server.stdout.0"))
+        os.kill(agent.pid, signal.SIGKILL)
+        agent.process.wait()
+        wait_for(lambda: not data_dir.exists(), what="the data dir to be removed")
+    finally:
+        agent.stop()
+
+
+def test_a_missing_command_is_a_driver_failure_with_its_name(client: nomad.Nomad) -> None:
+    parsed = client.jobs.request(
+        "parse", method="post", json={"JobHCL": echo_hcl(), "Variables": echo_variables()}
+    ).json()
+    parsed["TaskGroups"][0]["Tasks"][0]["Config"]["command"] = "no-such-interpreter"
+    client.jobs.register_job({"Job": parsed})
+    (alloc,) = wait_for(lambda: client.job.get_allocations("http-microservice"))
+    event = wait_for(
+        lambda: next(
+            (
+                e
+                for e in (client.allocation.get_allocation(alloc["ID"])["TaskStates"] or {})
+                .get("server", {})
+                .get("Events", [])
+                if e["Type"] == "Driver Failure"
+            ),
+            None,
+        ),
+        what="a Driver Failure event",
+    )
+    assert "no-such-interpreter" in event["DriverError"]
+    assert event["DisplayMessage"] == event["DriverError"]
+
+
+def test_binding_beyond_loopback_warns_in_the_banner(tmp_path) -> None:
+    with Agent(http_port=None, bind="0.0.0.0", log_file=tmp_path / "agent.log") as agent:
+        banner = agent.log_file.read_text()
+    assert "WARNING: the API listens on 0.0.0.0, beyond this machine" in banner
+    assert "with raw_exec on and no ACLs" in banner
+
+
+def test_bind_must_be_an_ip_address() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nomadlab", "agent", "-dev", "-bind", "my-laptop"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "-bind takes an IP address" in result.stderr
 
 
 def test_sigterm_stops_tasks_and_exits_zero(tmp_path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -61,7 +62,7 @@ class PracticeAgent:
         self.dev = dev
         self.log = log
         self.store = StateStore()
-        self.reaper = Reaper()
+        self.reaper = Reaper(self.data_dir if self._own_data_dir else None)
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
@@ -77,7 +78,9 @@ class PracticeAgent:
 
     @property
     def http_addr(self) -> str:
-        return f"{self.bind}:{self.http_port}"
+        """The advertised HTTP address: the bind address, or loopback when binding all."""
+        advertise = "127.0.0.1" if ipaddress.ip_address(self.bind).is_unspecified else self.bind
+        return f"{advertise}:{self.http_port}"
 
     @property
     def rpc_addr(self) -> str:
@@ -231,7 +234,13 @@ BANNER = """==> No configuration files loaded
                 Server: true
                Version: {version}
 
-==> Nomad agent started! Log data will stream in below:
+{warning}==> Nomad agent started! Log data will stream in below:
+"""
+
+EXPOSED = """==> WARNING: the API listens on {bind}, beyond this machine,
+    with raw_exec on and no ACLs: anyone who can reach it can run commands as you.
+    Use -bind 127.0.0.1 unless you mean it.
+
 """
 
 
@@ -265,6 +274,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.dev:
         parser.error("Must specify either server, client or dev mode for the agent.")
+    try:
+        ipaddress.ip_address(args.bind)
+    except ValueError:
+        parser.error(f"-bind takes an IP address such as 127.0.0.1, not {args.bind!r}")
     if not 1 <= args.nodes <= 64:
         parser.error("-nodes must be between 1 and 64")
     return args
@@ -305,6 +318,9 @@ async def serve(args: argparse.Namespace) -> int:
             level=args.log_level,
             nodes=len(agent.clients),
             node_id=agent.clients[0].node["ID"],
+            warning=""
+            if ipaddress.ip_address(args.bind).is_loopback
+            else EXPOSED.format(bind=args.bind),
         ),
         flush=True,
     )

@@ -3,23 +3,32 @@
 A task runs in its own session, so it survives its parent. Nomad keeps an executor
 per task for that; the practice agent keeps one reaper: it learns each task's process
 group over a pipe and, when the pipe closes (the agent exited or was SIGKILLed), kills
-every group still listed. No orphans, on Linux and macOS alike.
+every group still listed and removes the agent's temporary data dir. No orphans, on
+Linux and macOS alike.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 
 class Reaper:
     """The agent's end of the pipe to the watchdog process."""
 
-    def __init__(self) -> None:
+    def __init__(self, data_dir: Path | None = None) -> None:
+        """Start the watchdog; ``data_dir``, if given, is removed when the agent is gone."""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "nomadlab.practice.reaper"],
+            [
+                sys.executable,
+                "-m",
+                "nomadlab.practice.reaper",
+                *([str(data_dir)] if data_dir else []),
+            ],
             stdin=subprocess.PIPE,
             start_new_session=True,
         )
@@ -53,8 +62,9 @@ def kill_groups(groups: set[int]) -> None:
             continue
 
 
-def main() -> None:
-    """Read ``+pgid`` / ``-pgid`` lines until end of input, then kill what is left."""
+def main(argv: list[str]) -> None:
+    """Read ``+pgid`` / ``-pgid`` lines until end of input, then kill what is left and
+    remove the data dir named in ``argv``, if any."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     groups: set[int] = set()
@@ -65,7 +75,9 @@ def main() -> None:
         elif text[:1] == "-":
             groups.discard(int(text[1:]))
     kill_groups(groups)
+    for data_dir in argv:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

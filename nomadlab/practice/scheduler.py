@@ -213,7 +213,10 @@ class Scheduler:
                 metric["ConstraintFiltered"][reason] = (
                     metric["ConstraintFiltered"].get(reason, 0) + 1
                 )
-                metric["ClassFiltered"][node["NodeClass"] or "<none>"] = 1
+                if node["NodeClass"]:
+                    metric["ClassFiltered"][node["NodeClass"]] = (
+                        metric["ClassFiltered"].get(node["NodeClass"], 0) + 1
+                    )
                 continue
             metric["NodesAvailable"][node["Datacenter"]] = (
                 metric["NodesAvailable"].get(node["Datacenter"], 0) + 1
