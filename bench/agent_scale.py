@@ -12,43 +12,25 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import nomad
 import psutil
 import requests
+from common import parse_echo_job, until
 
 from nomadlab.practice import Agent
 
-T = TypeVar("T")
 JOB_ID = "http-microservice"
-JOB = Path(__file__).resolve().parent.parent / "jobs" / "http-echo.nomad.hcl"
 MIN_HEALTHY_S = 1.0
-
-
-def until(condition: Callable[[], T], timeout: float = 300.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.01)
-    raise TimeoutError("condition not met")
 
 
 def echo_job(client: nomad.Nomad) -> dict:
     """The tutorial's raw_exec job with a 1s min_healthy_time, small enough to run 50 copies."""
-    job = client.jobs.request(
-        "parse",
-        method="post",
-        json={"JobHCL": JOB.read_text(), "Variables": f'python = "{sys.executable}"'},
-    ).json()
+    job = parse_echo_job(client)
     group = job["TaskGroups"][0]
     group["Update"] = {"MinHealthyTime": int(MIN_HEALTHY_S * 1e9)}
     group["Tasks"][0]["Resources"] = {"CPU": 20, "MemoryMB": 32}

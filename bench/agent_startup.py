@@ -12,31 +12,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import nomad
 import psutil
+from common import parse_echo_job, until
 
 from nomadlab.practice import Agent
-
-T = TypeVar("T")
-JOB = Path(__file__).resolve().parent.parent / "jobs" / "http-echo.nomad.hcl"
-
-
-def until(condition: Callable[[], T], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.005)
-    raise TimeoutError("condition not met")
 
 
 def get_ok(url: str) -> bool:
@@ -54,11 +39,7 @@ def one_run(log_dir: Path) -> dict[str, float]:
     ready = time.perf_counter() - start
     try:
         client = nomad.Nomad(address=agent.address, timeout=30)
-        parsed = client.jobs.request(
-            "parse",
-            method="post",
-            json={"JobHCL": JOB.read_text(), "Variables": f'python = "{sys.executable}"'},
-        ).json()
+        parsed = parse_echo_job(client)
         registered = time.perf_counter()
         client.jobs.register_job({"Job": parsed})
         alloc = until(

@@ -400,15 +400,15 @@ def deployment_read(req: Request, deployment_id: str) -> Read:
 
 
 def deployment_allocations(req: Request, deployment_id: str) -> Read:
-    return Read(
-        ("allocs",),
-        lambda: [
+    def read() -> list[dict]:
+        deployment = by_id(req.store.deployments, deployment_id, "deployment")
+        return [
             structs.alloc_stub(a)
             for a in req.store.allocs.values()
-            if a.get("DeploymentID")
-            == by_id(req.store.deployments, deployment_id, "deployment")["ID"]
-        ],
-    )
+            if a.get("DeploymentID") == deployment["ID"]
+        ]
+
+    return Read(("allocs",), read)
 
 
 def deployment_fail(req: Request, deployment_id: str) -> dict:

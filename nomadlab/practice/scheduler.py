@@ -630,12 +630,19 @@ def new_allocation(
     }
 
 
-def stop(alloc: dict, description: str) -> dict:
-    """A copy of ``alloc`` the scheduler wants stopped."""
+def stop(alloc: dict, description: str, migrate: bool = False) -> dict:
+    """A copy of ``alloc`` desired stopped; ``migrate`` marks it to be replaced elsewhere
+    (a user's ``alloc stop`` or a node drain)."""
     stopped = copy.deepcopy(alloc)
     stopped["DesiredStatus"] = "stop"
     stopped["DesiredDescription"] = description
     stopped["ModifyTime"] = now_ns()
+    if migrate:
+        stopped["DesiredTransition"] = {
+            "Migrate": True,
+            "Reschedule": None,
+            "ForceReschedule": None,
+        }
     return stopped
 
 

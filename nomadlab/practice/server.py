@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from nomadlab.practice import jobspec, structs
-from nomadlab.practice.scheduler import Scheduler, update_job_status
+from nomadlab.practice.scheduler import Scheduler, stop, update_job_status
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns
 
@@ -172,15 +172,7 @@ class Server:
         alloc = self.store.allocs.get(alloc_id)
         if alloc is None:
             raise APIError(404, "alloc not found")
-        stopped = copy.deepcopy(alloc)
-        stopped["DesiredStatus"] = "stop"
-        stopped["DesiredDescription"] = structs.ALLOC_STOPPED_BY_USER
-        stopped["DesiredTransition"] = {
-            "Migrate": True,
-            "Reschedule": None,
-            "ForceReschedule": None,
-        }
-        self.store.upsert_allocs([stopped])
+        self.store.upsert_allocs([stop(alloc, structs.ALLOC_STOPPED_BY_USER, migrate=True)])
         job = self.store.job(alloc["Namespace"], alloc["JobID"]) or alloc["Job"]
         evaluation = new_evaluation(job, "alloc-stop", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
@@ -222,15 +214,7 @@ class Server:
         moved, jobs = [], {}
         for alloc in self.store.node_allocs(node_id):
             if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
-                migrated = copy.deepcopy(alloc)
-                migrated["DesiredStatus"] = "stop"
-                migrated["DesiredDescription"] = structs.ALLOC_NODE_DRAINING
-                migrated["DesiredTransition"] = {
-                    "Migrate": True,
-                    "Reschedule": None,
-                    "ForceReschedule": None,
-                }
-                moved.append(migrated)
+                moved.append(stop(alloc, structs.ALLOC_NODE_DRAINING, migrate=True))
                 jobs[(alloc["Namespace"], alloc["JobID"])] = alloc["Job"]
         if moved:
             self.store.upsert_allocs(moved)
