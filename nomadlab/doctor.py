@@ -124,7 +124,7 @@ def _listener(port: int) -> str:
                 proc = psutil.Process(conn.pid)
                 return f"pid {conn.pid} ({' '.join(proc.cmdline()[:6]) or proc.name()})"
     except (psutil.Error, OSError):
-        pass
+        return "a process this user may not inspect (listing sockets needs more rights here)"
     return "a process this user cannot see"
 
 

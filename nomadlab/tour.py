@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             lab.quiet = True
             lab.stop(JOB, purge=True)
-        except NomadLabError:
-            pass
+        except NomadLabError as exc:
+            print(f"(could not purge {JOB} after the failure: {exc})", file=sys.stderr)
     if lab is not None and lab.agent.started_by_kit and not lab.agent.reused and not keep:
         print(_color("\n=== Stop the agent the tour started", "1"))
         lab.stop_agent()
