@@ -185,6 +185,8 @@ def test_crashing_task_restarts_per_policy_then_fails_its_deployment(client: nom
     assert terminated and all(e["ExitCode"] == 3 for e in terminated)
     logs = client.client.stream_logs.stream(alloc["ID"], "main", "stdout", plain=True)
     assert logs.count("boom") == 3
+    # No reschedule allowed and nothing left to run: Nomad calls the job dead.
+    wait_for(lambda: client.job.get_job("crasher")["Status"] == "dead", what="a dead job")
 
 
 def test_failed_allocation_is_rescheduled_with_links(client: nomad.Nomad) -> None:

@@ -247,13 +247,13 @@ class Server:
         for blocked evaluations and, if it failed, evaluate the job so it is rescheduled."""
         self.scheduler.unblock("resources")
         job = self.store.job(alloc["Namespace"], alloc["JobID"])
-        if alloc["ClientStatus"] != "failed" or alloc["DesiredStatus"] != "run" or job is None:
+        if job is None:
             return
-        if job["Stop"]:
-            return
-        self.scheduler.enqueue(
-            new_evaluation(job, "alloc-failure", JobModifyIndex=job["JobModifyIndex"])
-        )
+        if alloc["ClientStatus"] == "failed" and alloc["DesiredStatus"] == "run" and not job["Stop"]:
+            self.scheduler.enqueue(
+                new_evaluation(job, "alloc-failure", JobModifyIndex=job["JobModifyIndex"])
+            )
+        update_job_status(self.store, job)
 
     def node(self, node_id: str) -> dict:
         """A node by ID or unique ID prefix, as the CLI allows."""
