@@ -249,7 +249,8 @@ class Server:
         job = self.store.job(alloc["Namespace"], alloc["JobID"])
         if job is None:
             return
-        if alloc["ClientStatus"] == "failed" and alloc["DesiredStatus"] == "run" and not job["Stop"]:
+        failed = alloc["ClientStatus"] == "failed" and alloc["DesiredStatus"] == "run"
+        if failed and not job["Stop"]:
             self.scheduler.enqueue(
                 new_evaluation(job, "alloc-failure", JobModifyIndex=job["JobModifyIndex"])
             )
