@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "start": ("nomadlab.agent", "start"),
     "Lab": ("nomadlab.lab", "Lab"),
-    "watch": ("nomadlab.plots", "watch"),
+    "watch": ("nomadlab.recording", "watch"),
 }
 
 

@@ -12,7 +12,11 @@ in notebooks alike; ``fig.savefig(path)`` saves one.
 - :func:`allocations_by_node` wants full allocations from ``GET /v1/allocation/:id``
   (``allocation.get_allocation(alloc_id)``) to show ports: stubs carry no
   ``AllocatedResources``, and the chart then says "no ports".
-- :func:`counts_over_time` draws samples recorded while a job is scaled.
+- :func:`counts_over_time` draws samples recorded while a job is scaled
+  (:func:`nomadlab.watch` records them).
+
+:func:`fetch_allocations` and :func:`fetch_nodes` are the thin helpers that fetch this
+data from an agent: full allocations and the node list, ready for the charts.
 
 Colours come from :data:`STATUS_COLORS`, so a status looks the same in every chart.
 """
@@ -26,13 +30,18 @@ import re
 import time
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+
+from nomadlab.errors import api_errors
+
+if TYPE_CHECKING:
+    from nomadlab.lab import Lab
 
 #: Status → colour, from the Okabe–Ito palette, which stays distinguishable with every
 #: common form of colour blindness. Allocation states (pending, running, complete,
@@ -353,6 +362,23 @@ def allocations_by_node(
     _draw_ports(by_port, allocs)
     fig.legend(loc="outside right upper", frameon=False)
     return fig
+
+
+def fetch_allocations(lab: Lab, job: str) -> list[Allocation]:
+    """Every allocation of ``job`` in full, for the charts (``nomad alloc status`` of each).
+
+    Lists them with ``GET /v1/job/:id/allocations``, then reads each with
+    ``GET /v1/allocation/:id``: only the full allocation carries the ports it got.
+    """
+    with api_errors(lab.address, bool(lab.nomad.token)):
+        stubs = lab.nomad.job.get_allocations(job)
+        return [lab.nomad.allocation.get_allocation(stub["ID"]) for stub in stubs]
+
+
+def fetch_nodes(lab: Lab) -> list[dict[str, Any]]:
+    """The agent's nodes (``GET /v1/nodes``), so :func:`allocations_by_node` names them all."""
+    with api_errors(lab.address, bool(lab.nomad.token)):
+        return list(lab.nomad.nodes.get_nodes())
 
 
 def _draw_ports(ax: Axes, allocs: list[Allocation]) -> None:
