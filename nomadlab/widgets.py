@@ -1,0 +1,491 @@
+"""ipywidgets panels: scale a job with a slider and watch the deployment that follows.
+
+``scale_panel(lab, job)`` shows a count slider, an Apply button, the deployment's progress
+(Desired, Placed, Healthy, Unhealthy) and the job's allocations. Apply sends one request,
+``nomad job scale``'s ``POST /v1/job/:id/scale``; then two background threads hold blocking
+queries, one following the evaluation and its deployment (with :class:`~nomadlab.monitor.
+Monitor`), one the job's allocations, and update the widgets whenever the agent answers.
+Both stop when the deployment ends or the panel is closed.
+
+It works without a browser too: ``panel.slider.value = 3; panel.apply(); panel.wait()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import threading
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+from nomad.api import exceptions as nomad_exceptions
+
+from nomadlab.errors import NomadAPIError, NomadLabError, PlacementFailed, api_errors
+from nomadlab.lab import alloc_ports
+from nomadlab.monitor import Monitor, Outcome
+from nomadlab.plots import STATUS_COLORS
+from nomadlab.recording import TERMINAL, Background
+from nomadlab.results import allocation_table
+from nomadlab.ui import Ui, limit
+
+if TYPE_CHECKING:
+    from nomadlab.lab import Lab
+
+#: The slider stops here even on a big machine: every allocation of the tutorial's job is
+#: a real process on this computer. ``scale_panel(..., cap=N)`` changes it.
+MAX_COUNT = 50
+BARS = ("Desired", "Placed", "Healthy", "Unhealthy")
+_BAR_COLORS = {
+    "Desired": STATUS_COLORS["desired"],
+    "Placed": STATUS_COLORS["placed"],
+    "Healthy": STATUS_COLORS["healthy"],
+    "Unhealthy": STATUS_COLORS["unhealthy"],
+}
+_STATUS_COLORS = {"successful": STATUS_COLORS["healthy"], "failed": STATUS_COLORS["failed"],
+                  "cancelled": STATUS_COLORS["complete"]}  # fmt: skip
+
+
+# -- how many allocations fit ------------------------------------------------------------------
+
+
+@dataclass
+class Room:
+    """How many allocations of a task group the cluster's ready nodes have room for."""
+
+    group: str
+    cpu: int  # MHz one allocation asks for
+    memory: int  # MB one allocation asks for
+    placed: int  # allocations of the group holding resources now
+    more: dict[str, int] = field(default_factory=dict)  # node name → how many more fit
+    static_ports: list[str] = field(default_factory=list)
+    cap: int = MAX_COUNT
+
+    @property
+    def fits(self) -> int:
+        """Allocations the group could have: the placed ones plus what still fits."""
+        return self.placed + sum(self.more.values())
+
+    @property
+    def maximum(self) -> int:
+        """The slider's maximum: what fits, at most ``cap``, and at least 1."""
+        return max(1, min(self.fits, self.cap))
+
+    def describe(self) -> str:
+        """One sentence on how :attr:`maximum` was computed."""
+        nodes = ", ".join(f"{name}: {n}" for name, n in self.more.items())
+        text = (
+            f"At most {self.maximum}: each allocation of group “{self.group}” asks for "
+            f"{self.cpu} MHz of CPU and {self.memory} MB of memory; "
+            f"{len(self.more)} ready node{'s' if len(self.more) != 1 else ''} "
+            f"{'have' if len(self.more) != 1 else 'has'} room for {sum(self.more.values())} "
+            f"more{f' ({nodes})' if nodes else ''} besides the {self.placed} placed now."
+        )
+        if self.static_ports:
+            text += (
+                f" Its static port {', '.join(self.static_ports)} allows one allocation per "
+                "host address."
+            )
+        if self.fits > self.cap:
+            text += f" Capped at {self.cap}: every allocation is a process on this computer."
+        return text
+
+
+def _ask(group: dict[str, Any]) -> tuple[int, int]:
+    tasks = group.get("Tasks") or []
+    cpu = sum((t.get("Resources") or {}).get("CPU") or 0 for t in tasks)
+    memory = sum((t.get("Resources") or {}).get("MemoryMB") or 0 for t in tasks)
+    return max(cpu, 1), max(memory, 1)
+
+
+def _usable(node: dict[str, Any], job: dict[str, Any], drivers: set[str]) -> bool:
+    """Whether the scheduler could place the job's group on this node (NodeListStub)."""
+    if node.get("Status") != "ready" or node.get("SchedulingEligibility") != "eligible":
+        return False
+    if node.get("Drain"):
+        return False
+    datacenters = job.get("Datacenters") or ["*"]
+    if not any(fnmatch(node.get("Datacenter", ""), dc) for dc in datacenters):
+        return False
+    pool = job.get("NodePool") or "default"
+    if pool != "all" and (node.get("NodePool") or "default") != pool:
+        return False
+    found = node.get("Drivers") or {}
+    return all((found.get(d) or {}).get("Detected") and found[d].get("Healthy") for d in drivers)
+
+
+def room(lab: Lab, job: dict[str, Any], group: str, cap: int = MAX_COUNT) -> Room:
+    """How many allocations of ``group`` fit: free CPU and memory of each usable node
+    (NodeResources − ReservedResources − what live allocations hold) over the group's ask.
+
+    ``job`` is the Job as ``GET /v1/job/:id`` returns it.
+    """
+    spec = next(g for g in job.get("TaskGroups") or [] if g.get("Name") == group)
+    cpu, memory = _ask(spec)
+    drivers = {t.get("Driver", "") for t in spec.get("Tasks") or []}
+    static = [
+        (p.get("Label", ""), int(p["Value"]))
+        for network in spec.get("Networks") or []
+        for p in network.get("ReservedPorts") or []
+        if p.get("Value")
+    ]
+    with api_errors(lab.address, bool(lab.nomad.token)):
+        nodes = [n for n in lab.nomad.nodes.get_nodes() if _usable(n, job, drivers)]
+        try:
+            allocs = lab.nomad.allocations.get_allocations(
+                resources=True, task_states=False, namespace="*"
+            )
+        except nomad_exceptions.BaseNomadException:  # a token for one namespace: what it sees
+            allocs = lab.nomad.allocations.get_allocations(resources=True, task_states=False)
+        full = {n["ID"]: lab.nomad.node.get_node(n["ID"]) for n in nodes}
+    live = [a for a in allocs if a.get("DesiredStatus") == "run"
+            and a.get("ClientStatus") not in TERMINAL]  # fmt: skip
+    placed = sum(
+        a.get("JobID") == job.get("ID")
+        and a.get("Namespace", "default") == job.get("Namespace", "default")
+        and a.get("TaskGroup") == group
+        for a in live
+    )
+    taken = {
+        (ip, port) for a in live for ip, port in alloc_ports(a).values()
+    }  # host address and port held by a live allocation
+    hosts_used: set[str] = set()
+    result = Room(group, cpu, memory, placed, static_ports=[f"{lbl}={v}" for lbl, v in static],
+                  cap=cap)  # fmt: skip
+    for node in sorted(nodes, key=lambda n: n.get("Name", "")):
+        resources = full[node["ID"]].get("NodeResources") or {}
+        reserved = full[node["ID"]].get("ReservedResources") or {}
+        free_cpu = ((resources.get("Cpu") or {}).get("CpuShares") or 0) - (
+            (reserved.get("Cpu") or {}).get("CpuShares") or 0
+        )
+        free_memory = ((resources.get("Memory") or {}).get("MemoryMB") or 0) - (
+            (reserved.get("Memory") or {}).get("MemoryMB") or 0
+        )
+        for a in live:
+            if a.get("NodeID") == node["ID"]:
+                tasks = (a.get("AllocatedResources") or {}).get("Tasks") or {}
+                free_cpu -= sum((t.get("Cpu") or {}).get("CpuShares") or 0 for t in tasks.values())
+                free_memory -= sum(
+                    (t.get("Memory") or {}).get("MemoryMB") or 0 for t in tasks.values()
+                )
+        more = max(0, min(free_cpu // cpu, free_memory // memory))
+        if static:
+            address = node.get("Address", "")
+            port_free = all((address, port) not in taken for _, port in static)
+            more = min(more, 1) if port_free and address not in hosts_used else 0
+            if more:
+                hosts_used.add(address)
+        result.more[node.get("Name") or limit(node["ID"])] = more
+    return result
+
+
+# -- following the evaluation and deployment ---------------------------------------------------
+
+
+class _Follower(Monitor):
+    """Monitor's evaluation and deployment following, on a Background's client, reporting
+    every deployment it reads to ``on_deployment``."""
+
+    def __init__(self, background: Background, on_deployment: Any) -> None:
+        super().__init__(background.nomad, background.address, Ui(), wait=background.wait)
+        self.background = background
+        self.on_deployment = on_deployment
+
+    def _get(self, endpoint: Any, *path: str, index: int = 0, wait: bool = True) -> tuple[Any, int]:
+        data, new_index = self.background.get(endpoint, *path, index=index)
+        if getattr(endpoint, "ENDPOINT", "") == "deployment" and isinstance(data, dict):
+            self.on_deployment(data)
+        return data, new_index
+
+
+# -- the panel ---------------------------------------------------------------------------------
+
+
+class ScalePanel(widgets.VBox):
+    """A count slider and Apply button for one task group, with live deployment progress
+    and the group's allocations. ``apply()`` and ``wait()`` drive it from code."""
+
+    def __init__(self, lab: Lab, job: str, group: str | None = None, *,
+                 cap: int = MAX_COUNT) -> None:  # fmt: skip
+        """Build the panel for ``job`` (an ID or prefix) and ``group`` (needed if several)."""
+        self.lab = lab
+        self.job = lab.job_id(job)
+        with self._api():
+            spec = lab.nomad.job.get_job(self.job)
+            latest = lab.nomad.job.get_deployment(self.job)
+            stubs = lab.nomad.job.get_allocations(self.job)
+        groups = [g.get("Name", "") for g in spec.get("TaskGroups") or []]
+        if group is None:
+            if len(groups) != 1:
+                raise NomadLabError(
+                    f'Job "{self.job}" has task groups {", ".join(groups)}: say which to scale, '
+                    f'e.g. scale_panel(lab, "{self.job}", group="{groups[0]}").'
+                )
+            group = groups[0]
+        elif group not in groups:
+            raise NomadLabError(
+                f'Job "{self.job}" has no task group "{group}"; its groups: {", ".join(groups)}.'
+            )
+        self.group = group
+        self.room = room(lab, spec, group, cap)
+        count = next(g.get("Count", 1) for g in spec["TaskGroups"] if g.get("Name") == group)
+        self.deployment: dict[str, Any] | None = None
+        self.allocations: list[dict[str, Any]] = stubs
+        self.rows = allocation_table([])  # the table's rows (results.Table)
+        self.outcome: Outcome | None = None
+        self.error: NomadLabError | None = None
+        self._lock = threading.RLock()
+        self._background: Background | None = None
+        self._done = threading.Event()
+        self._done.set()
+
+        why = self.room.describe()
+        self.slider = widgets.IntSlider(
+            value=max(1, min(count, self.room.maximum)),
+            min=1,
+            max=max(self.room.maximum, count),
+            description="count",
+            continuous_update=False,
+            tooltip=why,
+            layout=widgets.Layout(width="420px"),
+        )
+        self.button = widgets.Button(
+            description="Apply",
+            button_style="primary",
+            icon="check",
+            tooltip=f"POST /v1/job/{self.job}/scale with the slider's count",
+        )
+        self.command = widgets.HTML()
+        self.capacity = widgets.HTML(f"<small style='color:#555'>{html.escape(why)}</small>")
+        self.status = widgets.HTML()
+        self.bars = {
+            name: widgets.IntProgress(
+                value=0,
+                min=0,
+                max=1,
+                description=name,
+                style={"bar_color": _BAR_COLORS[name], "description_width": "80px"},
+                layout=widgets.Layout(width="420px"),
+            )
+            for name in BARS
+        }
+        self.numbers = {name: widgets.Label("") for name in BARS}
+        self.table = widgets.HTML(layout=widgets.Layout(max_height="320px", overflow="auto"))
+
+        self.slider.observe(self._slid, names="value")
+        self.button.on_click(self._clicked)
+        title = widgets.HTML(
+            f"<b>{html.escape(self.job)}</b> · task group <code>{html.escape(group)}</code>"
+        )
+        rows = [widgets.HBox([self.bars[n], self.numbers[n]]) for n in BARS]
+        super().__init__(
+            children=[
+                title,
+                widgets.HBox([self.slider, self.button]),
+                self.command,
+                self.capacity,
+                self.status,
+                *rows,
+                self.table,
+            ]
+        )
+        self._slid()
+        self._show_allocations(stubs)
+        if latest:
+            self._show_deployment(latest)
+        else:
+            self._set_status("No deployment yet.")
+
+    def __repr__(self) -> str:
+        return f"<ScalePanel {self.job!r} group {self.group!r}, count slider 1–{self.slider.max}>"
+
+    def _api(self) -> Any:
+        return api_errors(self.lab.address, bool(self.lab.nomad.token))
+
+    # -- what the learner (or a test) calls ----------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True while a scale's evaluation or deployment is being followed."""
+        return not self._done.is_set()
+
+    def apply(self) -> None:
+        """Scale the group to the slider's value, as ``nomad job scale JOB GROUP N`` does, and
+        follow the deployment in the background. Returns at once; :meth:`wait` waits."""
+        if self.busy:
+            raise NomadLabError(
+                f'Job "{self.job}" is still deploying the last scale; panel.wait() waits for it.'
+            )
+        count = int(self.slider.value)
+        body = {
+            "Count": count,
+            "Target": {"Job": self.job, "Group": self.group},
+            "Message": "submitted using the nomadlab scale panel",
+        }
+        try:
+            with self._api():
+                response = self.lab.nomad.job.request(
+                    self.job, "scale", method="post", json=body
+                ).json()
+        except NomadLabError as exc:
+            if isinstance(exc, NomadAPIError) and "active deployment" in exc.body:
+                exc = NomadAPIError(
+                    f"{exc} Wait for the current deployment to finish and apply again.",
+                    exc.status,
+                    exc.body,
+                )
+            self._set_status(str(exc), color=STATUS_COLORS["failed"])
+            raise exc from None
+        self.deployment, self.outcome, self.error = None, None, None
+        eval_id = response.get("EvalID", "")
+        if not eval_id:
+            self._set_status(f"Count is {count}; Nomad had nothing to do.")
+            return
+        self._set_status(f'Scaling to {count}: evaluation "{limit(eval_id)}" pending…')
+        self._done.clear()
+        self._enable(False)
+        background = self._background = Background(self.lab)
+        background.start(lambda: self._follow(background, eval_id), f"scale {self.job}")
+        background.start(lambda: self._follow_allocations(background), f"allocs {self.job}")
+
+    def wait(self, timeout: float | None = 300.0) -> dict[str, Any] | None:
+        """Wait for the last :meth:`apply` to finish; return the final deployment (or None).
+
+        Raises PlacementFailed when the scheduler could not place every allocation, and
+        NomadLabError if it is still deploying after ``timeout`` seconds.
+        """
+        if not self._done.wait(timeout):
+            raise NomadLabError(
+                f'Job "{self.job}" is still deploying after {timeout:g}s; the panel keeps '
+                "following it (panel.wait() again, or lab.status to look)."
+            )
+        if self._background is not None:
+            for thread in self._background.threads:
+                thread.join(10)
+        if self.error is not None:
+            raise self.error
+        return self.deployment
+
+    def close(self) -> None:
+        """Stop following (if it still does) and close the widgets."""
+        self._stop()
+        super().close()
+
+    # -- background threads --------------------------------------------------------------------
+
+    def _follow(self, background: Background, eval_id: str) -> None:
+        try:
+            follower = _Follower(background, self._show_deployment)
+            outcome = self.outcome = follower.monitor(eval_id)
+            evaluation = outcome.evaluation
+            if outcome.failed_allocs:
+                job, _ = background.get(background.nomad.job, self.job)
+                self.error = PlacementFailed(self.lab._placement_advice(job, outcome))
+                self._set_status(str(self.error), color=STATUS_COLORS["failed"])
+            elif evaluation.get("Status") != "complete":
+                reason = evaluation.get("StatusDescription") or "no reason given"
+                self.error = NomadLabError(
+                    f'Evaluation "{limit(eval_id)}" ended "{evaluation.get("Status")}": {reason}.'
+                )
+                self._set_status(str(self.error), color=STATUS_COLORS["failed"])
+            elif outcome.deployment:
+                self.deployment = outcome.deployment
+                self._show_deployment(outcome.deployment)
+            else:
+                self._set_status(f'Evaluation "{limit(eval_id)}" complete; no deployment.')
+            stubs, _ = background.get(background.nomad.job, self.job, "allocations")
+            self._show_allocations(stubs)
+        except NomadLabError as exc:
+            if not background.stopping.is_set():
+                self.error = exc
+                self._set_status(str(exc), color=STATUS_COLORS["failed"])
+        except Exception as exc:  # never leave the panel busy on a surprise
+            self.error = NomadLabError(f"Following the scale failed: {type(exc).__name__}: {exc}")
+        finally:
+            background.stop()
+            self._enable(True)
+            self._done.set()
+
+    def _follow_allocations(self, background: Background) -> None:
+        index = 1
+        while True:
+            stubs, index = background.get(background.nomad.job, self.job, "allocations",
+                                          index=index)  # fmt: skip
+            self._show_allocations(stubs)
+
+    def _stop(self) -> None:
+        background = getattr(self, "_background", None)  # None if __init__ failed
+        if background is not None:
+            background.stop()
+            for thread in background.threads:
+                thread.join(10)
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def _slid(self, change: Any = None) -> None:
+        command = f"nomad job scale {self.job} {self.group} {self.slider.value}"
+        self.command.value = f"<code style='color:#555'>$ {html.escape(command)}</code>"
+
+    def _clicked(self, button: Any = None) -> None:
+        with contextlib.suppress(NomadLabError):  # apply() has shown it in the panel
+            self.apply()
+
+    def _enable(self, enabled: bool) -> None:
+        with self._lock:
+            self.slider.disabled = not enabled
+            self.button.disabled = not enabled
+
+    def _set_status(self, text: str, color: str = "#333") -> None:
+        with self._lock:
+            self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+    def _show_deployment(self, deployment: dict[str, Any]) -> None:
+        state = (deployment.get("TaskGroups") or {}).get(self.group) or {}
+        values = {
+            "Desired": state.get("DesiredTotal", 0),
+            "Placed": state.get("PlacedAllocs", 0),
+            "Healthy": state.get("HealthyAllocs", 0),
+            "Unhealthy": state.get("UnhealthyAllocs", 0),
+        }
+        top = max(1, values["Desired"], *values.values())
+        status = deployment.get("Status", "")
+        mark = {"successful": "✓ ", "failed": "! ", "cancelled": "! "}.get(status, "")
+        text = (
+            f'{mark}Deployment "{limit(deployment.get("ID", ""))}" {status}: '
+            f"{deployment.get('StatusDescription', '')}"
+        )
+        with self._lock:
+            for name, value in values.items():
+                self.bars[name].max = top
+                self.bars[name].value = value
+                self.numbers[name].value = str(value) if name == "Desired" else f"{value} / {top}"
+            self._set_status(text, _STATUS_COLORS.get(status, "#333"))
+
+    def _show_allocations(self, stubs: list[dict[str, Any]]) -> None:
+        """The group's allocations Nomad wants running, plus ones still stopping; newest first."""
+        mine = [a for a in stubs if a.get("TaskGroup") == self.group]
+        shown = [a for a in mine if a.get("DesiredStatus") == "run"
+                 or a.get("ClientStatus") not in TERMINAL]  # fmt: skip
+        hidden = len(mine) - len(shown)
+        table = allocation_table(shown)
+        note = (
+            f"<small style='color:#555'>{hidden} stopped allocation{'s' if hidden != 1 else ''} "
+            f"not shown: lab.allocations({self.job!r}) lists them all.</small>"
+            if hidden
+            else ""
+        )
+        with self._lock:
+            self.allocations = stubs
+            self.rows = table
+            self.table.value = table._repr_html_() + note
+
+
+def scale_panel(lab: Lab, job: str, group: str | None = None, *,
+                cap: int = MAX_COUNT) -> ScalePanel:  # fmt: skip
+    """A panel to scale ``job``'s ``group`` with a slider and watch the deployment (see
+    :class:`ScalePanel`); show it by making it the last expression of a cell."""
+    return ScalePanel(lab, job, group, cap=cap)
+
+
+__all__ = ["MAX_COUNT", "Room", "ScalePanel", "room", "scale_panel"]
