@@ -27,7 +27,7 @@ from nomadlab.lab import alloc_ports
 from nomadlab.monitor import Monitor, Outcome
 from nomadlab.plots import STATUS_COLORS
 from nomadlab.recording import TERMINAL, Background
-from nomadlab.results import allocation_table
+from nomadlab.results import Table, allocation_table
 from nomadlab.ui import Ui, limit
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ _BAR_COLORS = {
     "Healthy": STATUS_COLORS["healthy"],
     "Unhealthy": STATUS_COLORS["unhealthy"],
 }
+_SMALL = "color:#555;font-size:0.85em;line-height:1.35;margin:2px 0"
+_COLUMNS = ["ID", "Node ID", "Version", "Desired", "Status", "Created", "Modified"]
 _STATUS_COLORS = {"successful": STATUS_COLORS["healthy"], "failed": STATUS_COLORS["failed"],
                   "cancelled": STATUS_COLORS["complete"]}  # fmt: skip
 
@@ -74,7 +76,8 @@ class Room:
 
     def describe(self) -> str:
         """One sentence on how :attr:`maximum` was computed."""
-        nodes = ", ".join(f"{name}: {n}" for name, n in self.more.items())
+        several = len(self.more) > 1
+        nodes = ", ".join(f"{name}: {n}" for name, n in self.more.items()) if several else ""
         text = (
             f"At most {self.maximum}: each allocation of group “{self.group}” asks for "
             f"{self.cpu} MHz of CPU and {self.memory} MB of memory; "
@@ -257,7 +260,7 @@ class ScalePanel(widgets.VBox):
             tooltip=f"POST /v1/job/{self.job}/scale with the slider's count",
         )
         self.command = widgets.HTML()
-        self.capacity = widgets.HTML(f"<small style='color:#555'>{html.escape(why)}</small>")
+        self.capacity = widgets.HTML(f"<div style='{_SMALL}'>{html.escape(why)}</div>")
         self.status = widgets.HTML()
         self.bars = {
             name: widgets.IntProgress(
@@ -470,15 +473,35 @@ class ScalePanel(widgets.VBox):
         hidden = len(mine) - len(shown)
         table = allocation_table(shown)
         note = (
-            f"<small style='color:#555'>{hidden} stopped allocation{'s' if hidden != 1 else ''} "
-            f"not shown: lab.allocations({self.job!r}) lists them all.</small>"
+            f"<div style='{_SMALL}'>{hidden} stopped allocation{'s' if hidden != 1 else ''} "
+            f"not shown: lab.allocations({self.job!r}) lists them all.</div>"
             if hidden
             else ""
         )
         with self._lock:
             self.allocations = stubs
             self.rows = table
-            self.table.value = table._repr_html_() + note
+            self.table.value = _table_html(table) + note
+
+
+def _table_html(table: Table) -> str:
+    """The allocation table, padded for a widget (notebook table styles do not reach it), with
+    each ClientStatus in its chart colour."""
+    if not table:
+        return f"<div style='{_SMALL}'>{html.escape(table.empty)}</div>"
+    cell = "padding:1px 12px 1px 0;text-align:left;white-space:nowrap"
+    head = "".join(f"<th style='{cell}'>{html.escape(c)}</th>" for c in _COLUMNS)
+    body = ""
+    for row in table:
+        cells = ""
+        for column in _COLUMNS:
+            value = html.escape(str(row.get(column, "")))
+            color = STATUS_COLORS.get(value, "inherit") if column == "Status" else "inherit"
+            cells += f"<td style='{cell};color:{color}'>{value}</td>"
+        body += f"<tr>{cells}</tr>"
+    style = "border-collapse:collapse;line-height:1.4;font-size:0.9em;"
+    style += "font-family:var(--jp-code-font-family,monospace)"
+    return f"<table style='{style}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def scale_panel(lab: Lab, job: str, group: str | None = None, *,
