@@ -54,12 +54,16 @@ def test_banner_names_addresses_region_and_node(agent: Agent) -> None:
     assert "Client: true" in banner and "Server: true" in banner
     assert "Region: global (DC: dc1)" in banner
     assert "==> Nomad agent started! Log data will stream in below:" in banner
+    assert banner.index("==> Nomad agent configuration:") < banner.index(
+        "node registration complete"
+    )
 
 
 def test_agent_node_and_leader_look_like_a_dev_agent(agent: Agent, client: nomad.Nomad) -> None:
     assert client.status.leader.get_leader() == f"127.0.0.1:{agent.http_port + 1}"
     (node,) = client.nodes.get_nodes()
     assert node["Status"] == "ready" and node["Datacenter"] == "dc1"
+    assert node["Version"] == "1.9.7"
     assert node["Drivers"]["raw_exec"]["Detected"] is True
     assert node["Drivers"]["docker"]["Detected"] is False
     assert node["Drivers"]["docker"]["HealthDescription"] == "Failed to connect to docker daemon"

@@ -330,6 +330,21 @@ def test_blocking_query_waits_for_a_change_and_not_longer(
     assert any(a["DesiredStatus"] == "stop" for a in response.json())
 
 
+def test_a_job_run_again_after_a_purge_starts_a_fresh_summary(client: nomad.Nomad) -> None:
+    register_echo(client, count=2)
+    wait_for(lambda: len(live(client)) == 2)
+    client.job.deregister_job(JOB, purge=True)
+    register_echo(client)
+    wait_for(lambda: client.job.get_summary(JOB)["Summary"]["echo"]["Running"] == 1)
+    summary = client.job.get_summary(JOB)["Summary"]["echo"]
+    assert summary["Complete"] == 0 and summary["Running"] == 1
+    assert len(client.job.get_allocations(JOB)) == 1
+    assert (
+        len(client.job.request(JOB, "allocations", params={"all": "true"}, method="get").json())
+        == 3
+    )
+
+
 def test_job_status_moves_from_pending_to_running_to_dead(client: nomad.Nomad) -> None:
     register_echo(client)
     wait_for(lambda: client.job.get_job(JOB)["Status"] == "running", what="running")

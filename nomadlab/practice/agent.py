@@ -102,7 +102,6 @@ class PracticeAgent:
             client = Client(self.store, node, self.drivers, self.data_dir / name)
             client.on_alloc_terminal = self.server.alloc_terminal
             self.clients.append(client)
-            log.info("client: node registration complete: node_id=%s name=%s", node["ID"], name)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set, then stop every task."""
@@ -112,6 +111,12 @@ class PracticeAgent:
             *(client.run() for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))
+        for client in self.clients:
+            log.info(
+                "client: node registration complete: node_id=%s name=%s",
+                client.node["ID"],
+                client.node["Name"],
+            )
         log.info("nomad: cluster leadership acquired")
         await stop.wait()
         await self.shutdown()

@@ -79,6 +79,7 @@ def fingerprint_node(
         "Meta": {},
         "NodeClass": "",
         "NodePool": "default",
+        "Version": structs.VERSION,
         "ComputedClass": "",
         "Drain": False,
         "DrainStrategy": None,

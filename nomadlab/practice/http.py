@@ -240,12 +240,7 @@ def job_allocations(req: Request, job_id: str) -> Read:
     include_all = req.flag("all")
 
     def read() -> list[dict]:
-        allocs = req.store.job_allocs(req.namespace, job_id)
-        if not include_all:
-            job = req.store.job(req.namespace, job_id)
-            allocs = [
-                a for a in allocs if job is None or a["Job"]["CreateIndex"] == job["CreateIndex"]
-            ]
+        allocs = req.store.job_allocs(req.namespace, job_id, any_create_index=include_all)
         return [structs.alloc_stub(a) for a in allocs]
 
     return Read(("allocs",), read)

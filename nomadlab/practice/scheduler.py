@@ -119,7 +119,15 @@ class Scheduler:
         job = store.job(evaluation["Namespace"], evaluation["JobID"])
         self._cancel_older_blocked(evaluation)
         plan = Plan()
-        allocs = store.job_allocs(evaluation["Namespace"], evaluation["JobID"])
+        allocs = store.job_allocs(
+            evaluation["Namespace"], evaluation["JobID"], any_create_index=True
+        )
+        if job is not None:  # a purged job's allocations give way to the job of that name now
+            current = job["CreateIndex"]
+            for alloc in allocs:
+                if alloc["Job"]["CreateIndex"] != current and alloc["DesiredStatus"] == "run":
+                    plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
+            allocs = [a for a in allocs if a["Job"]["CreateIndex"] == current]
         stopping = job is None or job["Stop"]
         if not stopping:
             plan.deployment, plan.updates_allowed = self._deployment_for(job, evaluation)

@@ -99,13 +99,19 @@ class StateStore:
         """The latest version of a job, or None."""
         return self.jobs.get((namespace, job_id))
 
-    def job_allocs(self, namespace: str, job_id: str) -> list[dict]:
-        """Every allocation of a job, oldest first."""
+    def job_allocs(self, namespace: str, job_id: str, any_create_index: bool = False) -> list[dict]:
+        """A job's allocations, oldest first: of the job as it exists now, unless
+        ``any_create_index`` (then also those of a purged job of that name)."""
+        job = self.jobs.get((namespace, job_id))
         return sorted(
             (
                 a
                 for a in self.allocs.values()
-                if a["JobID"] == job_id and a["Namespace"] == namespace
+                if a["JobID"] == job_id
+                and a["Namespace"] == namespace
+                and (
+                    any_create_index or job is None or a["Job"]["CreateIndex"] == job["CreateIndex"]
+                )
             ),
             key=lambda a: (a["CreateIndex"], a["Name"]),
         )
