@@ -116,7 +116,7 @@ class Background:
         timeout = 30.0
         if index:
             params.update(index=index, wait=self.wait)
-            timeout += float(self.wait.rstrip("s"))
+            timeout += _seconds(self.wait)
         started = time.monotonic()
         try:
             with api_errors(self.address, bool(self.nomad.token)):
@@ -366,6 +366,14 @@ class Recorder:
             last = self.samples[-1] if self.samples else None
             if force or last is None or any(last[k] != sample[k] for k in (*COUNTS, "restarts")):
                 self.samples.append(sample)
+
+
+def _seconds(duration: str) -> float:
+    """A blocking query's ``wait`` (``30s``, ``5m``, ``500ms``) in seconds."""
+    for unit, size in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)):
+        if duration.endswith(unit):
+            return float(duration[: -len(unit)]) * size
+    return float(duration)
 
 
 def _describe(sample: Sample) -> str:

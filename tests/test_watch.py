@@ -19,7 +19,7 @@ from nomadlab import plots
 from nomadlab.errors import NomadLabError
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
-from nomadlab.recording import Recorder, counts, desired
+from nomadlab.recording import Recorder, _seconds, counts, desired
 
 
 def sleep_job(tmp_path: Path, name: str, count: int = 1) -> Path:
@@ -257,3 +257,4 @@ def test_counts_and_desired_from_nomad_json() -> None:
     job = {"TaskGroups": [{"Name": "a", "Count": 3}, {"Name": "b", "Count": 2}], "Stop": False}
     assert desired(job) == 5 and desired(job, "b") == 2
     assert desired({**job, "Stop": True}) == 0 and desired(None) == 0
+    assert [_seconds(w) for w in ("30s", "5m", "250ms")] == [30, 300, 0.25]
