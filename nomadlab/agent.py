@@ -75,6 +75,7 @@ class RunningAgent:
     version: str = ""
     ui: str | None = None
     note: str = ""
+    practice: bool = False
     reused: bool = field(default=False, compare=False)
 
     @property
@@ -86,7 +87,9 @@ class RunningAgent:
         """One line: which mode, where the HTTP API and UI are, where the log is."""
         version = f"Nomad v{self.version}" if self.version else "Nomad"
         what = {
-            "attach": f"attached to the {version} agent at {self.address}",
+            "attach": f"attached to the {version} agent at {self.address}"
+            if not self.practice
+            else f"attached to nomadlab's practice agent at {self.address} (API of {version})",
             "nomad": f"real `nomad agent -dev` ({version})",
             "practice": "nomadlab's practice agent, standing in for `nomad agent -dev`"
             + (f" (API of Nomad {self.version})" if self.version else ""),
@@ -99,7 +102,7 @@ class RunningAgent:
         parts.append(f"API {self.address}")
         if self.ui:
             parts.append(f"UI {self.ui}")
-        elif self.mode == "practice":
+        elif self.mode == "practice" or self.practice:
             parts.append("no web UI (the practice agent serves the HTTP API only)")
         if self.log_file:
             parts.append(f"log {self.log_file}")
@@ -383,7 +386,9 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
         with contextlib.suppress(FileNotFoundError):
             state_file().unlink()
         raise
-    agent.version = nomad_version(command[0]) if mode == "nomad" else _agent_version(agent)
+    identify(agent)
+    if mode == "nomad":
+        agent.version = nomad_version(command[0])
     agent.ui = _ui(agent) if mode == "nomad" else None
     _write_state(agent)
     return agent
@@ -428,13 +433,19 @@ def _node_ready(agent: RunningAgent) -> bool:
     return any(node.get("Status") == "ready" for node in nodes)
 
 
-def _agent_version(agent: RunningAgent) -> str:
+def identify(agent: RunningAgent) -> None:
+    """Fill the agent's version, and whether it is the practice agent, from /v1/agent/self
+    (left empty where the token may not read it)."""
+    import requests
+    from nomad.api import exceptions
+
     try:
-        self_ = client(agent.address, local=agent.local, timeout=5).agent.get_agent()
-        version = self_["config"]["Version"]
-        return str(version.get("Version", "")) if isinstance(version, dict) else str(version)
-    except Exception:
-        return ""
+        config = client(agent.address, local=agent.local, timeout=5).agent.get_agent()["config"]
+    except (exceptions.BaseNomadException, requests.RequestException, ValueError, KeyError):
+        return
+    version = config.get("Version")
+    agent.version = str(version.get("Version", "")) if isinstance(version, dict) else str(version)
+    agent.practice = bool(config.get("Practice"))
 
 
 def _ui(agent: RunningAgent) -> str | None:
@@ -464,8 +475,8 @@ def attach(address: str, timeout: float = 60.0, note: str = "") -> RunningAgent:
         )
     agent = RunningAgent(mode="attach", address=address, note=note)
     wait_ready(agent, timeout)
-    agent.version = _agent_version(agent)
-    agent.ui = _ui(agent)
+    identify(agent)
+    agent.ui = None if agent.practice else _ui(agent)
     return agent
 
 

@@ -55,8 +55,13 @@ def check_nomad_binary() -> Check:
     """A ``nomad`` binary: optional, the practice agent stands in."""
     binary = agents.nomad_binary()
     if binary is None:
+        then = (
+            "NOMAD_ADDR is set, so nomadlab.start() attaches to that agent"
+            if os.environ.get("NOMAD_ADDR")
+            else "nomadlab.start() will run the practice agent"
+        )
         return Check(
-            "nomad binary", "warn", "not on PATH: nomadlab.start() will run the practice agent",
+            "nomad binary", "warn", f"not on PATH: {then}",
             "optional: install Nomad from https://developer.hashicorp.com/nomad/install for the "
             "real `nomad agent -dev`",
         )  # fmt: skip

@@ -92,6 +92,7 @@ class Lab:
             )
         if isinstance(agent, str):
             agent = RunningAgent(mode="attach", address=agent.rstrip("/"))
+            agents.identify(agent)
         self.agent = agent
         self.nomad = agents.client(agent.address, local=agent.local)
         self.quiet = quiet
@@ -243,12 +244,26 @@ class Lab:
         missing = [d for d in missing if not self._driver_available(d)] or missing
         text = f'Nomad could not place job "{job_id}" ({"; ".join(reasons)}).'
         if "docker" in missing:
+            text += " Its task uses the docker driver, and no node can run Docker containers: "
+            if self.agent.practice or self.mode == "practice":
+                text += (
+                    "the practice agent runs no containers. To run this job, install Nomad "
+                    "and Docker and start the real `nomad agent -dev` (lab.stop_agent(), then "
+                    "nomadlab.start() finds the nomad binary), or run"
+                )
+            elif self.mode == "attach":
+                text += (
+                    "no node of the cluster at NOMAD_ADDR has a running Docker engine. Ask "
+                    "its operator to start Docker on a node, or run"
+                )
+            else:
+                text += (
+                    "the Docker engine is not installed or not running here. Start Docker "
+                    "(Docker Desktop, or `sudo systemctl start docker`) and restart the agent "
+                    "(lab.stop_agent(), then nomadlab.start()) so it detects the engine, or run"
+                )
             text += (
-                " Its task uses the docker driver, and no node can run Docker containers: "
-                "the Docker engine is not installed or not running here. Start Docker "
-                "(Docker Desktop, or `sudo systemctl start docker`) and restart the agent "
-                "(lab.stop_agent(), then nomadlab.start()) so it detects the engine, or run "
-                f"the same http-echo service with the raw_exec driver instead: "
+                " the same http-echo service with the raw_exec driver instead: "
                 f'lab.run("{RAW_EXEC_JOB}") (`nomadlab job run {RAW_EXEC_JOB}` in a terminal).'
             )
         elif missing:
@@ -469,11 +484,13 @@ class Lab:
         if not eval_id:
             return RunResult(job_id)
         outcome = self._monitor(self._ui()).monitor(eval_id)
+        with self._api():  # by ID: a purged job's allocations are still listed under it
+            stopped = self.nomad.job.get_allocations(job_id)
         return RunResult(
             job_id,
             eval_id,
             eval_status=outcome.evaluation.get("Status", ""),
-            allocations=self.allocations(job_id) if not purge else allocation_table([]),
+            allocations=allocation_table(stopped),
         )
 
     def reset(self) -> list[str]:

@@ -46,7 +46,12 @@ class Table(list):
             + "</tr>"
             for r in self
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        # JupyterLab right-aligns table cells; ids, names and statuses read better left.
+        style = "<style>.nomadlab-table td, .nomadlab-table th {text-align: left}</style>"
+        return (
+            f'{style}<table class="nomadlab-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
 
 
 ALLOC_COLUMNS = [

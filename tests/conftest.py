@@ -38,11 +38,12 @@ def task_processes(alloc_ids: set[str] | None = None) -> list[psutil.Process]:
     """Live processes started by a practice agent (they carry NOMAD_ALLOC_ID)."""
     found = []
     for proc in psutil.process_iter(["pid"]):
-        try:
+        try:  # any process may exit while we look at it
             alloc_id = proc.environ().get("NOMAD_ALLOC_ID")
+            alive = proc.status() != psutil.STATUS_ZOMBIE
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if alloc_id and (alloc_ids is None or alloc_id in alloc_ids) and proc.status() != "zombie":
+        if alloc_id and (alloc_ids is None or alloc_id in alloc_ids) and alive:
             found.append(proc)
     return found
 

@@ -176,7 +176,9 @@ def test_docker_job_without_docker_explains_what_to_do(
     assert '* Constraint "missing drivers": 1 nodes excluded by filter' in out
     message = str(caught.value)
     assert '"missing drivers"' in message and "docker driver" in message
-    assert "Start Docker" in message and 'lab.run("jobs/http-echo.nomad.hcl")' in message
+    assert "the practice agent runs no containers" in message
+    assert "install Nomad and Docker" in message
+    assert 'lab.run("jobs/http-echo.nomad.hcl")' in message
     assert caught.value.result.failed_placements.keys() == {"echo"}
     assert client.job.get_job(JOB)["Status"] == "pending"  # still registered, as Nomad keeps it
     assert "Placement Failure" in str(lab.status(JOB))

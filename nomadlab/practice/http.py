@@ -676,12 +676,12 @@ def make_app(agent: PracticeAgent) -> tornado.web.Application:
     handlers = [
         (pattern, Endpoint, {"agent": agent, "methods": methods}) for pattern, methods in ROUTES
     ]
-    handlers.append((r"/(?:ui/?)?", UIHandler, {"agent": agent}))
+    handlers.append((r"/", UIHandler, {"agent": agent}))
     return tornado.web.Application(handlers, default_handler_class=NotFound)
 
 
 class UIHandler(tornado.web.RequestHandler):
-    """The practice agent has no web UI; tell a browser where to look instead."""
+    """The practice agent has no web UI (so /ui/ is a 404); / tells a browser what to try."""
 
     def initialize(self, agent: PracticeAgent) -> None:
         self.agent = agent
