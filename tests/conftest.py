@@ -61,8 +61,9 @@ def client(agent: Agent) -> nomad.Nomad:
     return nomad.Nomad(address=agent.address, timeout=30)
 
 
-def echo_hcl() -> str:
-    return (JOBS / "http-echo.nomad.hcl").read_text()
+def echo_hcl(fast: bool = False) -> str:
+    """The tutorial's raw_exec job, or its variant with a 2s min_healthy_time."""
+    return (JOBS / ("http-echo-fast.nomad.hcl" if fast else "http-echo.nomad.hcl")).read_text()
 
 
 def echo_variables(count: int = 1) -> str:
@@ -70,11 +71,15 @@ def echo_variables(count: int = 1) -> str:
     return f'python = "{sys.executable}"\ncount = {count}\n'
 
 
-def register_echo(client: nomad.Nomad, count: int = 1) -> dict:
-    """Parse jobs/http-echo.nomad.hcl through the agent and register it."""
+def register_echo(client: nomad.Nomad, count: int = 1, fast: bool = False) -> dict:
+    """Parse jobs/http-echo.nomad.hcl (or its fast variant) through the agent, register it."""
     parsed = client.jobs.request(
         "parse",
         method="post",
-        json={"JobHCL": echo_hcl(), "Canonicalize": True, "Variables": echo_variables(count)},
+        json={
+            "JobHCL": echo_hcl(fast),
+            "Canonicalize": True,
+            "Variables": echo_variables(count),
+        },
     ).json()
     return client.jobs.register_job({"Job": parsed})

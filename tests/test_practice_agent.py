@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -267,6 +268,25 @@ def test_sigterm_stops_tasks_and_exits_zero(tmp_path) -> None:
     assert agent.stop() == 0
     assert not task_processes({alloc["ID"]})
     assert "==> Caught signal: terminated" in agent.log_file.read_text()
+
+
+def test_shutdown_answers_the_blocking_queries_still_waiting(tmp_path) -> None:
+    agent = Agent(http_port=None, log_file=tmp_path / "agent.log").start()
+    client = nomad.Nomad(address=agent.address, timeout=30)
+    url = f"{agent.address}/v1/jobs"
+    index = int(requests.get(url, timeout=10).headers["X-Nomad-Index"])
+    answers: list[requests.Response] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            requests.get(url, params={"index": index, "wait": "5m"}, timeout=120)
+        )
+    )
+    waiter.start()
+    wait_for(lambda: client.agent.get_agent()["stats"]["practice"]["blocking_queries"] == "1")
+    assert agent.stop() == 0
+    waiter.join(timeout=60)
+    (response,) = answers
+    assert response.status_code == 200 and response.json() == []
 
 
 def test_taken_port_is_reported_and_exits_non_zero() -> None:

@@ -124,12 +124,22 @@ def test_echo_deployment_becomes_successful_then_scales_to_three(client: nomad.N
     status = client.job.request(JOB, "scale", method="get").json()
     assert status["TaskGroups"]["echo"]["Desired"] == 3
     assert status["TaskGroups"]["echo"]["Healthy"] == 3
-    assert status["TaskGroups"]["echo"]["Events"][0]["Message"] == "from a test"
+    (event,) = status["TaskGroups"]["echo"]["Events"]
+    assert (event["PreviousCount"], event["Count"], event["Message"]) == (1, 3, "from a test")
+
+
+def test_scaling_waits_for_the_active_deployment(client: nomad.Nomad) -> None:
+    register_echo(client)
+    assert wait_for(lambda: latest_deployment(client))["Status"] == "running"
+    with pytest.raises(exceptions.BadRequestNomadException) as raised:
+        scale(client, JOB, 3)
+    assert raised.value.nomad_resp.text == "job scaling blocked due to active deployment"
+    assert client.job.get_job(JOB)["Version"] == 0
 
 
 def test_scaling_down_stops_the_highest_indexes_first(client: nomad.Nomad) -> None:
-    register_echo(client, count=3)
-    wait_for(lambda: len(live(client)) == 3)
+    register_echo(client, count=3, fast=True)
+    deployment_ends(client)
     scale(client, JOB, 1)
     remaining = wait_for(lambda: (r := live(client)) and len(r) == 1 and r)
     assert remaining[0]["Name"] == f"{JOB}.echo[0]"
@@ -187,6 +197,21 @@ def test_crashing_task_restarts_per_policy_then_fails_its_deployment(client: nom
     assert logs.count("boom") == 3
     # No reschedule allowed and nothing left to run: Nomad calls the job dead.
     wait_for(lambda: client.job.get_job("crasher")["Status"] == "dead", what="a dead job")
+
+
+def test_a_zero_restart_delay_is_honoured(client: nomad.Nomad) -> None:
+    register_hcl(client, service_hcl("eager", CRASH_ARGS, restart='attempts = 1\n delay = "0s"'))
+    restarting = wait_for(
+        lambda: [
+            e
+            for a in client.job.get_allocations("eager")
+            for e in (a["TaskStates"] or {}).get("main", {}).get("Events", [])
+            if e["Type"] == "Restarting"
+        ],
+        what="a Restarting event",
+    )
+    assert restarting[0]["StartDelay"] == 0
+    assert restarting[0]["DisplayMessage"] == "Task restarting in 0s"
 
 
 def test_failed_allocation_is_rescheduled_with_links(client: nomad.Nomad) -> None:
@@ -381,6 +406,7 @@ def test_three_nodes_each_receive_allocations_and_a_drain_empties_one(three_node
     assert len(moved) == 3
     assert client.node.get_node(drained)["SchedulingEligibility"] == "ineligible"
     on_node = client.node.get_allocations(drained)
+    assert all("Job" in a and "AllocatedResources" in a for a in on_node)  # full, as Nomad
     wait_for(
         lambda: all(a["ClientStatus"] == "complete" for a in client.node.get_allocations(drained))
     )

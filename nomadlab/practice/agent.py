@@ -125,6 +125,8 @@ class PracticeAgent:
         log.info("agent: requesting shutdown")
         if self._http is not None:
             self._http.stop()
+        self.store.release_waiters()
+        await asyncio.sleep(0.05)  # let the released blocking queries send their answers
         for task in self._tasks:
             task.cancel()
         self.scheduler.stop()

@@ -233,8 +233,8 @@ class AllocRunner:
 
     async def _track_health(self, deployment_id: str) -> None:
         update = self.group.get("Update") or {}
-        min_healthy = (update.get("MinHealthyTime") or 10 * SECOND) / SECOND
-        deadline = time.monotonic() + (update.get("HealthyDeadline") or 300 * SECOND) / SECOND
+        min_healthy = setting(update, "MinHealthyTime", 10 * SECOND) / SECOND
+        deadline = time.monotonic() + setting(update, "HealthyDeadline", 300 * SECOND) / SECOND
         watch_start = time.monotonic()
         while True:
             states = [r.state for r in self.tasks.values()]
@@ -389,9 +389,9 @@ class TaskRunner:
     async def _restart(self) -> bool:
         """Apply the restart policy after an exit; False when the task is done for good."""
         policy = self.alloc_runner.group.get("RestartPolicy") or {}
-        attempts = policy.get("Attempts", 2)
-        interval = (policy.get("Interval") or 1800 * SECOND) / SECOND
-        delay = (policy.get("Delay") or 15 * SECOND) / SECOND
+        attempts = setting(policy, "Attempts", 2)
+        interval = setting(policy, "Interval", 1800 * SECOND) / SECOND
+        delay = setting(policy, "Delay", 15 * SECOND) / SECOND
         now = time.monotonic()
         if now - self._interval_start > interval:
             self._interval_start, self._restarts_in_interval = now, 0
@@ -430,6 +430,12 @@ class TaskRunner:
         )
         await event_or_timeout(self._killed, delay)
         return True
+
+
+def setting(block: dict, key: str, default: int) -> int:
+    """A policy's value where it is set (zero included), else Nomad's default."""
+    value = block.get(key)
+    return default if value is None else value
 
 
 async def event_or_timeout(event: asyncio.Event, timeout: float) -> bool:

@@ -434,12 +434,8 @@ def node_read(req: Request, node_id: str) -> Read:
 
 
 def node_allocations(req: Request, node_id: str) -> Read:
-    return Read(
-        ("allocs",),
-        lambda: [
-            structs.alloc_stub(a) for a in req.store.node_allocs(req.server.node(node_id)["ID"])
-        ],
-    )
+    """Full allocations, not stubs, as Node.GetAllocs answers."""
+    return Read(("allocs",), lambda: req.store.node_allocs(req.server.node(node_id)["ID"]))
 
 
 def node_eligibility(req: Request, node_id: str) -> dict:

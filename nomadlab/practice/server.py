@@ -127,6 +127,11 @@ class Server:
             raise APIError(
                 400, f'task group "{group_name}" specified for scaling does not exist in job'
             )
+        if count is not None and any(
+            d["Status"] in ("running", "paused")
+            for d in self.store.job_deployments(namespace, job_id)[:1]
+        ):
+            raise APIError(400, "job scaling blocked due to active deployment")
         if count is None:
             return {
                 "EvalID": "",
@@ -135,12 +140,13 @@ class Server:
                 "Index": self.store.index,
             }
         scaled = copy.deepcopy(job)
+        previous_count = groups[group_name]["Count"]
         next(g for g in scaled["TaskGroups"] if g["Name"] == group_name)["Count"] = count
         scaled.update(Stop=False, Stable=False, SubmitTime=now_ns())
         self.store.upsert_job(scaled)
         evaluation = new_evaluation(scaled, "job-scaling", JobModifyIndex=scaled["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
-        self.record_scaling_event(scaled, group_name, count, body, evaluation["ID"])
+        self.record_scaling_event(scaled, group_name, previous_count, body, evaluation["ID"])
         return {
             "EvalID": evaluation["ID"],
             "EvalCreateIndex": index,
@@ -150,14 +156,15 @@ class Server:
         }
 
     def record_scaling_event(
-        self, job: dict, group: str, count: int, body: dict, eval_id: str
+        self, job: dict, group: str, previous_count: int, body: dict, eval_id: str
     ) -> None:
+        """Keep the request as a ScalingEvent, shown by ``GET /v1/job/:id/scale``."""
         events = job.setdefault("ScalingEvents", {}).setdefault(group, [])
         events.insert(
             0,
             {
-                "Count": count,
-                "PreviousCount": None,
+                "Count": body.get("Count"),
+                "PreviousCount": previous_count,
                 "Error": bool(body.get("Error")),
                 "Message": body.get("Message") or "",
                 "Meta": body.get("Meta"),

@@ -154,6 +154,13 @@ class StateStore:
 
     # Blocking queries ----------------------------------------------------------
 
+    def release_waiters(self) -> None:
+        """Answer every parked blocking query now (the agent is shutting down)."""
+        for _, _, future in self._waiters:
+            if not future.done():
+                future.set_result(None)
+        self._waiters.clear()
+
     async def wait(self, tables: Iterable[str], min_index: int, timeout: float) -> int:
         """Return once any of ``tables`` has an index above ``min_index``, or at ``timeout``.
 
