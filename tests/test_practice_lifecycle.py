@@ -266,6 +266,60 @@ def test_killed_task_comes_back(client: nomad.Nomad) -> None:
     assert new_proc.pid != proc.pid
 
 
+def test_alloc_restart_starts_the_task_again_at_once(client: nomad.Nomad) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+    (before,) = task_processes({alloc["ID"]})
+    client.client.allocation.restart_allocation(alloc["ID"])  # nomad alloc restart <alloc>
+    state = wait_for(
+        lambda: (
+            (s := client.allocation.get_allocation(alloc["ID"])["TaskStates"]["server"])["State"]
+            == "running"
+            and s["Restarts"] == 1
+            and s
+        ),
+        what="the task to run again",
+    )
+    kinds = [e["Type"] for e in state["Events"]]
+    assert kinds[-4:] == ["Restart Signaled", "Terminated", "Restarting", "Started"]
+    signaled, _, restarting, _ = state["Events"][-4:]
+    assert signaled["DisplayMessage"] == "User requested running tasks to restart"
+    assert restarting["DisplayMessage"] == "Task restarting in 0s"  # not the policy's 15s
+    (after,) = wait_for(lambda: task_processes({alloc["ID"]}))
+    assert after.pid != before.pid
+
+
+def test_alloc_signal_reaches_the_task(client: nomad.Nomad) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+    client.client.allocation.signal_allocation(alloc["ID"], "SIGKILL", task="server")
+
+    def events() -> list[dict]:
+        return client.allocation.get_allocation(alloc["ID"])["TaskStates"]["server"]["Events"]
+
+    wait_for(lambda: any(e["Type"] == "Terminated" for e in events()), what="the task to end")
+    signaling, terminated = [e for e in events() if e["Type"] in ("Signaling", "Terminated")][:2]
+    assert signaling["DisplayMessage"] == "Task being sent signal SIGKILL"
+    assert signaling["TaskSignal"] == "SIGKILL"
+    assert terminated["Signal"] == signal.SIGKILL
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"Signal": "SIGNOPE", "Task": "server"}, "Invalid signal: SIGNOPE"),
+        ({"Signal": "SIGUSR1", "Task": "ghost"}, "Task not found"),
+    ],
+)
+def test_alloc_signal_errors(agent: Agent, client: nomad.Nomad, body: dict, message: str) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+    response = requests.post(
+        f"{agent.address}/v1/client/allocation/{alloc['ID']}/signal", json=body, timeout=10
+    )
+    assert response.status_code == 500 and response.text == message
+
+
 def test_stopping_an_allocation_replaces_it(client: nomad.Nomad) -> None:
     register_echo(client)
     (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])

@@ -200,6 +200,34 @@ class AllocRunner:
         if self._main is not None:
             await asyncio.gather(self._main, return_exceptions=True)
 
+    def signal(self, task: str, name: str) -> None:
+        """Signal one task, or every task when ``task`` is empty."""
+        for runner in self._targets(task):
+            runner.signal(name)
+
+    def restart(self, task: str, all_tasks: bool) -> None:
+        """Restart one task, every task, or (by default) the running ones, as Nomad words it."""
+        if task and all_tasks:
+            raise TaskError("task name cannot be set when restarting all tasks")
+        if task:
+            targets, reason = self._targets(task), "User requested task to restart"
+        elif all_tasks:
+            targets, reason = list(self.tasks.values()), "User requested all tasks to restart"
+        else:
+            targets = [r for r in self.tasks.values() if r.state["State"] == "running"]
+            reason = "User requested running tasks to restart"
+        if not targets:
+            raise TaskError("Task not running")
+        for runner in targets:
+            runner.restart(reason)
+
+    def _targets(self, task: str) -> list[TaskRunner]:
+        if not task:
+            return list(self.tasks.values())
+        if task not in self.tasks:
+            raise TaskError("Task not found")
+        return [self.tasks[task]]
+
     def task_changed(self, runner: TaskRunner) -> None:
         """A task's state moved: kill siblings of a failed task, then report."""
         state = runner.state
@@ -292,6 +320,7 @@ class TaskRunner:
         self.running_since: float | None = None
         self.kill_reason = ""
         self._killed = asyncio.Event()
+        self._restart_requested = asyncio.Event()
         self._restarts_in_interval = 0
         self._interval_start = time.monotonic()
 
@@ -308,6 +337,24 @@ class TaskRunner:
     def kill(self, reason: str = "") -> None:
         self.kill_reason = reason
         self._killed.set()
+
+    def signal(self, name: str) -> None:
+        """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task."""
+        number = getattr(signal, name, None)
+        if not name.startswith("SIG") or not isinstance(number, int):
+            raise TaskError(f"Invalid signal: {name}")
+        if self.handle is None or self.state["State"] != "running":
+            raise TaskError("Task not running")
+        self.emit(task_event("Signaling", f"Task being sent signal {name}", TaskSignal=name))
+        self.handle.signal(number)
+
+    def restart(self, reason: str) -> None:
+        """``nomad alloc restart``: kill the task and start it again at once, outside the
+        restart policy."""
+        if self.handle is None or self.state["State"] != "running":
+            raise TaskError("Task not running")
+        self.emit(task_event("Restart Signaled", reason, RestartReason=reason))
+        self._restart_requested.set()
 
     async def run(self) -> None:
         client = self.alloc_runner.client
@@ -341,7 +388,10 @@ class TaskRunner:
                 self.running_since = None
                 if self._killed.is_set():
                     break
-                done = result.successful and self.alloc_runner.job["Type"] == "batch"
+                requested = self._restart_requested.is_set()
+                self._restart_requested.clear()
+                batch = self.alloc_runner.job["Type"] == "batch"
+                done = result.successful and batch and not requested
                 if done:
                     self.state["FinishedAt"] = rfc3339(now_ns())
                 self.emit(
@@ -357,6 +407,9 @@ class TaskRunner:
                 )
                 if done:
                     return
+                if requested:
+                    self._restarting("User requested restart", delay=0.0)
+                    continue
             if not await self._restart():
                 return
         await self._finish_kill()
@@ -365,12 +418,17 @@ class TaskRunner:
         assert self.handle is not None
         waiter = asyncio.ensure_future(self.handle.wait())
         killer = asyncio.ensure_future(self._killed.wait())
-        await asyncio.wait({waiter, killer}, return_when=asyncio.FIRST_COMPLETED)
+        restarter = asyncio.ensure_future(self._restart_requested.wait())
+        await asyncio.wait({waiter, killer, restarter}, return_when=asyncio.FIRST_COMPLETED)
         killer.cancel()
+        restarter.cancel()
         if waiter.done():
             return waiter.result()
         waiter.cancel()
-        timeout = (self.task.get("KillTimeout") or 5 * SECOND) / SECOND
+        timeout = setting(self.task, "KillTimeout", 5 * SECOND) / SECOND
+        kill_signal = getattr(signal, self.task.get("KillSignal") or "SIGINT", signal.SIGINT)
+        if not self._killed.is_set():  # a user's restart: "Restart Signaled" said it already
+            return await self.handle.kill(kill_signal, timeout)
         self.emit(
             task_event(
                 "Killing",
@@ -379,12 +437,26 @@ class TaskRunner:
                 KillReason=self.kill_reason,
             )
         )
-        kill_signal = getattr(signal, self.task.get("KillSignal") or "SIGINT", signal.SIGINT)
         return await self.handle.kill(kill_signal, timeout)
 
     async def _finish_kill(self) -> None:
         self.state["FinishedAt"] = rfc3339(now_ns())
         self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=False)
+
+    def _restarting(self, reason: str, delay: float) -> None:
+        """Count a restart and say when it comes (the task is pending until then)."""
+        self.state["Restarts"] += 1
+        self.state["LastRestart"] = rfc3339(now_ns())
+        self.emit(
+            task_event(
+                "Restarting",
+                reason,
+                f"Task restarting in {format_duration(delay)}",
+                RestartReason=reason,
+                StartDelay=int(delay * SECOND),
+            ),
+            state="pending",
+        )
 
     async def _restart(self) -> bool:
         """Apply the restart policy after an exit; False when the task is done for good."""
@@ -416,20 +488,13 @@ class TaskRunner:
         else:
             reason = "Restart within policy"
             delay += random.uniform(0, delay * 0.25)  # Nomad jitters restarts by up to 25%
-        self.state["Restarts"] += 1
-        self.state["LastRestart"] = rfc3339(now_ns())
-        self.emit(
-            task_event(
-                "Restarting",
-                reason,
-                f"Task restarting in {format_duration(delay)}",
-                RestartReason=reason,
-                StartDelay=int(delay * SECOND),
-            ),
-            state="pending",
-        )
+        self._restarting(reason, delay)
         await event_or_timeout(self._killed, delay)
         return True
+
+
+class TaskError(Exception):
+    """A request a task cannot honour now ("Task not running", "Task not found")."""
 
 
 def setting(block: dict, key: str, default: int) -> int:

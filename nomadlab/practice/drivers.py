@@ -65,6 +65,11 @@ class TaskHandle:
                 self._kill_group(signal.SIGKILL)
         return await self.wait()
 
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the task's main process (``nomad alloc signal``)."""
+        if self._result is None:
+            os.kill(self.pid, sig)
+
     def stats(self) -> dict:
         """CPU and memory of every process in the task's group (for /client/allocation/stats)."""
         rss = cpu_percent = user = system = 0.0

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 
 from nomadlab.practice import jobspec, structs
+from nomadlab.practice.client import AllocRunner, TaskError
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
 
@@ -597,10 +598,7 @@ def read_from(path: Path, position: int) -> bytes:
 
 
 def allocation_stats(req: Request, alloc_id: str) -> dict:
-    alloc = by_id(req.store.allocs, alloc_id, "alloc")
-    runner = req.agent.alloc_runner(alloc)
-    if runner is None or structs.is_terminal(alloc):
-        raise APIError(404, "alloc not running")
+    runner = running_alloc(req, alloc_id)
     now = structs.now_ns()
     tasks = {}
     for name, task in runner.tasks.items():
@@ -621,6 +619,43 @@ def allocation_stats(req: Request, alloc_id: str) -> dict:
         "Tasks": tasks,
         "Timestamp": now,
     }
+
+
+def running_alloc(req: Request, alloc_id: str) -> AllocRunner:
+    """The runner of a live allocation, for requests that act on its tasks."""
+    alloc = by_id(req.store.allocs, alloc_id, "alloc")
+    runner = req.agent.alloc_runner(alloc)
+    if runner is None or structs.is_terminal(alloc):
+        raise APIError(500, "Task not running")
+    return runner
+
+
+def allocation_signal(req: Request, alloc_id: str) -> dict:
+    """``nomad alloc signal [-s SIGNAL] ALLOC [TASK]``."""
+    body = req.body()
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    signal_name = body.get("Signal") or "SIGKILL"
+    task = body.get("Task") or ""
+    if not isinstance(signal_name, str) or not isinstance(task, str):
+        raise APIError(400, "Signal and Task must be strings")
+    try:
+        running_alloc(req, alloc_id).signal(task, signal_name.upper())
+    except TaskError as exc:
+        raise APIError(500, str(exc)) from exc
+    return {"Index": req.store.index}
+
+
+def allocation_restart(req: Request, alloc_id: str) -> dict:
+    """``nomad alloc restart [-all-tasks] ALLOC [TASK]``; the body may be empty."""
+    body = req.body() if req.handler.request.body.strip() else {}
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    try:
+        running_alloc(req, alloc_id).restart(body.get("TaskName") or "", bool(body.get("AllTasks")))
+    except TaskError as exc:
+        raise APIError(500, str(exc)) from exc
+    return {"Index": req.store.index}
 
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
@@ -664,6 +699,14 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/client/fs/cat/([^/]+)", {"GET": fs_cat}),
     (r"/v1/client/fs/logs/([^/]+)", {"GET": fs_logs}),
     (r"/v1/client/allocation/([^/]+)/stats", {"GET": allocation_stats}),
+    (
+        r"/v1/client/allocation/([^/]+)/signal",
+        {"POST": allocation_signal, "PUT": allocation_signal},
+    ),
+    (
+        r"/v1/client/allocation/([^/]+)/restart",
+        {"POST": allocation_restart, "PUT": allocation_restart},
+    ),
 ]
 
 

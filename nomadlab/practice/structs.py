@@ -85,6 +85,8 @@ def task_event(kind: str, message: str = "", display: str | None = None, **extra
         "KillTimeout": 0,
         "KillReason": "",
         "StartDelay": 0,
+        "TaskSignal": "",
+        "TaskSignalReason": "",
     }
     event.update(extra)
     for key, details_key in (
@@ -95,6 +97,7 @@ def task_event(kind: str, message: str = "", display: str | None = None, **extra
         ("KillReason", "kill_reason"),
         ("StartDelay", "start_delay"),
         ("KillTimeout", "kill_timeout"),
+        ("TaskSignal", "signal"),
     ):
         if key in extra:
             event["Details"][details_key] = str(extra[key])
