@@ -440,37 +440,49 @@ class Lab:
         with self._api():
             scale = self.nomad.job.request(job_id, "scale", method="get").json()
         groups = sorted((scale.get("TaskGroups") or {}).keys())
-        if group is None:
-            if len(groups) != 1:
-                raise NomadLabError(
-                    f'Job "{job_id}" has task groups {", ".join(groups)}: say which to scale, '
-                    f'e.g. lab.scale("{job_id}", {count}, group="{groups[0]}").'
-                )
-            group = groups[0]
-        elif group not in groups:
-            raise NomadLabError(
-                f'Job "{job_id}" has no task group "{group}"; its groups: {", ".join(groups)}.'
-            )
-        body = {
-            "Count": count,
-            "Target": {"Job": job_id, "Group": group},
-            "Message": "submitted using nomadlab",
-        }
-        try:
-            with self._api():
-                response = self.nomad.job.request(job_id, "scale", method="post", json=body).json()
-        except NomadAPIError as exc:
-            if "active deployment" in exc.body:
-                raise NomadAPIError(
-                    f"{exc} Wait for the current deployment to finish (lab.status(\"{job_id}\")) "
-                    "and scale again.", exc.status, exc.body,
-                ) from None  # fmt: skip
-            raise
+        group = self.choose_group(
+            job_id, groups, group, f'lab.scale("{job_id}", {count}, group="{{group}}")'
+        )
+        response = self.submit_scale(
+            job_id, group, count, "submitted using nomadlab",
+            f'Wait for the current deployment to finish (lab.status("{job_id}")) and scale again.',
+        )  # fmt: skip
         ui = self._ui()
         with self._api():
             job_info = self.nomad.job.get_job(job_id)
         outcome = self._follow(response.get("EvalID", ""), ui, timeout, job_info)
         return self._result(job_id, outcome, response.get("Warnings") or "", job_info)
+
+    @staticmethod
+    def choose_group(job_id: str, groups: list[str], group: str | None, example: str) -> str:
+        """The task group to scale: ``group`` if the job has it, else the job's only one;
+        ``example`` (with ``{group}``) shows how to name one when there are several."""
+        if group is None:
+            if len(groups) != 1:
+                raise NomadLabError(
+                    f'Job "{job_id}" has task groups {", ".join(groups)}: say which to scale, '
+                    f"e.g. {example.format(group=groups[0])}."
+                )
+            return groups[0]
+        if group not in groups:
+            raise NomadLabError(
+                f'Job "{job_id}" has no task group "{group}"; its groups: {", ".join(groups)}.'
+            )
+        return group
+
+    def submit_scale(
+        self, job_id: str, group: str, count: int, message: str, when_busy: str
+    ) -> dict[str, Any]:
+        """Send ``nomad job scale``'s request, without following it; ``when_busy`` tells the
+        learner what to do if Nomad refuses because a deployment is still active."""
+        body = {"Count": count, "Target": {"Job": job_id, "Group": group}, "Message": message}
+        try:
+            with self._api():
+                return self.nomad.job.request(job_id, "scale", method="post", json=body).json()
+        except NomadAPIError as exc:
+            if "active deployment" in exc.body:
+                raise NomadAPIError(f"{exc} {when_busy}", exc.status, exc.body) from None
+            raise
 
     def stop(self, job: str, purge: bool = False) -> RunResult:
         """Like ``nomad job stop [-purge] JOB``: stop its allocations (and forget it if purged)."""

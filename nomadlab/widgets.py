@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from nomad.api import exceptions as nomad_exceptions
 
-from nomadlab.errors import NomadAPIError, NomadLabError, PlacementFailed, api_errors
+from nomadlab.errors import NomadLabError, PlacementFailed, api_errors
 from nomadlab.lab import alloc_ports
 from nomadlab.monitor import Monitor, Outcome
 from nomadlab.plots import STATUS_COLORS
@@ -219,18 +219,9 @@ class ScalePanel(widgets.VBox):
             latest = lab.nomad.job.get_deployment(self.job)
             stubs = lab.nomad.job.get_allocations(self.job)
         groups = [g.get("Name", "") for g in spec.get("TaskGroups") or []]
-        if group is None:
-            if len(groups) != 1:
-                raise NomadLabError(
-                    f'Job "{self.job}" has task groups {", ".join(groups)}: say which to scale, '
-                    f'e.g. scale_panel(lab, "{self.job}", group="{groups[0]}").'
-                )
-            group = groups[0]
-        elif group not in groups:
-            raise NomadLabError(
-                f'Job "{self.job}" has no task group "{group}"; its groups: {", ".join(groups)}.'
-            )
-        self.group = group
+        self.group = group = lab.choose_group(
+            self.job, groups, group, f'scale_panel(lab, "{self.job}", group="{{group}}")'
+        )
         self.room = room(lab, spec, group, cap)
         count = next(g.get("Count", 1) for g in spec["TaskGroups"] if g.get("Name") == group)
         self.deployment: dict[str, Any] | None = None
@@ -321,25 +312,14 @@ class ScalePanel(widgets.VBox):
                 f'Job "{self.job}" is still deploying the last scale; panel.wait() waits for it.'
             )
         count = int(self.slider.value)
-        body = {
-            "Count": count,
-            "Target": {"Job": self.job, "Group": self.group},
-            "Message": "submitted using the nomadlab scale panel",
-        }
         try:
-            with self._api():
-                response = self.lab.nomad.job.request(
-                    self.job, "scale", method="post", json=body
-                ).json()
+            response = self.lab.submit_scale(
+                self.job, self.group, count, "submitted using the nomadlab scale panel",
+                "Wait for the current deployment to finish and apply again.",
+            )  # fmt: skip
         except NomadLabError as exc:
-            if isinstance(exc, NomadAPIError) and "active deployment" in exc.body:
-                exc = NomadAPIError(
-                    f"{exc} Wait for the current deployment to finish and apply again.",
-                    exc.status,
-                    exc.body,
-                )
             self._set_status(str(exc), color=STATUS_COLORS["failed"])
-            raise exc from None
+            raise
         self.deployment, self.outcome, self.error = None, None, None
         eval_id = response.get("EvalID", "")
         if not eval_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -21,6 +22,8 @@ import psutil
 import pytest
 
 from nomadlab import agent as agents
+from nomadlab.lab import Lab
+from nomadlab.practice import Agent
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "jobs"
@@ -96,16 +99,19 @@ def fast_echo(tmp_path: Path, count: int | None = None, name: str = "http-micros
     return path
 
 
-def two_group_job(tmp_path: Path) -> Path:
-    """A raw_exec job with two task groups, for scale's group argument."""
-    groups = "".join(
+def sleep_job(tmp_path: Path, name: str, *, count: int = 1, cpu: int = 50,
+              port: str = "{}", min_healthy: str = "1s", groups: tuple[str, ...] = ("app",),
+              ) -> Path:  # fmt: skip
+    """A raw_exec job whose task sleeps; ``port`` is the body of its ``port "http"`` block."""
+    body = "".join(
         f"""
-  group "{g}" {{
+  group "{group}" {{
+    count = {count}
     update {{
-      min_healthy_time = "1s"
+      min_healthy_time = "{min_healthy}"
     }}
     network {{
-      port "http" {{}}
+      port "http" {port}
     }}
     task "sleep" {{
       driver = "raw_exec"
@@ -114,16 +120,22 @@ def two_group_job(tmp_path: Path) -> Path:
         args    = ["-c", "import time; time.sleep(3600)"]
       }}
       resources {{
+        cpu    = {cpu}
         memory = 32
       }}
     }}
   }}
 """
-        for g in ("front", "back")
+        for group in groups
     )
-    path = tmp_path / "two-groups.nomad.hcl"
-    path.write_text(f'job "two-groups" {{\n  datacenters = ["dc1"]\n{groups}}}\n')
+    path = tmp_path / f"{name}.nomad.hcl"
+    path.write_text(f'job "{name}" {{\n  datacenters = ["dc1"]\n{body}}}\n')
     return path
+
+
+def two_group_job(tmp_path: Path) -> Path:
+    """A raw_exec job with two task groups, for scale's group argument."""
+    return sleep_job(tmp_path, "two-groups", cpu=100, groups=("front", "back"))
 
 
 def alive(pid: int | None) -> bool:
@@ -245,3 +257,39 @@ def listening(port: int) -> Iterator[socket.socket]:
         sock.bind(("127.0.0.1", port))
         sock.listen()
         yield sock
+
+
+SHARED_NODES = 2
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """One practice agent for a whole test module (bind it there: ``agent = labkit.agent``)."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with Agent(http_port=None, nodes=SHARED_NODES, log_file=log) as running:
+        yield running
+
+
+@pytest.fixture
+def lab(agent: Agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    """A quiet Lab on the module's agent, with the kit's state in this test's tmp dir."""
+    isolate(monkeypatch, tmp_path / "home")
+    lab = Lab(agent.address, quiet=True)
+    yield lab
+    for job in lab.nomad.jobs.get_jobs():
+        lab.nomad.job.deregister_job(job["ID"], purge=True)
+
+
+@pytest.fixture
+def job(request: pytest.FixtureRequest) -> str:
+    """A job ID of this test's own, so tests on one agent never share a job."""
+    return "t-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[5:40].strip("-")
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left() -> Iterator[None]:
+    """Every test ends with the threads it started stopped."""
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not left, left

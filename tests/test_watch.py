@@ -4,15 +4,14 @@ fetch helpers that feed the charts, against a real practice agent."""
 from __future__ import annotations
 
 import re
-import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
+import labkit
 import pytest
 import requests
 from conftest import task_processes
-from labkit import isolate
+from labkit import isolate, sleep_job
 
 import nomadlab
 from nomadlab import plots
@@ -21,68 +20,7 @@ from nomadlab.lab import Lab
 from nomadlab.practice import Agent
 from nomadlab.recording import Recorder, _seconds, counts, desired
 
-
-def sleep_job(tmp_path: Path, name: str, count: int = 1) -> Path:
-    """A raw_exec job that sleeps, healthy after 1s, with a dynamic port."""
-    path = tmp_path / f"{name}.nomad.hcl"
-    path.write_text(f"""
-job "{name}" {{
-  datacenters = ["dc1"]
-  group "app" {{
-    count = {count}
-    update {{
-      min_healthy_time = "1s"
-    }}
-    network {{
-      port "http" {{}}
-    }}
-    task "sleep" {{
-      driver = "raw_exec"
-      config {{
-        command = "{sys.executable}"
-        args    = ["-c", "import time; time.sleep(3600)"]
-      }}
-      resources {{
-        cpu    = 50
-        memory = 32
-      }}
-    }}
-  }}
-}}
-""")
-    return path
-
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    log = tmp_path_factory.mktemp("agent") / "agent.log"
-    with Agent(http_port=None, nodes=2, log_file=log) as running:
-        yield running
-
-
-@pytest.fixture
-def lab(agent: Agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
-    """A quiet Lab on the module's agent, with the kit's state in this test's tmp dir."""
-    isolate(monkeypatch, tmp_path / "home")
-    lab = Lab(agent.address, quiet=True)
-    yield lab
-    for job in lab.nomad.jobs.get_jobs():
-        lab.nomad.job.deregister_job(job["ID"], purge=True)
-
-
-@pytest.fixture
-def job(request: pytest.FixtureRequest) -> str:
-    """A job ID of this test's own (a purged job's deployments stay on the agent)."""
-    return "w-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[5:40].strip("-")
-
-
-@pytest.fixture(autouse=True)
-def no_threads_left() -> Iterator[None]:
-    """Every test ends with the threads it started stopped."""
-    before = set(threading.enumerate())
-    yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert not left, left
+agent, lab, job, no_threads_left = labkit.agent, labkit.lab, labkit.job, labkit.no_threads_left
 
 
 def changes(values: list[int]) -> list[int]:

@@ -3,89 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
+import labkit
 import pytest
 import requests
-from labkit import isolate
+from conftest import wait_for
+from labkit import SHARED_NODES as NODES
+from labkit import sleep_job
 
 from nomadlab.errors import NomadLabError, PlacementFailed
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
 from nomadlab.widgets import MAX_COUNT, ScalePanel, scale_panel
 
-NODES = 2
-
-
-def sleep_job(tmp_path: Path, name: str, *, count: int = 1, cpu: int = 50,
-              port: str = "{}", min_healthy: str = "1s", groups: tuple[str, ...] = ("app",),
-              ) -> Path:  # fmt: skip
-    """A raw_exec job whose task sleeps; ``port`` is the body of its ``port "http"`` block."""
-    body = "".join(
-        f"""
-  group "{group}" {{
-    count = {count}
-    update {{
-      min_healthy_time = "{min_healthy}"
-    }}
-    network {{
-      port "http" {port}
-    }}
-    task "sleep" {{
-      driver = "raw_exec"
-      config {{
-        command = "{sys.executable}"
-        args    = ["-c", "import time; time.sleep(3600)"]
-      }}
-      resources {{
-        cpu    = {cpu}
-        memory = 32
-      }}
-    }}
-  }}
-"""
-        for group in groups
-    )
-    path = tmp_path / f"{name}.nomad.hcl"
-    path.write_text(f'job "{name}" {{\n  datacenters = ["dc1"]\n{body}}}\n')
-    return path
-
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    log = tmp_path_factory.mktemp("agent") / "agent.log"
-    with Agent(http_port=None, nodes=NODES, log_file=log) as running:
-        yield running
-
-
-@pytest.fixture
-def lab(agent: Agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
-    """A quiet Lab on the module's agent, with the kit's state in this test's tmp dir."""
-    isolate(monkeypatch, tmp_path / "home")
-    lab = Lab(agent.address, quiet=True)
-    yield lab
-    for job in lab.nomad.jobs.get_jobs():
-        lab.nomad.job.deregister_job(job["ID"], purge=True)
-
-
-@pytest.fixture
-def job(request: pytest.FixtureRequest) -> str:
-    """A job ID of this test's own (a purged job's deployments stay on the agent)."""
-    return "p-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[5:40].strip("-")
-
-
-@pytest.fixture(autouse=True)
-def no_threads_left() -> Iterator[None]:
-    """Every test ends with the threads it started stopped."""
-    before = set(threading.enumerate())
-    yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert not left, left
+agent, lab, job, no_threads_left = labkit.agent, labkit.lab, labkit.job, labkit.no_threads_left
 
 
 def running(lab: Lab, job: str) -> list[dict]:
@@ -208,9 +142,11 @@ def test_the_slider_is_capped_on_a_roomy_machine(lab: Lab, job: str, tmp_path: P
 
 
 def test_close_while_deploying_stops_following(lab: Lab, job: str, tmp_path: Path) -> None:
-    lab.run(sleep_job(tmp_path, job, min_healthy="1s"))
-    # Make the next deployment slow: allocations must run 4 minutes to count as healthy.
+    # A slow job: allocations must run 4 minutes to count as healthy. Its first deployment
+    # is failed by hand (nomad deployment fail), as scaling waits for an active one.
     lab.run(sleep_job(tmp_path, job, min_healthy="4m"), detach=True)
+    first = wait_for(lambda: lab.nomad.job.get_deployment(job), what="the first deployment")
+    lab.nomad.deployment.fail_deployment(first["ID"])
     panel = scale_panel(lab, job)
     panel.slider.value = 2
     panel.apply()
