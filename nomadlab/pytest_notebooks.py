@@ -1,7 +1,9 @@
-"""Run the notebooks as tests against a practice agent that the test session starts.
+"""A pytest plugin that runs the kit's notebooks against a practice agent it starts.
 
-nbval (``--nbval-lax``, set in pyproject.toml) collects every ``*.ipynb`` in this
-directory, in name order, as one test per code cell, and runs each notebook in a fresh
+Loaded by the checkout's pytest settings (``-p nomadlab.pytest_notebooks`` in
+pyproject.toml), so that notebooks/ holds nothing but notebooks. nbval (``--nbval-lax``)
+collects every ``*.ipynb`` in notebooks/, in name order, as one test per code cell, and
+runs each notebook in a fresh
 kernel. Before the first notebook runs, this starts a practice agent on a free port and
 points the kernels at it with ``NOMAD_ADDR`` (a kernel inherits this process's
 environment), so ``nomadlab.start()`` in a notebook attaches to it and starts nothing.
@@ -31,7 +33,6 @@ from typing import Any
 import psutil
 import pytest
 
-HERE = Path(__file__).resolve().parent
 #: Environment variables that would point the kernels elsewhere or change the agent's mode.
 CLEARED = (
     "NOMAD_TOKEN", "NOMAD_REGION", "NOMAD_NAMESPACE", "NOMAD_CACERT", "NOMAD_CAPATH",
@@ -44,9 +45,9 @@ EXIT_GRACE = 15.0
 
 
 def is_notebook(item: pytest.Item) -> bool:
-    """True for the cells nbval collects from a notebook in this directory."""
+    """True for the cells nbval collects from a notebook in the checkout's notebooks/."""
     path = Path(str(item.path))
-    return path.suffix == ".ipynb" and HERE in path.parents
+    return path.suffix == ".ipynb" and item.config.rootpath / "notebooks" in path.parents
 
 
 class NotebookAgent:

@@ -1,12 +1,12 @@
 """Notebooks are committed clean, with the kit's skeleton; and a tool to make them so.
 
 Only cells marked ``# NBVAL_CHECK_OUTPUT`` keep their output: nbval compares it with a new
-run (after the masks in notebooks/sanitize.cfg), and it only does so for a cell that has an
+run (after the masks in tests/nbval-sanitize.cfg), and it only does so for a cell that has an
 execution count, so those cells keep theirs. Every other cell is committed without output
 or execution count, and no cell or notebook carries metadata beyond the kernel's name.
 
 Record the checked outputs of a notebook from a real run against a fresh practice agent,
-set up exactly as the test session sets it up (see notebooks/conftest.py), and strip the
+set up exactly as the test session sets it up (see nomadlab/pytest_notebooks.py), and strip the
 rest::
 
     python tests/test_notebooks_clean.py --record notebooks/03_deploy_http_echo.ipynb
@@ -19,7 +19,6 @@ Strip a notebook saved from JupyterLab without running it again (checked outputs
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -68,11 +67,9 @@ def record(paths: list[Path]) -> None:
     from nbclient import NotebookClient
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
-    spec = importlib.util.spec_from_file_location("notebook_conftest", NOTEBOOKS / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    setup = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(setup)
-    agent = setup.NotebookAgent()
+    from nomadlab.pytest_notebooks import NotebookAgent
+
+    agent = NotebookAgent()
     agent.start()
     try:
         for path in paths:
