@@ -137,6 +137,67 @@ def test_scaling_waits_for_the_active_deployment(client: nomad.Nomad) -> None:
     assert client.job.get_job(JOB)["Version"] == 0
 
 
+def test_a_spec_change_rolls_out_max_parallel_at_a_time(client: nomad.Nomad) -> None:
+    slow = 'max_parallel = 1\n min_healthy_time = "30s"\n healthy_deadline = "2m"'
+    register_hcl(client, service_hcl("rolling", ECHO_ARGS, count=3, update=slow))
+    first = wait_for(lambda: latest_deployment(client, "rolling"), what="a deployment")
+    client.deployment.fail_deployment(first["ID"])  # no need to wait 30s for version 0
+    changed = service_hcl("rolling", ECHO_ARGS.replace("hi from", "hello from"), 3, update=slow)
+    register_hcl(client, changed)
+    second = wait_for(
+        lambda: (d := latest_deployment(client, "rolling"))["JobVersion"] == 1 and d,
+        what="the new version's deployment",
+    )
+    new = wait_for(
+        lambda: [a for a in live(client, "rolling") if a["JobVersion"] == 1],
+        what="the first replacement",
+    )
+    # One replacement at a time: the next waits until this one has been healthy for 30s.
+    assert len(new) == 1
+    assert len([a for a in live(client, "rolling") if a["JobVersion"] == 0]) == 2
+    stopped = [a for a in client.job.get_allocations("rolling") if a["DesiredStatus"] == "stop"]
+    assert [a["DesiredDescription"] for a in stopped] == [
+        "alloc is being updated due to job update"
+    ]
+    assert stopped[0]["Name"] == new[0]["Name"]
+    assert client.deployment.get_deployment(second["ID"])["TaskGroups"]["app"]["PlacedAllocs"] == 1
+
+    register_hcl(client, changed.replace("hello from", "howdy from"))
+    cancelled = wait_for(
+        lambda: (
+            (d := client.deployment.get_deployment(second["ID"]))["Status"] == "cancelled" and d
+        ),
+        what="the older deployment to be cancelled",
+    )
+    assert cancelled["StatusDescription"] == "Cancelled due to newer version of job"
+
+
+def test_a_rolling_update_replaces_every_allocation_then_succeeds(client: nomad.Nomad) -> None:
+    quick = 'max_parallel = 1\n min_healthy_time = "1s"\n healthy_deadline = "1m"'
+    register_hcl(client, service_hcl("rolled", ECHO_ARGS, count=3, update=quick))
+    deployment_ends(client, "rolled")
+    register_hcl(
+        client,
+        service_hcl("rolled", ECHO_ARGS.replace("hi from", "hello from"), 3, update=quick),
+    )
+    done = wait_for(
+        lambda: (
+            (d := latest_deployment(client, "rolled"))["JobVersion"] == 1
+            and d["Status"] in ("successful", "failed")
+            and d
+        ),
+        what="the rolling update to end",
+    )
+    assert done["Status"] == "successful"
+    assert done["TaskGroups"]["app"]["HealthyAllocs"] == 3
+    assert sorted(a["JobVersion"] for a in live(client, "rolled")) == [1, 1, 1]
+    replaced = [a for a in client.job.get_allocations("rolled") if a["DesiredStatus"] == "stop"]
+    assert len(replaced) == 3
+    assert {a["DesiredDescription"] for a in replaced} == {
+        "alloc is being updated due to job update"
+    }
+
+
 def test_scaling_down_stops_the_highest_indexes_first(client: nomad.Nomad) -> None:
     register_echo(client, count=3, fast=True)
     deployment_ends(client)
@@ -355,6 +416,23 @@ def test_logs_files_and_stats_of_the_echo(agent: Agent, client: nomad.Nomad) -> 
     stats = client.client.allocation.read_allocation_stats(alloc["ID"])
     assert stats["ResourceUsage"]["MemoryStats"]["RSS"] > 1_000_000
     assert stats["Tasks"]["server"]["ResourceUsage"]["MemoryStats"]["RSS"] > 1_000_000
+
+
+def test_follow_streams_what_the_task_writes_next(agent: Agent, client: nomad.Nomad) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+    with requests.get(
+        f"{agent.address}/v1/client/fs/logs/{alloc['ID']}",
+        params={"task": "server", "type": "stdout", "plain": "true", "follow": "true"},
+        stream=True,
+        timeout=60,
+    ) as stream:
+        lines = stream.iter_lines(decode_unicode=True)
+        assert "server is listening" in next(line for line in lines if line)
+        full = client.allocation.get_allocation(alloc["ID"])
+        (port,) = full["AllocatedResources"]["Shared"]["Ports"]
+        requests.get(f"http://{port['HostIP']}:{port['Value']}/followed", timeout=10)
+        assert '"GET /followed HTTP/1.1" 200' in next(line for line in lines if line)
 
 
 @pytest.mark.parametrize("path", ["../../../../etc/passwd", "/../..", "alloc/../../.."])

@@ -66,8 +66,9 @@ class DeploymentWatcher:
                 state.update(counters)
                 changed = True
         now = time.monotonic()
-        progressed = healthy_total > self._healthy_seen.get(deployment["ID"], -1)
-        if progressed:
+        seen = self._healthy_seen.get(deployment["ID"])
+        progressed = seen is not None and healthy_total > seen
+        if seen is None or progressed:  # the first look starts the progress deadline
             self._healthy_seen[deployment["ID"]] = healthy_total
             self._progress[deployment["ID"]] = now
             for state in deployment["TaskGroups"].values():

@@ -358,8 +358,11 @@ class Reconciler:
         limit = self._update_limit()
         for index, alloc in destructive[:limit]:
             self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
-            del keep[index]
-            self._place(index, previous=alloc)
+            replacement = self._place(index, previous=alloc)
+            if replacement is None:
+                del keep[index]
+            else:
+                keep[index] = replacement  # the index is covered: no second placement
 
     def _update_limit(self) -> int:
         """How many destructive updates may start now: max_parallel less those in flight."""
