@@ -73,8 +73,12 @@ class Scheduler:
         index = self.store.upsert("evals", evaluation)
         delay = wait_until_ns - now_ns()
         if delay > 0:
-            loop = asyncio.get_running_loop()
-            handle = loop.call_later(delay / 1e9, self.queue.put_nowait, evaluation["ID"])
+
+            def due() -> None:
+                self._timers.discard(handle)
+                self.queue.put_nowait(evaluation["ID"])
+
+            handle = asyncio.get_running_loop().call_later(delay / 1e9, due)
             self._timers.add(handle)
         else:
             self.queue.put_nowait(evaluation["ID"])
@@ -212,6 +216,8 @@ class Scheduler:
         ask_mem = sum(t["Resources"]["MemoryMB"] for t in group["Tasks"])
         metric = new_metric()
         pending = [a for a in plan.allocs if a["DesiredStatus"] == "run"]
+        ports_used = self._ports_in_use(pending)
+        collision = static_port_collision(group, ports_used)
         candidates = []
         for node in sorted(self.store.nodes.values(), key=lambda n: n["Name"]):
             metric["NodesEvaluated"] += 1
@@ -237,8 +243,7 @@ class Scheduler:
             if used_mem + ask_mem > capacity["Memory"]["MemoryMB"]:
                 exhausted(metric, "memory")
                 continue
-            collision = self._static_port_collision(group, node, pending)
-            if collision:
+            if collision:  # every practice node shares this host's ports
                 exhausted(metric, f"network: reserved port collision {collision}")
                 continue
             fit = (used_cpu + ask_cpu) / capacity["Cpu"]["CpuShares"] + (
@@ -257,7 +262,7 @@ class Scheduler:
         metric["NodesInPool"] = len(self.store.nodes)
         metric["ScoreMetaData"] = [{"NodeID": node["ID"], "NormScore": 1.0, "Scores": {}}]
         alloc = new_allocation(job, group, name, node, evaluation, metric)
-        assign_resources(alloc, group, node, self._ports_in_use(pending))
+        assign_resources(alloc, group, node, ports_used)
         plan.allocs.append(alloc)
         return alloc
 
@@ -283,15 +288,6 @@ class Scheduler:
             if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
                 used.update(structs.alloc_ports(alloc))
         return used
-
-    def _static_port_collision(self, group: dict, node: dict, pending: list[dict]) -> str:
-        used = self._ports_in_use(pending)
-        for network in group_networks(group):
-            for port in network.get("ReservedPorts") or []:
-                value = port.get("Value") or 0
-                if value in used or not port_is_free(value):
-                    return f"{port.get('Label', '')}={value}"
-        return ""
 
 
 class Reconciler:
@@ -466,6 +462,16 @@ def infeasible(node: dict, job: dict, group: dict) -> str:
         driver = node["Drivers"].get(task["Driver"])
         if not driver or not driver["Detected"] or not driver["Healthy"]:
             return "missing drivers"
+    return ""
+
+
+def static_port_collision(group: dict, used: set[int]) -> str:
+    """The first static port of the group that is taken (``label=port``), or ""."""
+    for network in group_networks(group):
+        for port in network.get("ReservedPorts") or []:
+            value = port.get("Value") or 0
+            if value in used or not port_is_free(value):
+                return f"{port.get('Label', '')}={value}"
     return ""
 
 

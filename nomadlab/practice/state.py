@@ -70,15 +70,14 @@ class StateStore:
         self.job_versions.pop((namespace, job_id), None)
         return index
 
-    def upsert(self, table: str, obj: dict, extra_tables: Iterable[str] = ()) -> int:
-        """Insert or replace ``obj`` in ``table`` (allocs, evals, deployments, nodes)."""
-        index = self.commit([table, *extra_tables])
+    def upsert(self, table: str, obj: dict) -> int:
+        """Insert or replace ``obj`` in ``table`` (evals, deployments, nodes; allocations go
+        through :meth:`upsert_allocs`)."""
+        index = self.commit([table])
         rows: dict[str, dict] = getattr(self, table)
         if obj["ID"] not in rows:
             obj["CreateIndex"] = index
         obj["ModifyIndex"] = index
-        if table == "allocs":
-            obj["AllocModifyIndex"] = obj.get("AllocModifyIndex") or index
         rows[obj["ID"]] = obj
         return index
 

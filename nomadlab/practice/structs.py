@@ -21,7 +21,6 @@ TERMINAL_CLIENT_STATUSES = ("complete", "failed", "lost")
 # Descriptions the scheduler puts on allocations it stops (scheduler/generic_sched.go).
 ALLOC_NOT_NEEDED = "alloc not needed due to job update"
 ALLOC_UPDATING = "alloc is being updated due to job update"
-ALLOC_MIGRATING = "alloc is being migrated"
 ALLOC_RESCHEDULED = "alloc was rescheduled because it failed"
 ALLOC_STOPPED_BY_USER = "alloc was stopped by user"
 ALLOC_NODE_DRAINING = "alloc is being migrated due to node drain"
@@ -49,11 +48,6 @@ def rfc3339(ns: int | None) -> str | None:
 def is_terminal(alloc: dict) -> bool:
     """An allocation whose client has finished with it, or that the server stopped."""
     return alloc["ClientStatus"] in TERMINAL_CLIENT_STATUSES
-
-
-def is_server_terminal(alloc: dict) -> bool:
-    """An allocation the scheduler no longer wants to run."""
-    return alloc["DesiredStatus"] != "run"
 
 
 def alloc_resources(alloc: dict) -> tuple[int, int]:
