@@ -392,7 +392,8 @@ class Reconciler:
                 continue
             wait_until = failed_at(alloc) + reschedule_delay(alloc, policy)
             if wait_until > now_ns():
-                if not alloc.get("FollowupEvalID"):
+                # A follow-up that comes due early (clocks) plans the next one, never stalls.
+                if alloc.get("FollowupEvalID") in ("", None, self.evaluation["ID"]):
                     followup = new_evaluation(
                         self.job,
                         "alloc-failure",
@@ -692,8 +693,14 @@ def group_changed(old_job: dict, new_job: dict, group_name: str) -> bool:
 
 
 def failed_at(alloc: dict) -> int:
-    """When an allocation failed, in Unix nanoseconds."""
-    return alloc.get("ModifyTime") or now_ns()
+    """When an allocation failed, in Unix nanoseconds: its last task event, as Nomad's
+    LastEventTime (not ModifyTime, which later client reports move)."""
+    times = [
+        event["Time"]
+        for state in (alloc.get("TaskStates") or {}).values()
+        for event in state.get("Events") or []
+    ]
+    return max(times, default=alloc.get("ModifyTime") or now_ns())
 
 
 def reschedule_allowed(alloc: dict, policy: dict) -> bool:
