@@ -28,7 +28,7 @@ from nomadlab.errors import (
 )
 from nomadlab.monitor import Monitor, Outcome, format_alloc_metrics
 from nomadlab.results import JobList, JobStatus, RunResult, Table, Text, allocation_table
-from nomadlab.ui import Ui, default_ui, limit
+from nomadlab.terminal import Ui, default_ui, limit
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 RAW_EXEC_JOB = "jobs/http-echo.nomad.hcl"
