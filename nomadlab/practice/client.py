@@ -291,7 +291,7 @@ class AllocRunner:
         alloc["DeploymentStatus"] = {
             "Healthy": healthy,
             "Timestamp": rfc3339(now_ns()),
-            "Canary": False,
+            "Canary": bool((alloc.get("DeploymentStatus") or {}).get("Canary")),
             "ModifyIndex": self.client.store.index + 1,
         }
         self.client.store.upsert_allocs([alloc])

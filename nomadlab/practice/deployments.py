@@ -3,21 +3,26 @@
 It counts placed, healthy and unhealthy allocations per group, ends a deployment
 ``successful`` or ``failed`` with Nomad's descriptions, enforces ``progress_deadline``
 and, while a rolling update is under way, asks the scheduler for the next batch with a
-``deployment-watcher`` evaluation each time an allocation turns healthy.
+``deployment-watcher`` evaluation each time an allocation turns healthy. It promotes
+canaries (by hand, or by itself with ``auto_promote``), pauses and fails deployments,
+and on a failure with ``auto_revert`` registers the last stable version again, as
+nomad/deploymentwatcher does.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 
 from nomadlab.practice import structs
+from nomadlab.practice.jobspec import format_errors
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.state import StateStore
-from nomadlab.practice.structs import new_evaluation, now_ns, rfc3339
+from nomadlab.practice.structs import new_evaluation, now_ns, rfc3339, spec_changed
 
-SUCCESSFUL = "Deployment completed successfully"
-FAILED_UNHEALTHY = "Failed due to unhealthy allocations"
-FAILED_DEADLINE = "Failed due to progress deadline"
+
+class DeploymentError(Exception):
+    """A request the deployment cannot take (Nomad answers these with a 500 and the text)."""
 
 
 class DeploymentWatcher:
@@ -79,13 +84,15 @@ class DeploymentWatcher:
         groups = deployment["TaskGroups"].values()
         job = self.store.job(deployment["Namespace"], deployment["JobID"])
         if any(s["UnhealthyAllocs"] > 0 for s in groups):
-            self.finish(deployment, "failed", FAILED_UNHEALTHY)
+            self.fail(deployment, structs.DEPLOYMENT_FAILED_ALLOCATIONS)
         elif deadline_seconds(deployment) and now - self._progress[
             deployment["ID"]
         ] > deadline_seconds(deployment):
-            self.finish(deployment, "failed", FAILED_DEADLINE)
+            self.fail(deployment, structs.DEPLOYMENT_PROGRESS_DEADLINE)
+        elif self._auto_promotable(deployment, allocs):
+            self.promote(deployment, all_groups=True)
         elif job is not None and self._complete(deployment, job):
-            self.finish(deployment, "successful", SUCCESSFUL)
+            self.finish(deployment, "successful", structs.DEPLOYMENT_SUCCESSFUL)
             job["Stable"] = True
             for version in self.store.job_versions.get((job["Namespace"], job["ID"]), []):
                 if version["Version"] == deployment["JobVersion"]:
@@ -117,11 +124,151 @@ class DeploymentWatcher:
     def _complete(self, deployment: dict, job: dict) -> bool:
         return (
             job["Version"] == deployment["JobVersion"]
+            and not structs.requires_promotion(deployment)
             and not self._outdated(deployment, job)
             and all(
                 s["HealthyAllocs"] >= s["DesiredTotal"] for s in deployment["TaskGroups"].values()
             )
         )
+
+    def _auto_promotable(self, deployment: dict, allocs: list[dict]) -> bool:
+        """Every group waiting for promotion auto-promotes, and its canaries are healthy."""
+        waiting = {
+            name: state
+            for name, state in deployment["TaskGroups"].items()
+            if state["DesiredCanaries"] > 0 and not state["Promoted"]
+        }
+        return bool(waiting) and all(
+            state["AutoPromote"]
+            and self._healthy_canaries(allocs, name) >= state["DesiredCanaries"]
+            for name, state in waiting.items()
+        )
+
+    @staticmethod
+    def _healthy_canaries(allocs: list[dict], group: str) -> int:
+        return sum(
+            1
+            for a in allocs
+            if a["TaskGroup"] == group
+            and (a.get("DeploymentStatus") or {}).get("Canary")
+            and (a.get("DeploymentStatus") or {}).get("Healthy")
+        )
+
+    # Requests (nomad/deployment_endpoint.go → deploymentwatcher) -------------------
+
+    def promote(
+        self, deployment: dict, all_groups: bool = True, groups: list[str] | None = None
+    ) -> dict:
+        """Promote the canaries of all (or the named) groups; the rolling update goes on."""
+        if deployment["Status"] not in ("running", "paused"):
+            raise DeploymentError("can't promote terminal deployment")
+        allocs = [
+            a for a in self.store.allocs.values() if a.get("DeploymentID") == deployment["ID"]
+        ]
+        chosen = {
+            name: state
+            for name, state in deployment["TaskGroups"].items()
+            if state["DesiredCanaries"] > 0
+            and not state["Promoted"]
+            and (all_groups or name in (groups or []))
+        }
+        if not chosen:
+            raise DeploymentError("no canaries to promote")
+        errors = [
+            f'Task group "{name}" has {healthy}/{state["DesiredCanaries"]} healthy allocations'
+            for name, state in sorted(chosen.items())
+            if (healthy := self._healthy_canaries(allocs, name)) < state["DesiredCanaries"]
+        ]
+        if errors:
+            raise DeploymentError(format_errors(errors))
+        promoted = []
+        for name, state in chosen.items():
+            state["Promoted"] = True
+            for alloc in allocs:
+                status = alloc.get("DeploymentStatus") or {}
+                if alloc["TaskGroup"] == name and status.get("Canary"):
+                    status["Canary"] = False
+                    promoted.append(alloc)
+        if promoted:
+            self.store.upsert_allocs(promoted)
+        deployment["StatusDescription"] = structs.running_description(deployment)
+        return self._update(deployment, evaluate=True)
+
+    def pause(self, deployment: dict, pause: bool) -> dict:
+        """Pause a deployment (no new placements), or resume it."""
+        if deployment["Status"] not in ("running", "paused"):
+            verb = "pause" if pause else "resume"
+            raise DeploymentError(f"can't {verb} terminal deployment")
+        deployment["Status"] = "paused" if pause else "running"
+        deployment["StatusDescription"] = (
+            structs.DEPLOYMENT_PAUSED if pause else structs.running_description(deployment)
+        )
+        return self._update(deployment, evaluate=not pause)
+
+    def fail(self, deployment: dict, description: str = structs.DEPLOYMENT_FAILED_BY_USER) -> dict:
+        """Fail a deployment; with ``auto_revert``, register the last stable version again."""
+        if deployment["Status"] not in ("running", "paused"):
+            raise DeploymentError("can't fail terminal deployment")
+        reverted = None
+        if any(s["AutoRevert"] for s in deployment["TaskGroups"].values()):
+            description, reverted = self._rollback(deployment, description)
+        self.finish(deployment, "failed", description)
+        response = self._update(deployment, evaluate=reverted is None)
+        if reverted is not None:
+            evaluation = new_evaluation(
+                reverted,
+                "deployment-watcher",
+                DeploymentID=deployment["ID"],
+                JobModifyIndex=reverted["JobModifyIndex"],
+            )
+            response["EvalCreateIndex"] = self.scheduler.enqueue(evaluation)
+            response["EvalID"] = evaluation["ID"]
+            response["RevertedJobVersion"] = reverted["Version"]
+        return response
+
+    def _rollback(self, deployment: dict, description: str) -> tuple[str, dict | None]:
+        """The description of a failure with auto-revert, and the job version it registered."""
+        key = (deployment["Namespace"], deployment["JobID"])
+        job = self.store.jobs.get(key)
+        stable = next(
+            (
+                v
+                for v in self.store.job_versions.get(key, [])
+                if v["Stable"] and v["Version"] != deployment["JobVersion"]
+            ),
+            None,
+        )
+        if job is None or stable is None:
+            return structs.deployment_no_rollback_target(description), None
+        if not spec_changed(stable, job):
+            return structs.deployment_rollback_noop(description, stable["Version"]), None
+        rollback = copy.deepcopy(stable)
+        rollback.update(Stable=False, Stop=False, Status="pending", SubmitTime=now_ns())
+        self.store.upsert_job(rollback)
+        return structs.deployment_rollback(description, stable["Version"]), rollback
+
+    def _update(self, deployment: dict, evaluate: bool) -> dict:
+        """Store a changed deployment, and evaluate its job so the scheduler acts on it."""
+        deployment["ModifyTime"] = now_ns()
+        index = self.store.upsert("deployments", deployment)
+        response = {
+            "EvalID": "",
+            "EvalCreateIndex": 0,
+            "DeploymentModifyIndex": index,
+            "RevertedJobVersion": None,
+            "Index": index,
+        }
+        job = self.store.job(deployment["Namespace"], deployment["JobID"])
+        if evaluate and job is not None:
+            evaluation = new_evaluation(
+                job,
+                "deployment-watcher",
+                DeploymentID=deployment["ID"],
+                JobModifyIndex=job["JobModifyIndex"],
+            )
+            response["EvalCreateIndex"] = self.scheduler.enqueue(evaluation)
+            response["EvalID"] = evaluation["ID"]
+        return response
 
     def finish(self, deployment: dict, status: str, description: str) -> None:
         deployment["Status"] = status

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import copy
 
-from nomadlab.practice import jobspec, structs
+from nomadlab.practice import jobspec, plan, structs
 from nomadlab.practice.scheduler import Scheduler, stop, update_job_status
 from nomadlab.practice.state import StateStore
-from nomadlab.practice.structs import new_evaluation, now_ns
+from nomadlab.practice.structs import new_evaluation, now_ns, spec_changed
 
 
 class APIError(Exception):
@@ -23,19 +23,6 @@ class APIError(Exception):
         self.message = message
 
 
-# Fields the server sets; a re-registration that differs only in these is no new version.
-SERVER_FIELDS = (
-    "Status",
-    "StatusDescription",
-    "Stable",
-    "Version",
-    "SubmitTime",
-    "CreateIndex",
-    "ModifyIndex",
-    "JobModifyIndex",
-)
-
-
 class Server:
     """Job, allocation and node writes, each answered with Nomad's response shape."""
 
@@ -43,8 +30,8 @@ class Server:
         self.store = store
         self.scheduler = scheduler
 
-    def register(self, job: dict, namespace: str, warnings: list[str] | None = None) -> dict:
-        """Register (or update) a job: a new version if its spec changed, and an evaluation."""
+    def admit(self, job: object, namespace: str) -> dict:
+        """The job canonicalized and validated, as Register, Plan and Validate take it."""
         if not isinstance(job, dict):
             raise APIError(400, "Job must be specified")
         try:
@@ -56,7 +43,24 @@ class Server:
             raise APIError(400, str(exc)) from exc
         if errors:
             raise APIError(500, jobspec.format_errors(errors))
+        return job
+
+    def register(
+        self,
+        job: dict,
+        namespace: str,
+        warnings: list[str] | None = None,
+        enforce_index: bool = False,
+        job_modify_index: int = 0,
+    ) -> dict:
+        """Register (or update) a job: a new version if its spec changed, and an evaluation.
+
+        With ``enforce_index`` (``nomad job run -check-index``) only if the job's modify
+        index is still ``job_modify_index`` (0: the job must not exist yet)."""
+        job = self.admit(job, namespace)
         previous = self.store.job(job["Namespace"], job["ID"])
+        if enforce_index:
+            check_index(previous, job_modify_index)
         if previous is not None and not spec_changed(previous, job):
             job = previous
         else:
@@ -76,6 +80,108 @@ class Server:
             "Index": index,
             "LastContact": 0,
             "KnownLeader": False,
+        }
+
+    def revert(
+        self, namespace: str, job_id: str, version: int, enforce_prior_version: int | None
+    ) -> dict:
+        """``nomad job revert``: register an older version of the job as its newest."""
+        current = self.store.job(namespace, job_id)
+        if current is None:
+            raise APIError(500, f'job "{job_id}" in namespace "{namespace}" not found')
+        if enforce_prior_version is not None and current["Version"] != enforce_prior_version:
+            raise APIError(
+                500,
+                f"current job has version {current['Version']}; "
+                f"enforcing version {enforce_prior_version}",
+            )
+        if version == current["Version"]:
+            raise APIError(500, "can't revert to current version")
+        target = self.version(namespace, job_id, version)
+        if target is None:
+            raise APIError(
+                500, f'job "{job_id}" in namespace "{namespace}" at version {version} not found'
+            )
+        return self.register(
+            copy.deepcopy(target),
+            namespace,
+            enforce_index=enforce_prior_version is not None,
+            job_modify_index=current["JobModifyIndex"],
+        )
+
+    def set_stability(self, namespace: str, job_id: str, version: int, stable: bool) -> dict:
+        """``POST /v1/job/:id/stable``: mark a version stable (a revert target) or not."""
+        target = self.version(namespace, job_id, version)
+        if target is None:
+            raise APIError(
+                500,
+                f'job "{job_id}" (Version {version}) in namespace "{namespace}" doesn\'t exist',
+            )
+        target["Stable"] = stable
+        current = self.store.job(namespace, job_id)
+        if current is not None and current["Version"] == version:
+            current["Stable"] = stable
+        return {"Index": self.store.commit(["jobs", "job_versions"])}
+
+    def version(self, namespace: str, job_id: str, version: int) -> dict | None:
+        """One stored version of a job."""
+        versions = self.store.job_versions.get((namespace, job_id), [])
+        return next((v for v in versions if v["Version"] == version), None)
+
+    def validate(self, job: object, namespace: str) -> dict:
+        """``nomad job validate``: the job's errors as a list and as Nomad's multierror text."""
+        if not isinstance(job, dict):
+            raise APIError(400, "Job must be specified")
+        try:
+            canonical = jobspec.canonicalize(copy.deepcopy(job))
+            errors = jobspec.validate(canonical)
+        except jobspec.JobspecError as exc:
+            errors = [str(exc)]
+        return {
+            "DriverConfigValidated": True,
+            "ValidationErrors": errors or None,
+            "Error": jobspec.format_errors(errors) if errors else "",
+            "Warnings": "",
+        }
+
+    def plan(self, job: object, namespace: str, diff: bool) -> dict:
+        """``nomad job plan``: the scheduler's decisions on a copy of the state, the diff
+        against the registered job and its annotations; nothing here changes."""
+        job = self.admit(job, namespace)
+        previous = self.store.job(job["Namespace"], job["ID"])
+        shadow = self.store.snapshot()
+        if previous is None or spec_changed(previous, job):
+            job.update(Status="pending", Stop=bool(job.get("Stop")), Stable=False)
+            shadow.upsert_job(job)
+        planned = shadow.job(job["Namespace"], job["ID"])
+        evaluation = new_evaluation(
+            planned, "job-register", JobModifyIndex=planned["JobModifyIndex"], AnnotatePlan=True
+        )
+        result = Scheduler(shadow).reconcile(evaluation, planned)
+        created = None
+        if result.failed:
+            created = [
+                new_evaluation(
+                    planned,
+                    "queued-allocs",
+                    Status="blocked",
+                    StatusDescription="created to place remaining allocations",
+                    PreviousEval=evaluation["ID"],
+                )
+            ]
+        job_diff = None
+        if diff:
+            job_diff = plan.job_diff(previous, planned)
+            plan.annotate(job_diff, result.desired)
+        return {
+            "Annotations": {"DesiredTGUpdates": result.desired, "PreemptedAllocs": None},
+            "FailedTGAllocs": result.failed or None,
+            "JobModifyIndex": previous["JobModifyIndex"] if previous else 0,
+            "CreatedEvals": created,
+            "Diff": job_diff,
+            "NextPeriodicLaunch": "0001-01-01T00:00:00Z",
+            "Warnings": "",
+            "Index": self.store.index,
         }
 
     def deregister(self, namespace: str, job_id: str, purge: bool) -> dict:
@@ -274,9 +380,19 @@ class Server:
         return node
 
 
-def spec_changed(old: dict, new: dict) -> bool:
-    """True when a submitted job differs from the stored one in more than server fields."""
-    strip = set(SERVER_FIELDS) | {"ScalingEvents"}
-    return {k: v for k, v in old.items() if k not in strip} != {
-        k: v for k, v in new.items() if k not in strip
-    }
+ENFORCE_INDEX = "Enforcing job modify index"
+
+
+def check_index(existing: dict | None, job_modify_index: int) -> None:
+    """Register's -check-index test, with Nomad's error texts (nomad/job_endpoint.go)."""
+    if existing is not None:
+        if job_modify_index == 0:
+            raise APIError(500, f"{ENFORCE_INDEX} 0: job already exists")
+        if job_modify_index != existing["JobModifyIndex"]:
+            raise APIError(
+                500,
+                f"{ENFORCE_INDEX} {job_modify_index}: job exists with conflicting job modify "
+                f"index: {existing['JobModifyIndex']}",
+            )
+    elif job_modify_index != 0:
+        raise APIError(500, f"{ENFORCE_INDEX} {job_modify_index}: job does not exist")

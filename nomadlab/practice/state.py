@@ -92,6 +92,15 @@ class StateStore:
             self.allocs[alloc["ID"]] = alloc
         return index
 
+    def snapshot(self) -> StateStore:
+        """A deep copy of every table, for a dry run that must change nothing here."""
+        copy_ = StateStore()
+        copy_.index = self.index
+        copy_.table_index = dict(self.table_index)
+        for table in ("jobs", "job_versions", "allocs", "evals", "deployments", "nodes"):
+            setattr(copy_, table, copy.deepcopy(getattr(self, table)))
+        return copy_
+
     # Reads -------------------------------------------------------------------
 
     def job(self, namespace: str, job_id: str) -> dict | None:

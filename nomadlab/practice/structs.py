@@ -25,6 +25,49 @@ ALLOC_RESCHEDULED = "alloc was rescheduled because it failed"
 ALLOC_STOPPED_BY_USER = "alloc was stopped by user"
 ALLOC_NODE_DRAINING = "alloc is being migrated due to node drain"
 
+# Deployment descriptions (nomad/structs/structs.go DeploymentStatusDescription*).
+DEPLOYMENT_RUNNING = "Deployment is running"
+DEPLOYMENT_NEEDS_PROMOTION = "Deployment is running but requires manual promotion"
+DEPLOYMENT_AUTO_PROMOTION = "Deployment is running pending automatic promotion"
+DEPLOYMENT_PAUSED = "Deployment is paused"
+DEPLOYMENT_SUCCESSFUL = "Deployment completed successfully"
+DEPLOYMENT_NEWER_JOB = "Cancelled due to newer version of job"
+DEPLOYMENT_FAILED_ALLOCATIONS = "Failed due to unhealthy allocations"
+DEPLOYMENT_PROGRESS_DEADLINE = "Failed due to progress deadline"
+DEPLOYMENT_FAILED_BY_USER = "Deployment marked as failed"
+
+
+def deployment_rollback(description: str, version: int) -> str:
+    return f"{description} - rolling back to job version {version}"
+
+
+def deployment_rollback_noop(description: str, version: int) -> str:
+    return (
+        f"{description} - not rolling back to stable job version {version} as current job "
+        "has same specification"
+    )
+
+
+def deployment_no_rollback_target(description: str) -> str:
+    return f"{description} - no stable job version to auto revert to"
+
+
+def requires_promotion(deployment: dict) -> bool:
+    """A group wants canaries and has not been promoted (Deployment.RequiresPromotion)."""
+    return any(
+        s["DesiredCanaries"] > 0 and not s["Promoted"] for s in deployment["TaskGroups"].values()
+    )
+
+
+def running_description(deployment: dict) -> str:
+    """What a running deployment says: waiting for promotion, automatic or manual, or not."""
+    if not requires_promotion(deployment):
+        return DEPLOYMENT_RUNNING
+    auto = all(
+        s["AutoPromote"] for s in deployment["TaskGroups"].values() if s["DesiredCanaries"] > 0
+    )
+    return DEPLOYMENT_AUTO_PROMOTION if auto else DEPLOYMENT_NEEDS_PROMOTION
+
 
 def new_id() -> str:
     """A random UUID, the form of every Nomad ID."""
@@ -247,3 +290,24 @@ def node_stub(node: dict) -> dict:
     stub["Attributes"] = None
     stub["Address"] = node["HTTPAddr"].rsplit(":", 1)[0]
     return stub
+
+
+# Fields the server sets; a re-registration that differs only in these is no new version.
+SERVER_FIELDS = (
+    "Status",
+    "StatusDescription",
+    "Stable",
+    "Version",
+    "SubmitTime",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+)
+
+
+def spec_changed(old: dict, new: dict) -> bool:
+    """True when a submitted job differs from the stored one in more than server fields."""
+    strip = set(SERVER_FIELDS) | {"ScalingEvents"}
+    return {k: v for k, v in old.items() if k not in strip} != {
+        k: v for k, v in new.items() if k not in strip
+    }

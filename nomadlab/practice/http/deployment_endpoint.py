@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nomadlab.practice import structs
+from nomadlab.practice.deployments import DeploymentError
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id
 from nomadlab.practice.server import APIError
 
@@ -32,12 +35,45 @@ def deployment_allocations(req: Request, deployment_id: str) -> Read:
     return Read(("allocs",), read)
 
 
-def deployment_fail(req: Request, deployment_id: str) -> dict:
-    deployment = by_id(req.store.deployments, deployment_id, "deployment")
-    if deployment["Status"] not in ("running", "paused"):
-        raise APIError(500, "can't fail terminal deployment")
-    req.agent.deployments.finish(deployment, "failed", "Deployment marked as failed")
-    return {"DeploymentModifyIndex": deployment["ModifyIndex"], "Index": req.store.index}
+def deployment_action(action: Callable[[Request, dict, dict], dict]) -> Handler:
+    """A deployment write: the deployment by ID, the body, the watcher's answer."""
+
+    def endpoint(req: Request, deployment_id: str) -> dict:
+        deployment = by_id(req.store.deployments, deployment_id, "deployment")
+        raw = req.handler.request.body
+        body = req.body() if raw and raw.strip() else {}
+        if not isinstance(body, dict):
+            raise APIError(400, "Request body must be a JSON object")
+        try:
+            return action(req, deployment, body)
+        except DeploymentError as exc:
+            raise APIError(500, str(exc)) from exc
+
+    return endpoint
+
+
+def promote(req: Request, deployment: dict, body: dict) -> dict:
+    groups = body.get("Groups")
+    if groups is not None and not (
+        isinstance(groups, list) and all(isinstance(g, str) for g in groups)
+    ):
+        raise APIError(400, "Groups must be a list of task group names")
+    return req.agent.deployments.promote(
+        deployment, all_groups=bool(body.get("All")), groups=groups
+    )
+
+
+def pause(req: Request, deployment: dict, body: dict) -> dict:
+    return req.agent.deployments.pause(deployment, bool(body.get("Pause")))
+
+
+def fail(req: Request, deployment: dict, body: dict) -> dict:
+    return req.agent.deployments.fail(deployment)
+
+
+deployment_promote = deployment_action(promote)
+deployment_pause = deployment_action(pause)
+deployment_fail = deployment_action(fail)
 
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
@@ -45,4 +81,6 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/deployment/([^/]+)", {"GET": deployment_read}),
     (r"/v1/deployment/allocations/([^/]+)", {"GET": deployment_allocations}),
     (r"/v1/deployment/fail/([^/]+)", {"POST": deployment_fail, "PUT": deployment_fail}),
+    (r"/v1/deployment/promote/([^/]+)", {"POST": deployment_promote, "PUT": deployment_promote}),
+    (r"/v1/deployment/pause/([^/]+)", {"POST": deployment_pause, "PUT": deployment_pause}),
 ]

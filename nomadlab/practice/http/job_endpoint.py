@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from nomadlab.practice import jobspec, structs
+import itertools
+
+from nomadlab.practice import jobspec, plan, structs
 from nomadlab.practice.http.handler import Handler, Read, Request
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
@@ -29,7 +31,65 @@ def jobs_register(req: Request, job_id: str | None = None) -> dict:
     job = body["Job"]
     if job_id is not None and job.get("ID") != job_id:
         raise APIError(400, "Job ID does not match name")
-    return req.server.register(job, req.namespace)
+    return req.server.register(
+        job,
+        req.namespace,
+        enforce_index=bool(body.get("EnforceIndex")),
+        job_modify_index=whole_number(body, "JobModifyIndex"),
+    )
+
+
+def whole_number(body: dict, key: str, default: int | None = 0) -> int | None:
+    """A non-negative integer field of a request body (absent: ``default``)."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise APIError(400, f"{key} must be a non-negative whole number")
+    return value
+
+
+def job_body(req: Request) -> dict:
+    body = req.body()
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    return body
+
+
+def job_plan(req: Request, job_id: str) -> dict:
+    body = job_body(req)
+    job = body.get("Job")
+    if not isinstance(job, dict):
+        raise APIError(400, "Job must be specified")
+    if job.get("ID") != job_id:
+        raise APIError(400, "Job ID does not match")
+    return req.server.plan(job, req.namespace, diff=bool(body.get("Diff")))
+
+
+def job_revert(req: Request, job_id: str) -> dict:
+    body = job_body(req)
+    if body.get("JobID", job_id) != job_id:
+        raise APIError(400, "Job ID does not match")
+    return req.server.revert(
+        req.namespace,
+        job_id,
+        whole_number(body, "JobVersion"),
+        whole_number(body, "EnforcePriorVersion", default=None),
+    )
+
+
+def job_stable(req: Request, job_id: str) -> dict:
+    body = job_body(req)
+    if body.get("JobID", job_id) != job_id:
+        raise APIError(400, "Job ID does not match")
+    return req.server.set_stability(
+        req.namespace, job_id, whole_number(body, "JobVersion"), bool(body.get("Stable"))
+    )
+
+
+def validate_job(req: Request) -> dict:
+    body = job_body(req)
+    return req.server.validate(body.get("Job"), req.namespace)
 
 
 def jobs_parse(req: Request) -> dict:
@@ -94,11 +154,16 @@ def job_summary_read(req: Request, job_id: str) -> Read:
 
 
 def job_versions(req: Request, job_id: str) -> Read:
+    want_diffs = req.flag("diffs")
+
     def read() -> dict:
         versions = req.store.job_versions.get((req.namespace, job_id))
         if not versions:
             raise APIError(404, "job versions not found")
-        return {"Versions": versions, "Diffs": None}
+        diffs = None
+        if want_diffs:
+            diffs = [plan.job_diff(old, new) for new, old in itertools.pairwise(versions)]
+        return {"Versions": versions, "Diffs": diffs}
 
     return Read(("job_versions",), read)
 
@@ -157,5 +222,9 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/job/([^/]+)/deployment", {"GET": job_latest_deployment}),
     (r"/v1/job/([^/]+)/summary", {"GET": job_summary_read}),
     (r"/v1/job/([^/]+)/versions", {"GET": job_versions}),
+    (r"/v1/job/([^/]+)/plan", {"POST": job_plan, "PUT": job_plan}),
+    (r"/v1/job/([^/]+)/revert", {"POST": job_revert, "PUT": job_revert}),
+    (r"/v1/job/([^/]+)/stable", {"POST": job_stable, "PUT": job_stable}),
+    (r"/v1/validate/job", {"POST": validate_job, "PUT": validate_job}),
     (r"/v1/job/([^/]+)/scale", {"GET": job_scale_status, "POST": job_scale, "PUT": job_scale}),
 ]

@@ -93,9 +93,13 @@ class Scheduler:
 
     def process(self, evaluation: dict) -> None:
         """Reconcile the evaluation's job and apply the plan."""
-        store = self.store
-        job = store.job(evaluation["Namespace"], evaluation["JobID"])
+        job = self.store.job(evaluation["Namespace"], evaluation["JobID"])
         self._cancel_older_blocked(evaluation)
+        self._apply(evaluation, job, self.reconcile(evaluation, job))
+
+    def reconcile(self, evaluation: dict, job: dict | None) -> Plan:
+        """What the evaluation would do to the job's allocations, without applying it."""
+        store = self.store
         plan = Plan()
         allocs = store.job_allocs(
             evaluation["Namespace"], evaluation["JobID"], any_create_index=True
@@ -116,9 +120,10 @@ class Scheduler:
                 for alloc in group_allocs:
                     if alloc["DesiredStatus"] == "run":
                         plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
+                        plan.count(name, "Stop")
                 continue
             Reconciler(self, job, groups[name], group_allocs, evaluation, plan).run()
-        self._apply(evaluation, job, plan)
+        return plan
 
     def _apply(self, evaluation: dict, job: dict | None, plan: Plan) -> None:
         store = self.store
@@ -128,6 +133,8 @@ class Scheduler:
             if "CreateIndex" not in deployment and not placed:
                 deployment = None
             else:
+                if deployment["Status"] == "running":
+                    deployment["StatusDescription"] = structs.running_description(deployment)
                 store.upsert("deployments", deployment)
                 evaluation["DeploymentID"] = deployment["ID"]
         if plan.allocs:
@@ -176,9 +183,9 @@ class Scheduler:
                 return None, deployment["Status"] != "failed"
             if deployment["Status"] in ("running", "paused"):
                 deployment["Status"] = "cancelled"
-                deployment["StatusDescription"] = "Cancelled due to newer version of job"
+                deployment["StatusDescription"] = structs.DEPLOYMENT_NEWER_JOB
                 self.store.upsert("deployments", deployment)
-        if evaluation["TriggeredBy"] not in ("job-register", "job-scaling"):
+        if evaluation["TriggeredBy"] not in ("job-register", "job-scaling", "deployment-watcher"):
             return None, True
         return new_deployment(job, evaluation), True
 

@@ -61,36 +61,57 @@ class Reconciler:
 
     def run(self) -> None:
         count = self.group["Count"]
+        name = self.group["Name"]
         live = [
             a for a in self.allocs if a["DesiredStatus"] == "run" and not structs.is_terminal(a)
         ]
         failed = [
             a for a in self.allocs if a["DesiredStatus"] == "run" and a["ClientStatus"] == "failed"
         ]
-        # Scale down: the highest indexes go first.
-        live.sort(key=alloc_index)
+        canaries = []
+        for alloc in [a for a in live if self._unpromoted_canary(a)]:
+            live.remove(alloc)
+            if self.deployment is not None and alloc["DeploymentID"] == self.deployment["ID"]:
+                canaries.append(alloc)
+                self.plan.count(name, "Ignore")
+            else:  # a canary of a cancelled or failed deployment
+                self.plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
+                self.plan.count(name, "Stop")
+        # Scale down: the highest indexes go first; of two at one index (a promoted canary
+        # and the allocation it replaces) the one at the job's version stays.
+        live.sort(key=lambda a: (alloc_index(a), a["JobVersion"] != self.job["Version"]))
         keep: dict[int, dict] = {}
         for alloc in live:
             index = alloc_index(alloc)
             if index >= count or index in keep:
                 self.plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
+                self.plan.count(name, "Stop")
             else:
                 keep[index] = alloc
-        self._update(keep)
+        self._update(keep, canaries)
         held = self._reschedule(failed, count, set(keep))
         for index in range(count):
-            if index not in keep and index not in held:
-                self._place(index)
+            if index not in keep and index not in held and self._place(index) is not None:
+                self.plan.count(name, "Place")
         self._record_desired_total(count)
 
-    def _update(self, keep: dict[int, dict]) -> None:
-        """Bring kept allocations to the job's version: in place, or replaced under max_parallel."""
-        job, group = self.job, self.group
+    def _unpromoted_canary(self, alloc: dict) -> bool:
+        """A canary whose deployment has not promoted its group (yet, or ever)."""
+        if not (alloc.get("DeploymentStatus") or {}).get("Canary"):
+            return False
+        deployment = self.scheduler.store.deployments.get(alloc.get("DeploymentID") or "")
+        state = (deployment or {}).get("TaskGroups", {}).get(self.group["Name"]) or {}
+        return not state.get("Promoted")
+
+    def _update(self, keep: dict[int, dict], canaries: list[dict]) -> None:
+        """Bring kept allocations to the job's version: in place, or replaced under
+        max_parallel, after canaries first if the update block asks for them."""
+        job, name = self.job, self.group["Name"]
         destructive = []
         for index, alloc in sorted(keep.items()):
             if alloc["JobVersion"] == job["Version"]:
-                continue
-            if group_changed(alloc["Job"], job, group["Name"]):
+                self.plan.count(name, "Ignore")
+            elif group_changed(alloc["Job"], job, name):
                 destructive.append((index, alloc))
             else:
                 updated = copy.deepcopy(alloc)
@@ -100,7 +121,13 @@ class Reconciler:
                     updated["DeploymentID"] = self.deployment["ID"]
                     updated["DeploymentStatus"] = None
                 self.plan.allocs.append(updated)
+                self.plan.count(name, "InPlaceUpdate")
+        if destructive and self._canary_phase():
+            self.plan.count(name, "Ignore", len(destructive))
+            self._place_canaries([i for i, _ in destructive], canaries)
+            return
         limit = self._update_limit()
+        self.plan.count(name, "Ignore", len(destructive[limit:]))
         for index, alloc in destructive[:limit]:
             self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
             replacement = self._place(index, previous=alloc)
@@ -108,6 +135,39 @@ class Reconciler:
                 del keep[index]
             else:
                 keep[index] = replacement  # the index is covered: no second placement
+                self.plan.count(name, "DestructiveUpdate")
+
+    def _canary_phase(self) -> bool:
+        """The update block wants canaries and this deployment has not promoted them."""
+        wanted = (self.group.get("Update") or {}).get("Canary") or 0
+        if not wanted or self.deployment is None:
+            return False
+        state = self.deployment["TaskGroups"].setdefault(
+            self.group["Name"], deployment_group_state(self.group)
+        )
+        if state["Promoted"]:
+            return False
+        state["DesiredCanaries"] = wanted
+        return True
+
+    def _place_canaries(self, indexes: list[int], canaries: list[dict]) -> None:
+        """Place the canaries still missing, beside the allocations they may replace."""
+        state = self.deployment["TaskGroups"][self.group["Name"]]
+        used = {alloc_index(c) for c in canaries}
+        spare = [i for i in range(self.group["Count"]) if i not in indexes]
+        free = [i for i in indexes + spare if i not in used]
+        for index in free[: max(0, state["DesiredCanaries"] - len(canaries))]:
+            alloc = self._place(index)
+            if alloc is None:
+                continue
+            alloc["DeploymentStatus"] = {
+                "Healthy": None,
+                "Timestamp": None,
+                "Canary": True,
+                "ModifyIndex": 0,
+            }
+            state["PlacedCanaries"] = [*(state["PlacedCanaries"] or []), alloc["ID"]]
+            self.plan.count(self.group["Name"], "Canary")
 
     def _update_limit(self) -> int:
         """How many destructive updates may start now: max_parallel less those in flight."""
@@ -138,6 +198,8 @@ class Reconciler:
                 continue
             held.add(index)
             if not reschedule_allowed(alloc, policy):
+                if alloc["JobVersion"] != self.job["Version"]:
+                    self._replace_failed(index, alloc)  # a new version replaces it
                 continue
             wait_until = failed_at(alloc) + reschedule_delay(alloc, policy)
             if wait_until > now_ns():
@@ -158,10 +220,17 @@ class Reconciler:
                 continue
             replacement = self._place(index, previous=alloc)
             if replacement is not None:
+                self.plan.count(self.group["Name"], "Place")
                 old = stop(alloc, structs.ALLOC_RESCHEDULED)
                 old["NextAllocation"] = replacement["ID"]
                 self.plan.allocs.append(old)
         return held
+
+    def _replace_failed(self, index: int, alloc: dict) -> None:
+        """A failed allocation of an older version gives way to one of the job's version."""
+        if self._place(index, previous=alloc) is not None:
+            self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
+            self.plan.count(self.group["Name"], "DestructiveUpdate")
 
     def _place(self, index: int, previous: dict | None = None) -> dict | None:
         name = f"{self.job['ID']}.{self.group['Name']}[{index}]"

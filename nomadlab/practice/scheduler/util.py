@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from nomadlab.practice import structs
+from nomadlab.practice.plan import desired_updates
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_id, now_ns
 
@@ -26,6 +27,12 @@ class Plan:
     followups: list[tuple[dict, int]] = field(default_factory=list)
     deployment: dict | None = None
     updates_allowed: bool = True
+    desired: dict[str, dict] = field(default_factory=dict)  # DesiredTGUpdates per group
+
+    def count(self, group: str, kind: str, n: int = 1) -> None:
+        """Tally one decision of the reconciler (Place, Stop, Ignore, ...) for the plan."""
+        counts = self.desired.setdefault(group, desired_updates())
+        counts[kind] += n
 
 
 def new_metric() -> dict:
@@ -122,7 +129,7 @@ def new_deployment(job: dict, evaluation: dict) -> dict:
         "IsMultiregion": False,
         "TaskGroups": {g["Name"]: deployment_group_state(g) for g in job["TaskGroups"]},
         "Status": "running",
-        "StatusDescription": "Deployment is running",
+        "StatusDescription": structs.DEPLOYMENT_RUNNING,
         "EvalPriority": evaluation["Priority"],
         "CreateTime": now,
         "ModifyTime": now,
