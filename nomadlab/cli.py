@@ -22,11 +22,18 @@ Commands:
     agent -dev          Run the practice agent: a local Nomad dev agent written in Python
     doctor              Check this machine: Python, packages, nomad, Docker, port 4646, NOMAD_ADDR
     tour                Run the tutorial end to end: agent, job, service, scale, status, stop
-    job run FILE        Run a job like `nomad job run` (-var key=value, -detach)
+    job run FILE        Run a job like `nomad job run` (-var key=value, -detach, -check-index N)
     job status [JOB]    Show all jobs, or one job's summary, deployment and allocations
     job scale JOB [GROUP] COUNT
                         Change a task group's count like `nomad job scale`
     job stop JOB        Stop a job like `nomad job stop` (-purge to remove it)
+    job plan FILE       Dry-run a job update like `nomad job plan` (then run -check-index N)
+    job history JOB     List a job's versions like `nomad job history` (-p: with diffs)
+    job revert JOB VERSION
+                        Run an older version again like `nomad job revert`
+    job promote JOB     Promote the canaries of a job's deployment
+    deployment status|promote|fail ID
+                        Show, promote or fail a deployment like `nomad deployment ...`
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -56,25 +63,84 @@ def _fail(message: object, code: int = 1) -> int:
 
 def job_run(argv: list[str]) -> int:
     """``nomadlab job run [-detach] [-var key=value]... FILE``."""
-    from nomadlab.errors import PlacementFailed
+    from nomadlab.errors import JobNotUpdated, PlacementFailed
 
-    parser = _parser("nomadlab job run", "nomadlab job run [-detach] [-var key=value]... FILE")
+    usage = "nomadlab job run [-detach] [-check-index N] [-var key=value]... FILE"
+    parser = _parser("nomadlab job run", usage)
     parser.add_argument("-var", "--var", action="append", default=[], metavar="key=value")
     parser.add_argument("-detach", "--detach", action="store_true")
+    parser.add_argument("-check-index", "--check-index", type=int, default=None, metavar="N")
     parser.add_argument("file")
     args = parser.parse_args(argv)
-    variables = {}
-    for item in args.var:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            return _fail(f"-var {item!r} is not key=value")
-        variables[key] = value
+    variables = _variables(args.var)
+    if variables is None:
+        return 1
     try:
-        result = _lab().run(args.file, detach=args.detach, **variables)
+        result = _lab().run(
+            args.file, detach=args.detach, check_index=args.check_index, **variables
+        )
     except PlacementFailed as exc:
         print(f"\n{exc}", file=sys.stderr)
         return 2
+    except JobNotUpdated as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return result.exit_code
+
+
+def _variables(items: list[str]) -> dict[str, str] | None:
+    """``-var key=value`` flags as a dict (None, after saying why, if one is malformed)."""
+    variables = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"-var {item!r} is not key=value")
+            return None
+        variables[key] = value
+    return variables
+
+
+def job_plan(argv: list[str]) -> int:
+    """``nomadlab job plan [-var key=value]... FILE``: exit 1 if allocations would change."""
+    from nomadlab.plan import plan_exit_code
+
+    parser = _parser("nomadlab job plan", "nomadlab job plan [-var key=value]... FILE")
+    parser.add_argument("-var", "--var", action="append", default=[], metavar="key=value")
+    parser.add_argument("file")
+    args = parser.parse_args(argv)
+    variables = _variables(args.var)
+    if variables is None:
+        return 255
+    return plan_exit_code(_lab().plan(args.file, **variables))
+
+
+def job_history(argv: list[str]) -> int:
+    """``nomadlab job history [-p] [-full] JOB``."""
+    parser = _parser("nomadlab job history", "nomadlab job history [-p] [-full] JOB")
+    parser.add_argument("-p", action="store_true")
+    parser.add_argument("-full", "--full", action="store_true")
+    parser.add_argument("job")
+    args = parser.parse_args(argv)
+    print(_lab().history(args.job, p=args.p, full=args.full))
+    return 0
+
+
+def job_revert(argv: list[str]) -> int:
+    """``nomadlab job revert JOB VERSION``."""
+    parser = _parser("nomadlab job revert", "nomadlab job revert JOB VERSION")
+    parser.add_argument("job")
+    parser.add_argument("version", type=int)
+    args = parser.parse_args(argv)
+    return _lab().revert(args.job, args.version).exit_code
+
+
+def job_promote(argv: list[str]) -> int:
+    """``nomadlab job promote [-group GROUP]... JOB``."""
+    parser = _parser("nomadlab job promote", "nomadlab job promote [-group GROUP]... JOB")
+    parser.add_argument("-group", "--group", action="append", default=[])
+    parser.add_argument("job")
+    args = parser.parse_args(argv)
+    return _lab().promote(args.job, args.group or None).exit_code
 
 
 def job_status(argv: list[str]) -> int:
@@ -115,13 +181,40 @@ JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "status": job_status,
     "scale": job_scale,
     "stop": job_stop,
+    "plan": job_plan,
+    "history": job_history,
+    "revert": job_revert,
+    "promote": job_promote,
 }
+
+
+def deployment(argv: list[str]) -> int:
+    """``nomadlab deployment status|promote|fail ID``: the deployment by ID or ID prefix."""
+    from nomadlab.monitor import format_deployment
+
+    if len(argv) != 2 or argv[0] not in ("status", "promote", "fail"):
+        print("Usage: nomadlab deployment <status|promote|fail> ID", file=sys.stderr)
+        return 1
+    verb, prefix = argv
+    lab = _lab()
+    with lab._api():
+        found = lab.nomad.deployments.get_deployments(prefix=prefix)
+    if len(found) != 1:
+        ids = ", ".join(d["ID"][:8] for d in found)
+        return _fail(
+            f'No deployment with prefix "{prefix}"' + (f" (matches: {ids})" if ids else "")
+        )
+    if verb == "status":
+        print(format_deployment(found[0]))
+        return 0
+    job_id = found[0]["JobID"]
+    return (lab.promote(job_id) if verb == "promote" else lab.fail(job_id)).exit_code
 
 
 def job(argv: list[str]) -> int:
     """Dispatch ``nomadlab job <verb>``."""
     if not argv or argv[0] not in JOB_COMMANDS:
-        print("Usage: nomadlab job <run|status|scale|stop> [args]", file=sys.stderr)
+        print(f"Usage: nomadlab job <{'|'.join(JOB_COMMANDS)}> [args]", file=sys.stderr)
         return 1
     return JOB_COMMANDS[argv[0]](argv[1:])
 
@@ -145,11 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command == "job":
+    if command in ("job", "deployment"):
         from nomadlab.errors import NomadLabError
 
         try:
-            return job(rest)
+            return job(rest) if command == "job" else deployment(rest)
         except NomadLabError as exc:
             return _fail(exc)
         except KeyboardInterrupt:

@@ -47,6 +47,10 @@ class PlacementFailed(NomadLabError):
         self.result = result
 
 
+class JobNotUpdated(NomadLabError):
+    """``nomad job run -check-index N`` refused: the job changed since the plan saw it."""
+
+
 class DeploymentFailed(NomadLabError):
     """The job's deployment ended without becoming healthy."""
 

@@ -19,18 +19,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nomadlab import agent as agents
+from nomadlab import plan as plans
 from nomadlab.agent import RunningAgent
 from nomadlab.errors import (
     DeploymentFailed,
+    JobNotUpdated,
     NomadAPIError,
     NomadLabError,
     PlacementFailed,
     api_errors,
 )
-from nomadlab.monitor import Monitor, Outcome, format_alloc_metrics
+from nomadlab.monitor import Monitor, Outcome, awaits_promotion, format_alloc_metrics
 from nomadlab.results import JobList, JobStatus, RunResult, Table, Text, allocation_table
 from nomadlab.terminal import Ui, default_ui, limit
 
+ENFORCE_INDEX = "Enforcing job modify index"
 KIT_ROOT = Path(__file__).resolve().parent.parent
 RAW_EXEC_JOB = "jobs/http-echo.nomad.hcl"
 
@@ -164,16 +167,19 @@ class Lab:
         return self.agent.started_by_kit or _is_loopback(self.address)
 
     def run(self, path: str | os.PathLike[str], *, detach: bool = False,
-            timeout: float | None = None, **variables: Any) -> RunResult:  # fmt: skip
+            timeout: float | None = None, check_index: int | None = None,
+            **variables: Any) -> RunResult:  # fmt: skip
         """Parse, register and follow a job like ``nomad job run``; ``variables`` are ``-var``s.
 
-        Raises PlacementFailed (with what to do) when the scheduler cannot place it and
-        DeploymentFailed when its allocations never become healthy.
+        ``check_index`` is ``-check-index``: register only if the job's modify index is still
+        that (the plan's ``Job Modify Index``), else raise JobNotUpdated. Raises
+        PlacementFailed (with what to do) when the scheduler cannot place it and
+        DeploymentFailed when its allocations never become healthy. A canary deployment
+        returns once its canaries are healthy and wait for promotion (``lab.promote``).
         """
         job = self.parse(path, **variables)
         ui = self._ui()
-        with self._api():
-            response = self.nomad.jobs.register_job({"Job": job})
+        response = self._register(job, check_index)
         job_id, namespace = job.get("ID", ""), job.get("Namespace") or "default"
         self._remember(job_id, namespace)
         if response.get("Warnings"):
@@ -186,6 +192,21 @@ class Lab:
             return RunResult(job_id, eval_id, warnings=response.get("Warnings") or "")
         outcome = self._follow(eval_id, ui, timeout, job)
         return self._result(job_id, outcome, response.get("Warnings") or "", job)
+
+    def _register(self, job: dict[str, Any], check_index: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"Job": job}
+        if check_index is not None:
+            body.update(EnforceIndex=True, JobModifyIndex=check_index)
+        try:
+            with self._api():
+                return self.nomad.jobs.register_job(body)
+        except NomadAPIError as exc:
+            if ENFORCE_INDEX not in exc.body:
+                raise
+            raise JobNotUpdated(
+                f"{exc.body.strip()}\nJob not updated. Someone changed the job since your plan: "
+                "plan again, read what changed, then run with the new index."
+            ) from None
 
     def _follow(self, eval_id: str, ui: Ui, timeout: float | None, job: dict[str, Any]) -> Outcome:
         """Monitor like ``nomad job run``; raise with advice when nothing could be placed."""
@@ -217,7 +238,12 @@ class Lab:
             warnings=warnings,
             exit_code=outcome.exit_code,
         )
-        if check and outcome.deployment and outcome.deployment_status != "successful":
+        if (
+            check
+            and outcome.deployment
+            and outcome.deployment_status != "successful"
+            and not awaits_promotion(outcome.deployment)
+        ):
             deployment = outcome.deployment
             raise DeploymentFailed(
                 f'Deployment "{limit(result.deployment_id)}" of job "{job_id}" ended '
@@ -505,6 +531,78 @@ class Lab:
             eval_status=outcome.evaluation.get("Status", ""),
             allocations=allocation_table(stopped),
         )
+
+    # -- updating a job: plan, history, revert, promote, fail -----------------------------------
+
+    def plan(self, path: str | os.PathLike[str], **variables: Any) -> dict[str, Any]:
+        """Like ``nomad job plan PATH``: print the diff, the scheduler's dry run and the
+        ``-check-index`` hint; return the plan (its ``JobModifyIndex`` feeds ``run``)."""
+        given = dict(variables)
+        job = self.parse(path, **variables)
+        with self._api():
+            result = self.nomad.job.plan_job(job["ID"], {"Job": job}, diff=True)
+        self._ui().line(
+            plans.format_plan(result, str(path), plans.run_args(given), job_type=job["Type"])
+        )
+        return result
+
+    def history(self, job: str, p: bool = False, full: bool = False) -> Text:
+        """Like ``nomad job history [-p] [-full] JOB``: every version, with diffs if ``p``."""
+        job_id = self.job_id(job)
+        with self._api():
+            params = {"diffs": "true"} if p else None
+            found = self.nomad.job.request(job_id, "versions", params=params, method="get").json()
+        return Text(plans.format_history(found["Versions"], found.get("Diffs"), full))
+
+    def revert(self, job: str, version: int, enforce_prior_version: int | None = None,
+               timeout: float | None = None) -> RunResult:  # fmt: skip
+        """Like ``nomad job revert JOB VERSION``: register that version again, follow it."""
+        job_id = self.job_id(job)
+        with self._api():
+            response = self.nomad.job.revert_job(job_id, version, enforce_prior_version)
+            info = self.nomad.job.get_job(job_id)
+        outcome = self._follow(response.get("EvalID", ""), self._ui(), timeout, info)
+        return self._result(job_id, outcome, response.get("Warnings") or "", info)
+
+    def latest_deployment(self, job: str) -> dict[str, Any]:
+        """The job's latest deployment (``nomad job status``'s "Latest Deployment")."""
+        job_id = self.job_id(job)
+        with self._api():
+            deployment = self.nomad.job.get_deployment(job_id)
+        if not deployment:
+            raise NomadLabError(f'Job "{job_id}" has no deployment (it has never been updated).')
+        return deployment
+
+    def promote(self, job: str, groups: list[str] | None = None,
+                timeout: float | None = None) -> RunResult:  # fmt: skip
+        """Like ``nomad deployment promote``: promote the canaries of the job's latest
+        deployment (all groups, or ``groups``) and follow the rest of the rollout."""
+        deployment = self.latest_deployment(job)
+        with self._api():
+            if groups:
+                response = self.nomad.deployment.promote_deployment_groups(deployment["ID"], groups)
+            else:
+                response = self.nomad.deployment.promote_deployment_all(deployment["ID"])
+        return self._follow_deployment_change(deployment, response, timeout)
+
+    def fail(self, job: str, timeout: float | None = None) -> RunResult:
+        """Like ``nomad deployment fail``: fail the job's active deployment (auto-revert, if
+        its update block asks for it, rolls back to the last stable version)."""
+        deployment = self.latest_deployment(job)
+        with self._api():
+            response = self.nomad.deployment.fail_deployment(deployment["ID"])
+        return self._follow_deployment_change(deployment, response, timeout, check=False)
+
+    def _follow_deployment_change(
+        self, deployment: dict, response: dict, timeout: float | None, check: bool = True
+    ) -> RunResult:
+        job_id = deployment["JobID"]
+        with self._api():
+            info = self.nomad.job.get_job(job_id)
+        if not response.get("EvalID"):
+            return RunResult(job_id, deployment_id=deployment["ID"])
+        outcome = self._follow(response["EvalID"], self._ui(), timeout, info)
+        return self._result(job_id, outcome, "", info, check=check)
 
     def reset(self) -> list[str]:
         """Stop and purge every job the kit ran on this agent; return their IDs."""

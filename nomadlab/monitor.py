@@ -168,7 +168,8 @@ class Monitor:
             return outcome
         if deployment_id:
             outcome.deployment = self.monitor_deployment(deployment_id, deadline)
-            outcome.exit_code = 0 if outcome.deployment_status == "successful" else 1
+            done = outcome.deployment_status == "successful" or awaits_promotion(outcome.deployment)
+            outcome.exit_code = 0 if done else 1
         return outcome
 
     def monitor_eval(self, eval_id: str, deadline: float | None) -> Outcome:
@@ -279,6 +280,12 @@ class Monitor:
                     "\n"
                 )
             )
+            if awaits_promotion(deployment):
+                ui.done(
+                    f'  ⏸ Deployment "{short}" awaits promotion: its canaries are healthy\n\n'
+                    f"{body}\n"
+                )
+                return deployment
             if status not in TERMINAL_DEPLOYMENT:
                 spin = SPINNER[tick % len(SPINNER)]
                 tick += 1
@@ -301,6 +308,22 @@ class Monitor:
         if latest and latest.get("ID") not in ("", failed.get("ID")):
             return str(latest["ID"])
         return None
+
+
+def awaits_promotion(deployment: dict[str, Any]) -> bool:
+    """Running, and every group with canaries has them all healthy but is not promoted:
+    nothing more happens until someone promotes (or fails) the deployment."""
+    if deployment.get("Status") != "running":
+        return False
+    waiting = [
+        s
+        for s in (deployment.get("TaskGroups") or {}).values()
+        if s.get("DesiredCanaries") and not s.get("Promoted")
+    ]
+    return bool(waiting) and all(
+        s.get("HealthyAllocs", 0) >= s["DesiredCanaries"] and not s.get("AutoPromote")
+        for s in waiting
+    )
 
 
 def _auto_revert(deployment: dict[str, Any]) -> bool:

@@ -28,6 +28,8 @@ JOB_FILTER = frozenset(
         "VaultToken",
     )
 )
+# Go maps of strings: flattened into fields as ``Meta[key]`` (structs are objects instead).
+MAP_FIELDS = ("Meta", "Env")
 # Objects of each level in the order diff.go appends them: (key, diff name, kind).
 JOB_OBJECTS = (
     ("Constraints", "Constraint", "set"),
@@ -99,9 +101,7 @@ def flatten_primitive(obj: dict | None, skip: frozenset[str] | tuple = ()) -> di
             continue
         if isinstance(value, (str, int, float, bool)):
             flat[key] = go_string(value)
-        elif isinstance(value, dict) and all(
-            isinstance(v, (str, int, float, bool)) for v in value.values()
-        ):
+        elif key in MAP_FIELDS and isinstance(value, dict):
             for sub, item in value.items():
                 flat[f"{key}[{sub}]"] = go_string(item)
     return flat

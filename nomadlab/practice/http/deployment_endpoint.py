@@ -11,10 +11,13 @@ from nomadlab.practice.server import APIError
 
 
 def deployments_list(req: Request) -> Read:
+    prefix = req.arg("prefix") or ""
     return Read(
         ("deployments",),
         lambda: sorted(
-            req.store.deployments.values(), key=lambda d: d["CreateIndex"], reverse=True
+            (d for d in req.store.deployments.values() if d["ID"].startswith(prefix)),
+            key=lambda d: d["CreateIndex"],
+            reverse=True,
         ),
     )
 
