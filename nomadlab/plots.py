@@ -12,6 +12,8 @@ in notebooks alike; ``fig.savefig(path)`` saves one.
 - :func:`allocations_by_node` wants full allocations from ``GET /v1/allocation/:id``
   (``allocation.get_allocation(alloc_id)``) to show ports: stubs carry no
   ``AllocatedResources``, and the chart then says "no ports".
+- :func:`versions_over_time` colours each allocation by the job version it runs, from
+  the same stubs: rolling updates, canaries and reverts.
 - :func:`counts_over_time` draws samples recorded while a job is scaled
   (:func:`nomadlab.watch` records them).
 
@@ -361,6 +363,52 @@ def allocations_by_node(
     per_node.set_title("allocations per node")
     _draw_ports(by_port, allocs)
     fig.legend(loc="outside right upper", frameon=False)
+    return fig
+
+
+def versions_over_time(
+    allocations: list[Allocation], now_ns: int | None = None, *, title: str | None = None
+) -> Figure:
+    """One bar per allocation from its creation until it stopped (or now), coloured by the
+    job version it runs: a rolling update, a canary and a revert as versions trading places.
+
+    Works with allocation stubs (``GET /v1/job/:id/allocations``): ``CreateTime``,
+    ``ModifyTime``, ``JobVersion``, ``DesiredStatus`` and ``ClientStatus``.
+    """
+    title = title or _job_title(allocations, "Job versions of {} over time", "Job versions")
+    if not allocations:
+        return _message_chart("no allocations yet", title)
+    allocs = _in_creation_order(allocations)
+    now = now_ns or time.time_ns()
+    start = allocs[0]["CreateTime"]
+    versions = sorted({a["JobVersion"] for a in allocs})
+    palette = [c for k, c in STATUS_COLORS.items() if k not in ("desired", "complete")]
+    colors = {v: palette[i % len(palette)] for i, v in enumerate(versions)}
+    fig = Chart(figsize=(10, 1.5 + 0.3 * len(allocs)), layout="constrained")
+    ax = fig.add_subplot()
+    for row, alloc in enumerate(allocs):
+        live = (
+            alloc.get("DesiredStatus") == "run" and alloc["ClientStatus"] not in TERMINAL_STATUSES
+        )
+        end = now if live else alloc.get("ModifyTime") or now
+        ax.barh(
+            row,
+            (end - alloc["CreateTime"]) / _NS,
+            left=(alloc["CreateTime"] - start) / _NS,
+            color=colors[alloc["JobVersion"]],
+            hatch=None if alloc["ClientStatus"] != "failed" else "xx",
+            edgecolor="black" if alloc["ClientStatus"] == "failed" else "none",
+        )
+    _label_rows(ax, [_row_label(a) for a in allocs], axis="y")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds since the first allocation")
+    ax.set_title(title)
+    ax.grid(axis="x", color="0.9")
+    ax.set_axisbelow(True)
+    handles = [Patch(color=colors[v], label=f"version {v}") for v in versions]
+    if any(a["ClientStatus"] == "failed" for a in allocs):
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="xx", label="failed"))
+    fig.legend(handles=handles, loc="outside right upper", frameon=False)
     return fig
 
 

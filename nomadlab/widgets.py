@@ -491,4 +491,192 @@ def scale_panel(lab: Lab, job: str, group: str | None = None, *,
     return ScalePanel(lab, job, group, cap=cap)
 
 
-__all__ = ["MAX_COUNT", "Room", "ScalePanel", "room", "scale_panel"]
+# -- watching a deployment and acting on it ------------------------------------------------------
+
+
+def version_counts(stubs: list[dict[str, Any]]) -> dict[int, int]:
+    """How many allocations of each job version Nomad wants running, oldest version first."""
+    counts: dict[int, int] = {}
+    for alloc in stubs:
+        if alloc.get("DesiredStatus") == "run" and alloc.get("ClientStatus") not in TERMINAL:
+            counts[alloc["JobVersion"]] = counts.get(alloc["JobVersion"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def group_progress(state: dict[str, Any]) -> str:
+    """One group's line: canaries healthy and promoted, then placed and healthy of desired."""
+    text = ""
+    if state.get("DesiredCanaries"):
+        promoted = "promoted" if state.get("Promoted") else "not promoted"
+        canaries = len(state.get("PlacedCanaries") or [])
+        text += f"canaries {canaries}/{state['DesiredCanaries']} placed, {promoted} · "
+    return (
+        text + f"placed {state.get('PlacedAllocs', 0)}, healthy {state.get('HealthyAllocs', 0)}, "
+        f"unhealthy {state.get('UnhealthyAllocs', 0)} of {state.get('DesiredTotal', 0)}"
+    )
+
+
+class DeploymentPanel(widgets.VBox):
+    """A job's latest deployment, live: each group's progress with its canaries, the versions
+    running side by side, and Promote and Fail buttons (``nomad deployment promote|fail``).
+    ``promote()``, ``fail()`` and ``wait()`` drive it from code."""
+
+    def __init__(self, lab: Lab, job: str) -> None:
+        self.lab = lab
+        self.job = lab.job_id(job)
+        self.deployment: dict[str, Any] | None = None
+        self.versions: dict[int, int] = {}
+        self.error: NomadLabError | None = None
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self.status = widgets.HTML()
+        self.groups = widgets.HTML()
+        self.running = widgets.HTML()
+        self.promote_button = widgets.Button(description="Promote", icon="arrow-up",
+                                             button_style="success")  # fmt: skip
+        self.fail_button = widgets.Button(description="Fail", icon="times", button_style="danger")
+        self.promote_button.on_click(lambda _: self._act(self.promote))
+        self.fail_button.on_click(lambda _: self._act(self.fail))
+        title = widgets.HTML(f"<b>{html.escape(self.job)}</b> · latest deployment")
+        super().__init__(
+            children=[
+                title,
+                self.status,
+                self.groups,
+                self.running,
+                widgets.HBox([self.promote_button, self.fail_button]),
+            ]
+        )
+        with self._api():
+            self._show(
+                lab.nomad.job.get_deployment(self.job), lab.nomad.job.get_allocations(self.job)
+            )
+        self._background = Background(lab)
+        self._background.start(self._follow_deployment, f"deployment-panel-{self.job}")
+        self._background.start(self._follow_allocations, f"deployment-allocs-{self.job}")
+
+    def __repr__(self) -> str:
+        deployment = self.deployment or {}
+        return (
+            f"<DeploymentPanel {self.job!r}: {deployment.get('Status', 'no deployment')}, "
+            f"versions running {self.versions}>"
+        )
+
+    def _api(self) -> Any:
+        return api_errors(self.lab.address, bool(self.lab.nomad.token))
+
+    # -- what the learner (or a test) calls ----------------------------------------------------
+
+    def promote(self) -> dict[str, Any]:
+        """Promote every group's canaries (``nomad deployment promote ID``)."""
+        with self._api():
+            return self.lab.nomad.deployment.promote_deployment_all(self._deployment_id())
+
+    def fail(self) -> dict[str, Any]:
+        """Fail the deployment (``nomad deployment fail ID``); auto-revert may roll back."""
+        with self._api():
+            return self.lab.nomad.deployment.fail_deployment(self._deployment_id())
+
+    def wait(self, until: str = "successful", timeout: float = 120.0) -> dict[str, Any]:
+        """Wait until the job's latest deployment has status ``until``; return it."""
+        with self._changed:
+            done = self._changed.wait_for(
+                lambda: (self.deployment or {}).get("Status") == until or self.error, timeout
+            )
+        if self.error is not None:
+            raise self.error
+        if not done:
+            raise NomadLabError(
+                f'The latest deployment of "{self.job}" is {(self.deployment or {}).get("Status")}'
+                f", not {until}, after {timeout:g}s."
+            )
+        return self.deployment or {}
+
+    def close(self) -> None:
+        """Stop following and close the widgets."""
+        self._background.stop()
+        super().close()
+
+    # -- following and drawing -----------------------------------------------------------------
+
+    def _deployment_id(self) -> str:
+        if not self.deployment:
+            raise NomadLabError(f'Job "{self.job}" has no deployment to act on.')
+        return self.deployment["ID"]
+
+    def _act(self, action: Any) -> None:
+        try:
+            action()
+        except NomadLabError as exc:
+            self._set_error(exc)
+
+    def _follow_deployment(self) -> None:
+        background, index = self._background, 1
+        while True:
+            deployment, index = background.get(background.nomad.job, self.job, "deployment",
+                                               index=index)  # fmt: skip
+            self._show(deployment, None)
+
+    def _follow_allocations(self) -> None:
+        background, index = self._background, 1
+        while True:
+            stubs, index = background.get(background.nomad.job, self.job, "allocations",
+                                          index=index)  # fmt: skip
+            self._show(None, stubs)
+
+    def _set_error(self, exc: NomadLabError) -> None:
+        with self._changed:
+            self.status.value = (
+                f"<span style='color:{STATUS_COLORS['failed']}'>{html.escape(str(exc))}</span>"
+            )
+            self._changed.notify_all()
+
+    def _show(self, deployment: dict[str, Any] | None, stubs: list[dict[str, Any]] | None) -> None:
+        with self._changed:
+            if deployment is not None:
+                self.deployment = deployment
+                status = deployment.get("Status", "")
+                color = _STATUS_COLORS.get(status, "#333")
+                self.status.value = (
+                    f"<span style='color:{color}'>Deployment "
+                    f"<code>{limit(deployment.get('ID', ''))}</code> (version "
+                    f"{deployment.get('JobVersion')}) {html.escape(status)}: "
+                    f"{html.escape(deployment.get('StatusDescription', ''))}</span>"
+                )
+                self.groups.value = "".join(
+                    f"<div><code>{html.escape(name)}</code> {html.escape(group_progress(state))}"
+                    "</div>"
+                    for name, state in sorted((deployment.get("TaskGroups") or {}).items())
+                )
+                active = status in ("running", "paused")
+                waiting = any(
+                    s.get("DesiredCanaries") and not s.get("Promoted")
+                    for s in (deployment.get("TaskGroups") or {}).values()
+                )
+                self.promote_button.disabled = not (active and waiting)
+                self.fail_button.disabled = not active
+            elif not self.deployment:
+                self.status.value = "No deployment yet."
+            if stubs is not None:
+                self.versions = version_counts(stubs)
+                self.running.value = "Running now: " + (
+                    " │ ".join(f"version {v} × {n}" for v, n in self.versions.items()) or "nothing"
+                )
+            self._changed.notify_all()
+
+
+def deployment_panel(lab: Lab, job: str) -> DeploymentPanel:
+    """A panel to watch ``job``'s latest deployment and promote or fail it (see
+    :class:`DeploymentPanel`); show it by making it the last expression of a cell."""
+    return DeploymentPanel(lab, job)
+
+
+__all__ = [
+    "MAX_COUNT",
+    "DeploymentPanel",
+    "Room",
+    "ScalePanel",
+    "deployment_panel",
+    "room",
+    "scale_panel",
+]

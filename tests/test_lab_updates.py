@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from labkit import ROOT, run_cli
-from labkit import agent as agent  # noqa: F401  (the module's shared practice agent)
-from labkit import lab as lab  # noqa: F401
+from labkit import agent as agent
+from labkit import lab as lab
 
 from nomadlab.errors import JobNotUpdated
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
+from nomadlab.widgets import deployment_panel
 
 JOBSPEC = ROOT / "jobs" / "http-echo-update.nomad.hcl"
 JOB = "echo-update"
@@ -125,3 +127,39 @@ def test_the_command_line_verbs(agent: Agent, lab: Lab, tmp_path: Path) -> None:
     revert = run_cli("job", "revert", JOB, "0", env=env)
     assert revert.returncode == 0, revert.stderr
     assert lab.nomad.job.get_job(JOB)["Version"] == 2
+
+
+def test_the_deployment_panel_promotes_and_shows_versions_side_by_side(lab: Lab) -> None:
+    lab.run(JOBSPEC, count=2)
+    lab.run(JOBSPEC, count=2, canary=1, text="v1")
+    panel = deployment_panel(lab, JOB)
+    try:
+        assert panel.versions == {0: 2, 1: 1}
+        assert "Running now: version 0 × 2 │ version 1 × 1" in panel.running.value
+        assert "canaries 1/1 placed, not promoted" in panel.groups.value
+        assert "requires manual promotion" in panel.status.value
+        assert not panel.promote_button.disabled and not panel.fail_button.disabled
+        panel.promote_button.click()
+        done = panel.wait("successful")
+        assert done["TaskGroups"]["echo"]["Promoted"] is True
+        assert panel.promote_button.disabled and panel.fail_button.disabled
+        deadline = time.monotonic() + 60
+        while panel.versions != {1: 2} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert panel.versions == {1: 2}
+    finally:
+        panel.close()
+
+
+def test_the_deployment_panel_fails_a_canary(lab: Lab) -> None:
+    lab.run(JOBSPEC, count=1)
+    lab.run(JOBSPEC, count=1, canary=1, text="v1")
+    panel = deployment_panel(lab, JOB)
+    try:
+        panel.fail()
+        failed = panel.wait("failed")
+        assert failed["StatusDescription"] == "Deployment marked as failed"
+        panel.fail_button.click()  # a terminal deployment: the error shows in the panel
+        assert "can&#x27;t fail terminal deployment" in panel.status.value
+    finally:
+        panel.close()
