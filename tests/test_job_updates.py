@@ -400,3 +400,33 @@ def test_auto_revert_registers_the_last_stable_version_again(client: nomad.Nomad
     )
     assert reverted["TaskGroups"]["app"]["HealthyAllocs"] == 1
     assert [a["JobVersion"] for a in live(client, "reverted")] == [2]
+
+
+def test_a_deployment_stuck_waiting_for_promotion_fails_at_its_progress_deadline(
+    client: nomad.Nomad,
+) -> None:
+    update = (
+        'max_parallel = 1\n min_healthy_time = "1s"\n healthy_deadline = "5s"\n'
+        ' progress_deadline = "6s"\n canary = 1\n auto_revert = true'
+    )
+    first = run_and_settle(client, job_of(client, "stuck", update=update))
+    assert first["Status"] == "successful"
+    client.jobs.register_job({"Job": job_of(client, "stuck", text="hello", update=update)})
+    failed = wait_for(
+        lambda: next(
+            (
+                d
+                for d in client.job.get_deployments("stuck")
+                if d["JobVersion"] == 1 and d["Status"] == "failed"
+            ),
+            None,
+        ),
+        what="the unpromoted deployment to fail",
+    )
+    assert failed["StatusDescription"] == (
+        "Failed due to progress deadline - rolling back to job version 0"
+    )
+    wait_for(
+        lambda: sorted(a["JobVersion"] for a in live(client, "stuck")) == [2],
+        what="the canary to stop and version 0's content to run as version 2",
+    )

@@ -99,17 +99,8 @@ class DeploymentWatcher:
                     version["Stable"] = True
             self.store.commit(["jobs", "job_versions"])
         elif changed:
-            deployment["ModifyTime"] = now_ns()
-            self.store.upsert("deployments", deployment)
-            if progressed and job is not None and self._outdated(deployment, job):
-                self.scheduler.enqueue(
-                    new_evaluation(
-                        job,
-                        "deployment-watcher",
-                        DeploymentID=deployment["ID"],
-                        JobModifyIndex=job["JobModifyIndex"],
-                    )
-                )
+            next_batch = progressed and job is not None and bool(self._outdated(deployment, job))
+            self._update(deployment, evaluate=next_batch)
 
     def _outdated(self, deployment: dict, job: dict) -> list[dict]:
         """Live allocations of an older version still waiting to be replaced."""
@@ -213,16 +204,8 @@ class DeploymentWatcher:
         if any(s["AutoRevert"] for s in deployment["TaskGroups"].values()):
             description, reverted = self._rollback(deployment, description)
         self.finish(deployment, "failed", description)
-        response = self._update(deployment, evaluate=reverted is None)
+        response = self._update(deployment, evaluate=True)  # of the reverted job, if any
         if reverted is not None:
-            evaluation = new_evaluation(
-                reverted,
-                "deployment-watcher",
-                DeploymentID=deployment["ID"],
-                JobModifyIndex=reverted["JobModifyIndex"],
-            )
-            response["EvalCreateIndex"] = self.scheduler.enqueue(evaluation)
-            response["EvalID"] = evaluation["ID"]
             response["RevertedJobVersion"] = reverted["Version"]
         return response
 
