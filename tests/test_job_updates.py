@@ -46,6 +46,18 @@ def run_and_settle(client: nomad.Nomad, job: dict) -> dict:
     )
 
 
+def deployment_of(client: nomad.Nomad, job_id: str, version: int, status: str) -> dict | None:
+    """The job's deployment of ``version`` once it has ``status``."""
+    return next(
+        (
+            d
+            for d in client.job.get_deployments(job_id)
+            if d["JobVersion"] == version and d["Status"] == status
+        ),
+        None,
+    )
+
+
 def error_of(call) -> tuple[int, str]:
     with pytest.raises(exceptions.BaseNomadException) as raised:
         call()
@@ -367,21 +379,7 @@ def test_auto_revert_registers_the_last_stable_version_again(client: nomad.Nomad
     broken = parse(client, service_hcl("reverted", CRASH_ARGS, update=update, restart=no_restarts))
     client.jobs.register_job({"Job": broken})
     failed = wait_for(
-        lambda: (
-            (
-                (d := latest_deployment(client, "reverted"))["JobVersion"] == 1
-                and d["Status"] == "failed"
-                and d
-            )
-            or next(
-                (
-                    d
-                    for d in client.job.get_deployments("reverted")
-                    if d["JobVersion"] == 1 and d["Status"] == "failed"
-                ),
-                None,
-            )
-        ),
+        lambda: deployment_of(client, "reverted", 1, "failed"),
         what="the broken version's deployment to fail",
     )
     assert failed["StatusDescription"] == (
@@ -391,11 +389,7 @@ def test_auto_revert_registers_the_last_stable_version_again(client: nomad.Nomad
     assert job["Version"] == 2
     assert job["TaskGroups"][0]["Tasks"][0]["Config"] == good["TaskGroups"][0]["Tasks"][0]["Config"]
     reverted = wait_for(
-        lambda: (
-            (d := latest_deployment(client, "reverted"))["JobVersion"] == 2
-            and d["Status"] == "successful"
-            and d
-        ),
+        lambda: deployment_of(client, "reverted", 2, "successful"),
         what="the reverted version's deployment",
     )
     assert reverted["TaskGroups"]["app"]["HealthyAllocs"] == 1
@@ -413,14 +407,7 @@ def test_a_deployment_stuck_waiting_for_promotion_fails_at_its_progress_deadline
     assert first["Status"] == "successful"
     client.jobs.register_job({"Job": job_of(client, "stuck", text="hello", update=update)})
     failed = wait_for(
-        lambda: next(
-            (
-                d
-                for d in client.job.get_deployments("stuck")
-                if d["JobVersion"] == 1 and d["Status"] == "failed"
-            ),
-            None,
-        ),
+        lambda: deployment_of(client, "stuck", 1, "failed"),
         what="the unpromoted deployment to fail",
     )
     assert failed["StatusDescription"] == (
