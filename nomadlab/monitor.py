@@ -282,8 +282,8 @@ class Monitor:
             )
             if awaits_promotion(deployment):
                 ui.done(
-                    f'  ⏸ Deployment "{short}" awaits promotion: its canaries are healthy\n\n'
-                    f"{body}\n"
+                    f'  ⏸ Deployment "{short}" awaits promotion: its canaries are healthy '
+                    f"(nomad deployment promote {short}, or fail)\n\n{body}\n"
                 )
                 return deployment
             if status not in TERMINAL_DEPLOYMENT:
