@@ -124,7 +124,8 @@ class Reconciler:
                 self.plan.count(name, "InPlaceUpdate")
         if destructive and self._canary_phase():
             self.plan.count(name, "Ignore", len(destructive))
-            self._place_canaries([i for i, _ in destructive], canaries)
+            if self.plan.updates_allowed:  # a paused deployment places no canaries either
+                self._place_canaries([i for i, _ in destructive], canaries)
             return
         limit = self._update_limit()
         self.plan.count(name, "Ignore", len(destructive[limit:]))
