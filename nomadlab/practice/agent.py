@@ -62,7 +62,7 @@ class PracticeAgent:
         self.dev = dev
         self.log = log
         self.store = StateStore()
-        self.reaper = Reaper(self.data_dir if self._own_data_dir else None)
+        self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
@@ -108,6 +108,7 @@ class PracticeAgent:
         for coroutine in (
             self.scheduler.run(),
             self.deployments.run(),
+            self.reaper.supervise(),
             *(client.run() for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))
@@ -131,6 +132,7 @@ class PracticeAgent:
             task.cancel()
         self.scheduler.stop()
         await asyncio.gather(*(client.shutdown() for client in self.clients))
+        self.reaper.sweep(everything=True)
         self.reaper.close()
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
