@@ -121,11 +121,15 @@ class Client:
         index = 0
         while True:
             index = await self.store.wait(["allocs"], index, 300)
-            self.sync()
+            await self.sync()
 
-    def sync(self) -> None:
-        """Start runners for new allocations, stop those the server no longer wants."""
-        for alloc in self.store.node_allocs(self.node["ID"]):
+    async def sync(self, batch: int = 100) -> None:
+        """Start runners for new allocations, stop those the server no longer wants: only
+        the allocations written since the last sync, yielding to the loop every ``batch``."""
+        changed = self.store.take_node_changes(self.node["ID"])
+        for number, alloc in enumerate(changed, 1):
+            if number % batch == 0:
+                await asyncio.sleep(0)
             runner = self.runners.get(alloc["ID"])
             if runner is None:
                 if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
