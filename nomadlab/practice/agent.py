@@ -32,6 +32,7 @@ from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
+from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.http import make_app
 from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.scheduler import Scheduler
@@ -66,6 +67,7 @@ class PracticeAgent:
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.core = CoreScheduler(self.store)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -109,6 +111,7 @@ class PracticeAgent:
             self.scheduler.run(),
             self.deployments.run(),
             self.reaper.supervise(),
+            self.core.run(),
             *(client.run() for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterable
 
 TABLES = ("jobs", "job_versions", "allocs", "evals", "deployments", "nodes", "job_summary")
+JOB_TRACKED_VERSIONS = 6  # nomad/structs: versions of a job kept for `nomad job history`
 
 
 class StateStore:
@@ -65,7 +66,15 @@ class StateStore:
         job["JobModifyIndex"] = index
         job["Version"] = previous["Version"] + 1 if previous else 0
         self.jobs[key] = job
-        self.job_versions.setdefault(key, []).insert(0, copy.deepcopy(job))
+        versions = self.job_versions.setdefault(key, [])
+        versions.insert(0, copy.deepcopy(job))
+        if len(versions) > JOB_TRACKED_VERSIONS:
+            # Keep the newest stable version: if it is the one to go, the one before goes.
+            stable = next((i for i, v in enumerate(versions) if v.get("Stable")), -1)
+            limit = JOB_TRACKED_VERSIONS
+            if stable == limit:
+                versions[limit - 1], versions[limit] = versions[limit], versions[limit - 1]
+            del versions[limit]
         return index
 
     def update_job_status(self, job: dict, status: str) -> None:
@@ -126,24 +135,26 @@ class StateStore:
         return index
 
     def delete_allocs(self, ids: Iterable[str]) -> int:
-        """Remove allocations (garbage collection)."""
+        """Remove allocations (garbage collection); their clients see them go."""
         index = self.commit(["allocs", "job_summary", "jobs"])
         for alloc_id in ids:
             alloc = self.allocs.pop(alloc_id, None)
             if alloc is not None:
                 self._unindex(alloc)
+                self._node_changes.setdefault(alloc["NodeID"], set()).add(alloc_id)
         return index
 
     def _unindex(self, alloc: dict) -> None:
         for name, key in _alloc_keys(alloc):
             _discard(self._allocs_by[name], key, alloc["ID"])
 
-    def take_node_changes(self, node_id: str) -> list[dict]:
-        """The node's allocations written since the last call (its client's view of what
-        changed), in the order they were first written."""
+    def take_node_changes(self, node_id: str) -> tuple[list[dict], list[str]]:
+        """What changed on a node since the last call (its client's view): allocations
+        written, in the order they were first written, and IDs of those removed."""
         changed = self._node_changes.pop(node_id, set())
         allocs = [self.allocs[i] for i in changed if i in self.allocs]
-        return sorted(allocs, key=lambda a: a["CreateIndex"])
+        removed = [i for i in changed if i not in self.allocs]
+        return sorted(allocs, key=lambda a: a["CreateIndex"]), removed
 
     # Reads -------------------------------------------------------------------
 
