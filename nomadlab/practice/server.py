@@ -144,7 +144,7 @@ class Server:
             "Warnings": "",
         }
 
-    def plan(self, job: object, namespace: str, diff: bool) -> dict:
+    async def plan(self, job: object, namespace: str, diff: bool) -> dict:
         """``nomad job plan``: the scheduler's decisions on a copy of the state, the diff
         against the registered job and its annotations; nothing here changes."""
         job = self.admit(job, namespace)
@@ -157,7 +157,7 @@ class Server:
         evaluation = new_evaluation(
             planned, "job-register", JobModifyIndex=planned["JobModifyIndex"], AnnotatePlan=True
         )
-        result = Scheduler(shadow).reconcile(evaluation, planned)
+        result = await Scheduler(shadow).reconcile(evaluation, planned)
         created = None
         if result.failed:
             created = [

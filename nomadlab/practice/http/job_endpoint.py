@@ -56,14 +56,14 @@ def job_body(req: Request) -> dict:
     return body
 
 
-def job_plan(req: Request, job_id: str) -> dict:
+async def job_plan(req: Request, job_id: str) -> dict:
     body = job_body(req)
     job = body.get("Job")
     if not isinstance(job, dict):
         raise APIError(400, "Job must be specified")
     if job.get("ID") != job_id:
         raise APIError(400, "Job ID does not match")
-    return req.server.plan(job, req.namespace, diff=bool(body.get("Diff")))
+    return await req.server.plan(job, req.namespace, diff=bool(body.get("Diff")))
 
 
 def job_revert(req: Request, job_id: str) -> dict:

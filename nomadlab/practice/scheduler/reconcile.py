@@ -8,7 +8,7 @@ import re
 from typing import Protocol
 
 from nomadlab.practice import structs
-from nomadlab.practice.scheduler.util import Plan, deployment_group_state, stop
+from nomadlab.practice.scheduler.util import Plan, coalesce, deployment_group_state, stop
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns
 
@@ -34,7 +34,7 @@ class Placer(Protocol):
 
     store: StateStore
 
-    def place(
+    async def place(
         self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan
     ) -> dict | None: ...
 
@@ -59,7 +59,7 @@ class Reconciler:
         self.plan = plan
         self.deployment = plan.deployment
 
-    def run(self) -> None:
+    async def run(self) -> None:
         count = self.group["Count"]
         name = self.group["Name"]
         live = [
@@ -88,12 +88,24 @@ class Reconciler:
                 self.plan.count(name, "Stop")
             else:
                 keep[index] = alloc
-        self._update(keep, canaries)
-        held = self._reschedule(failed, count, set(keep))
-        for index in range(count):
-            if index not in keep and index not in held and self._place(index) is not None:
-                self.plan.count(name, "Place")
+        await self._update(keep, canaries)
+        held = await self._reschedule(failed, count, set(keep))
+        await self._place_missing(count, set(keep) | held)
         self._record_desired_total(count)
+
+    async def _place_missing(self, count: int, occupied: set[int]) -> None:
+        """Place every index not yet occupied. Once the group fails to place, the indexes
+        left are counted, not looped over: ``count`` may be in the millions."""
+        for index in range(count):
+            if index in occupied:
+                continue
+            if self.group["Name"] in self.plan.failed:
+                later = count - index - sum(1 for o in occupied if index < o < count)
+                coalesce(self.plan, self.group, later)
+                self.plan.count(self.group["Name"], "Place", later)
+                return
+            self.plan.count(self.group["Name"], "Place")
+            await self._place(index)
 
     def _unpromoted_canary(self, alloc: dict) -> bool:
         """A canary whose deployment has not promoted its group (yet, or ever)."""
@@ -103,7 +115,7 @@ class Reconciler:
         state = (deployment or {}).get("TaskGroups", {}).get(self.group["Name"]) or {}
         return not state.get("Promoted")
 
-    def _update(self, keep: dict[int, dict], canaries: list[dict]) -> None:
+    async def _update(self, keep: dict[int, dict], canaries: list[dict]) -> None:
         """Bring kept allocations to the job's version: in place, or replaced under
         max_parallel, after canaries first if the update block asks for them."""
         job, name = self.job, self.group["Name"]
@@ -125,13 +137,13 @@ class Reconciler:
         if destructive and self._canary_phase():
             self.plan.count(name, "Ignore", len(destructive))
             if self.plan.updates_allowed:  # a paused deployment places no canaries either
-                self._place_canaries([i for i, _ in destructive], canaries)
+                await self._place_canaries([i for i, _ in destructive], canaries)
             return
         limit = self._update_limit()
         self.plan.count(name, "Ignore", len(destructive[limit:]))
         for index, alloc in destructive[:limit]:
             self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
-            replacement = self._place(index, previous=alloc)
+            replacement = await self._place(index, previous=alloc)
             if replacement is None:
                 del keep[index]
             else:
@@ -151,14 +163,14 @@ class Reconciler:
         state["DesiredCanaries"] = wanted
         return True
 
-    def _place_canaries(self, indexes: list[int], canaries: list[dict]) -> None:
+    async def _place_canaries(self, indexes: list[int], canaries: list[dict]) -> None:
         """Place the canaries still missing, beside the allocations they may replace."""
         state = self.deployment["TaskGroups"][self.group["Name"]]
         used = {alloc_index(c) for c in canaries}
         spare = [i for i in range(self.group["Count"]) if i not in indexes]
         free = [i for i in indexes + spare if i not in used]
         for index in free[: max(0, state["DesiredCanaries"] - len(canaries))]:
-            alloc = self._place(index)
+            alloc = await self._place(index)
             if alloc is None:
                 continue
             alloc["DeploymentStatus"] = {
@@ -180,16 +192,15 @@ class Reconciler:
             return 1_000_000
         in_flight = sum(
             1
-            for a in self.scheduler.store.allocs.values()
-            if a.get("DeploymentID") == self.deployment["ID"]
-            and a["TaskGroup"] == self.group["Name"]
+            for a in self.scheduler.store.deployment_allocs(self.deployment["ID"])
+            if a["TaskGroup"] == self.group["Name"]
             and a["DesiredStatus"] == "run"
             and not structs.is_terminal(a)
             and not (a.get("DeploymentStatus") or {}).get("Healthy")
         )
         return max(0, max_parallel - in_flight)
 
-    def _reschedule(self, failed: list[dict], count: int, kept: set[int]) -> set[int]:
+    async def _reschedule(self, failed: list[dict], count: int, kept: set[int]) -> set[int]:
         """Replace failed allocations per the reschedule policy; returns indexes they hold."""
         held = set()
         policy = self.group.get("ReschedulePolicy") or {}
@@ -200,7 +211,7 @@ class Reconciler:
             held.add(index)
             if not reschedule_allowed(alloc, policy):
                 if alloc["JobVersion"] != self.job["Version"]:
-                    self._replace_failed(index, alloc)  # a new version replaces it
+                    await self._replace_failed(index, alloc)  # a new version replaces it
                 continue
             wait_until = failed_at(alloc) + reschedule_delay(alloc, policy)
             if wait_until > now_ns():
@@ -219,7 +230,7 @@ class Reconciler:
                     marked["FollowupEvalID"] = followup["ID"]
                     self.plan.allocs.append(marked)
                 continue
-            replacement = self._place(index, previous=alloc)
+            replacement = await self._place(index, previous=alloc)
             if replacement is not None:
                 self.plan.count(self.group["Name"], "Place")
                 old = stop(alloc, structs.ALLOC_RESCHEDULED)
@@ -227,15 +238,15 @@ class Reconciler:
                 self.plan.allocs.append(old)
         return held
 
-    def _replace_failed(self, index: int, alloc: dict) -> None:
+    async def _replace_failed(self, index: int, alloc: dict) -> None:
         """A failed allocation of an older version gives way to one of the job's version."""
-        if self._place(index, previous=alloc) is not None:
+        if await self._place(index, previous=alloc) is not None:
             self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
             self.plan.count(self.group["Name"], "DestructiveUpdate")
 
-    def _place(self, index: int, previous: dict | None = None) -> dict | None:
+    async def _place(self, index: int, previous: dict | None = None) -> dict | None:
         name = f"{self.job['ID']}.{self.group['Name']}[{index}]"
-        alloc = self.scheduler.place(self.job, self.group, name, self.evaluation, self.plan)
+        alloc = await self.scheduler.place(self.job, self.group, name, self.evaluation, self.plan)
         if alloc is None:
             return None
         if self.deployment is not None:
