@@ -31,6 +31,7 @@ import tornado.httpserver
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.drainer import NodeDrainer
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.http import make_app
 from nomadlab.practice.reaper import Reaper
@@ -66,6 +67,7 @@ class PracticeAgent:
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.drainer = NodeDrainer(self.store, self.scheduler)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -108,6 +110,7 @@ class PracticeAgent:
         for coroutine in (
             self.scheduler.run(),
             self.deployments.run(),
+            self.drainer.run(),
             *(client.run() for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))

@@ -254,15 +254,17 @@ class AllocRunner:
     # Deployment health (client/allochealth) ---------------------------------------
 
     def _watch_health(self) -> None:
+        """Track health for the deployment (``update`` block) or, for a service outside a
+        deployment, for a drain's migration (``migrate`` block), as the health hook does."""
         if self._health is not None:
             self._health.cancel()
-        if self.deployment_id:
+        if self.deployment_id or self.job["Type"] == "service":
             self._health = asyncio.create_task(self._track_health(self.deployment_id))
 
     async def _track_health(self, deployment_id: str) -> None:
-        update = self.group.get("Update") or {}
-        min_healthy = setting(update, "MinHealthyTime", 10 * SECOND) / SECOND
-        deadline = time.monotonic() + setting(update, "HealthyDeadline", 300 * SECOND) / SECOND
+        block = self.group.get("Update" if deployment_id else "Migrate") or {}
+        min_healthy = setting(block, "MinHealthyTime", 10 * SECOND) / SECOND
+        deadline = time.monotonic() + setting(block, "HealthyDeadline", 300 * SECOND) / SECOND
         watch_start = time.monotonic()
         while True:
             states = [r.state for r in self.tasks.values()]
@@ -286,7 +288,7 @@ class AllocRunner:
 
     def _set_health(self, deployment_id: str, healthy: bool) -> None:
         alloc = self.alloc
-        if alloc.get("DeploymentID") != deployment_id:
+        if (alloc.get("DeploymentID") or "") != deployment_id:
             return
         alloc["DeploymentStatus"] = {
             "Healthy": healthy,

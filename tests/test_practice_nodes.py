@@ -1,0 +1,180 @@
+"""Several nodes: drains, node failures, placement across nodes (a real 3-node practice agent)."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nomad
+import pytest
+from conftest import JOBS, task_processes, wait_for
+
+from nomadlab.practice import Agent
+from nomadlab.practice.structs import parse_rfc3339
+
+HA_JOB = "http-ha"
+
+
+@pytest.fixture
+def three_nodes(tmp_path: Path) -> Iterator[Agent]:
+    with Agent(http_port=None, nodes=3, log_file=tmp_path / "agent.log") as agent:
+        yield agent
+
+
+@pytest.fixture
+def cluster(three_nodes: Agent) -> nomad.Nomad:
+    return nomad.Nomad(address=three_nodes.address, timeout=30)
+
+
+def run_ha(client: nomad.Nomad, count: int = 3, edit=None) -> dict:
+    """Parse jobs/http-echo-ha.nomad.hcl through the agent (optionally edited), register it."""
+    job = client.jobs.request(
+        "parse",
+        method="post",
+        json={
+            "JobHCL": (JOBS / "http-echo-ha.nomad.hcl").read_text(),
+            "Canonicalize": True,
+            "Variables": f'python = "{sys.executable}"\ncount = {count}\n',
+        },
+    ).json()
+    if edit is not None:
+        edit(job)
+    return client.jobs.register_job({"Job": job})
+
+
+def live(client: nomad.Nomad, job: str = HA_JOB) -> list[dict]:
+    return [
+        a
+        for a in client.job.get_allocations(job)
+        if a["DesiredStatus"] == "run" and a["ClientStatus"] == "running"
+    ]
+
+
+def healthy(client: nomad.Nomad, count: int) -> list[dict]:
+    allocs = [a for a in live(client) if (a["DeploymentStatus"] or {}).get("Healthy")]
+    return allocs if len(allocs) == count else []
+
+
+def names(client: nomad.Nomad) -> dict[str, str]:
+    return {n["ID"]: n["Name"] for n in client.nodes.get_nodes()}
+
+
+def test_a_drain_moves_copies_one_batch_at_a_time_and_ends_ineligible(
+    cluster: nomad.Nomad,
+) -> None:
+    nodes = cluster.nodes.get_nodes()
+    target, others = nodes[0]["ID"], [n["ID"] for n in nodes[1:]]
+    for node_id in others:  # everything starts on the node to drain
+        cluster.node.eligible_node(node_id, ineligible=True)
+    run_ha(cluster)
+    wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
+    for node_id in others:
+        cluster.node.eligible_node(node_id, eligible=True)
+
+    cluster.node.drain_node_with_spec(target, {"Deadline": 0}, mark_eligible=False)
+    node = cluster.node.get_node(target)
+    assert node["Drain"] is True and node["DrainStrategy"]["Deadline"] == 0
+    assert node["SchedulingEligibility"] == "ineligible"
+    assert node["LastDrain"]["Status"] == "draining"
+    assert node["Events"][-2]["Message"] == "Node drain strategy set"
+
+    missing: list[int] = []
+
+    def drain_done() -> dict | None:
+        node = cluster.node.get_node(target)
+        up = [
+            a
+            for a in cluster.job.get_allocations(HA_JOB)
+            if a["DesiredStatus"] == "run" and (a["DeploymentStatus"] or {}).get("Healthy")
+        ]
+        missing.append(3 - len(up))
+        return node if node["DrainStrategy"] is None else None
+
+    n = wait_for(drain_done, what="the drain to complete")
+    assert n["Drain"] is False
+    assert n["LastDrain"]["Status"] == "complete"
+    assert n["SchedulingEligibility"] == "ineligible"
+    assert n["Events"][-1]["Message"] == "Node drain complete"
+    assert max(missing) <= 1  # migrate.max_parallel = 1: never two copies down at once
+
+    allocs = cluster.job.get_allocations(HA_JOB)
+    drained = sorted((a for a in allocs if a["NodeID"] == target), key=lambda a: a["ModifyIndex"])
+    assert len(drained) == 3
+    assert all(a["DesiredTransition"]["Migrate"] is True for a in drained)
+    assert all(a["DesiredDescription"] == "alloc is being migrated" for a in drained)
+    replacements = {a["PreviousAllocation"]: a for a in allocs if a["PreviousAllocation"]}
+    assert set(replacements) == {a["ID"] for a in drained}
+    # Batches: each replacement was placed only after the previous one was healthy.
+    ordered = sorted(replacements.values(), key=lambda a: a["CreateIndex"])
+    for earlier, later in itertools.pairwise(ordered):
+        healthy_at = parse_rfc3339(earlier["DeploymentStatus"]["Timestamp"])
+        assert later["CreateTime"] >= healthy_at
+    assert all(a["NodeID"] in others for a in ordered)
+    wait_for(lambda: not task_processes({a["ID"] for a in drained}), what="old tasks to exit")
+
+
+def test_a_drain_past_its_deadline_moves_the_rest_at_once(cluster: nomad.Nomad) -> None:
+    nodes = cluster.nodes.get_nodes()
+    target, others = nodes[0]["ID"], [n["ID"] for n in nodes[1:]]
+    for node_id in others:
+        cluster.node.eligible_node(node_id, ineligible=True)
+
+    def slow_migrations(job: dict) -> None:
+        job["TaskGroups"][0]["Migrate"]["MinHealthyTime"] = 300 * 10**9
+
+    run_ha(cluster, edit=slow_migrations)
+    wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
+    for node_id in others:
+        cluster.node.eligible_node(node_id, eligible=True)
+    cluster.node.drain_node_with_spec(target, {"Deadline": 2 * 10**9}, mark_eligible=False)
+    node = wait_for(
+        lambda: (n := cluster.node.get_node(target))["DrainStrategy"] is None and n,
+        what="the drain to end at its deadline",
+    )
+    assert node["Events"][-1]["Message"] == "Node drain complete"
+    assert node["Events"][-1]["Details"] == {"deadline_reached": "true"}
+    stopped = [a for a in cluster.job.get_allocations(HA_JOB) if a["NodeID"] == target]
+    assert all(a["DesiredStatus"] == "stop" for a in stopped)
+
+
+def test_disabling_a_drain_cancels_it_and_can_mark_the_node_eligible(
+    cluster: nomad.Nomad,
+) -> None:
+    nodes = cluster.nodes.get_nodes()
+    target = nodes[0]["ID"]
+    for node in nodes[1:]:  # nowhere else to go: the drain cannot finish
+        cluster.node.eligible_node(node["ID"], ineligible=True)
+    run_ha(cluster, count=2)
+    wait_for(lambda: healthy(cluster, 2), what="two healthy copies")
+    with pytest.raises(nomad.api.exceptions.BadRequestNomadException) as err:
+        cluster.node.drain_node_with_spec(target, {"Deadline": "soon"})
+    assert "Deadline" in err.value.nomad_resp.text
+
+    cluster.node.drain_node_with_spec(target, {"Deadline": 3600 * 10**9}, mark_eligible=False)
+    strategy = cluster.node.get_node(target)["DrainStrategy"]
+    assert parse_rfc3339(strategy["ForceDeadline"]) - parse_rfc3339(strategy["StartedAt"]) == (
+        3600 * 10**9
+    )
+    with pytest.raises(nomad.api.exceptions.BadRequestNomadException) as err:
+        cluster.node.eligible_node(target, eligible=True)
+    assert "while draining" in err.value.nomad_resp.text
+    # The first copy is stopped for migration; its replacement has nowhere to go.
+    wait_for(
+        lambda: cluster.job.get_summary(HA_JOB)["Summary"]["echo"]["Queued"] == 1,
+        what="the replacement to wait for a node",
+    )
+    # python-nomad's drain_node(False) sends DrainSpec null: cancel, and eligible again.
+    cluster.node.drain_node_with_spec(target, None, mark_eligible=True)
+    node = cluster.node.get_node(target)
+    assert node["Drain"] is False and node["DrainStrategy"] is None
+    assert node["LastDrain"]["Status"] == "canceled"
+    assert node["SchedulingEligibility"] == "eligible"
+    assert [e["Message"] for e in node["Events"][-2:]] == [
+        "Node drain disabled",
+        "Node marked as eligible for scheduling",
+    ]
+    # The waiting replacement lands back on the node that is eligible again.
+    allocs = wait_for(lambda: healthy(cluster, 2), what="two healthy copies again")
+    assert {a["NodeID"] for a in allocs} == {target}
