@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nomad
 import pytest
+import requests
 from conftest import JOBS, task_processes, wait_for
 
 from nomadlab.practice import Agent
@@ -178,3 +179,103 @@ def test_disabling_a_drain_cancels_it_and_can_mark_the_node_eligible(
     # The waiting replacement lands back on the node that is eligible again.
     allocs = wait_for(lambda: healthy(cluster, 2), what="two healthy copies again")
     assert {a["NodeID"] for a in allocs} == {target}
+
+
+def practice(agent: Agent, node_id: str, action: str) -> requests.Response:
+    return requests.put(f"{agent.address}/v1/practice/node/{node_id}/{action}", timeout=30)
+
+
+def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_back(
+    three_nodes: Agent, cluster: nomad.Nomad
+) -> None:
+    run_ha(cluster)
+    allocs = wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
+    victim = allocs[0]
+    node_id = victim["NodeID"]
+
+    answer = practice(three_nodes, node_id, "fail")
+    assert answer.status_code == 200 and answer.json()["Failed"] is True
+    wait_for(lambda: not task_processes({victim["ID"]}), what="the dead node's task to vanish")
+    # Nobody knows yet: the server only notices when the heartbeats stop coming.
+    assert cluster.node.get_node(node_id)["Status"] == "ready"
+    again = practice(three_nodes, node_id, "fail")
+    assert again.status_code == 400 and "already failed" in again.text
+
+    node = wait_for(
+        lambda: (n := cluster.node.get_node(node_id))["Status"] == "down" and n,
+        what="the node to miss its heartbeat TTL and grace",
+    )
+    assert node["Events"][-1]["Message"] == "Node heartbeat missed"
+    lost = wait_for(
+        lambda: (
+            (a := cluster.allocation.get_allocation(victim["ID"]))["ClientStatus"] == "lost" and a
+        ),
+        what="the allocation to be lost",
+    )
+    assert lost["DesiredStatus"] == "stop"
+    assert lost["DesiredDescription"] == "alloc is lost since its node is down"
+    replaced = wait_for(lambda: healthy(cluster, 3), what="a replacement elsewhere")
+    replacement = next(a for a in replaced if a["PreviousAllocation"] == victim["ID"])
+    assert replacement["NodeID"] != node_id
+    assert replacement["Name"] == victim["Name"]
+    assert cluster.job.get_summary(HA_JOB)["Summary"]["echo"]["Lost"] == 1
+
+    back = practice(three_nodes, node_id, "recover")
+    assert back.status_code == 200 and back.json()["Failed"] is False
+    node = wait_for(
+        lambda: (n := cluster.node.get_node(node_id))["Status"] == "ready" and n,
+        what="the node to come back",
+    )
+    assert node["Events"][-1]["Message"] == "Node reregistered by heartbeat"
+    assert practice(three_nodes, node_id, "recover").status_code == 400
+    assert cluster.allocation.get_allocation(victim["ID"])["ClientStatus"] == "lost"
+    assert not task_processes({victim["ID"]})
+    missing = practice(three_nodes, "no-such-node", "fail")
+    assert missing.status_code == 404 and missing.text == "node not found"
+
+
+def test_with_a_disconnect_window_copies_are_unknown_then_reconnect(
+    three_nodes: Agent, cluster: nomad.Nomad
+) -> None:
+    def tolerate_disconnects(job: dict) -> None:
+        job["TaskGroups"][0]["Disconnect"] = {
+            "LostAfter": 300 * 10**9,
+            "Replace": True,
+            "Reconcile": "best_score",
+        }
+
+    run_ha(cluster, edit=tolerate_disconnects)
+    allocs = wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
+    victim = allocs[0]
+    node_id = victim["NodeID"]
+    practice(three_nodes, node_id, "fail")
+    wait_for(
+        lambda: cluster.node.get_node(node_id)["Status"] == "disconnected",
+        what="the node to be disconnected",
+    )
+    unknown = wait_for(
+        lambda: (
+            (a := cluster.allocation.get_allocation(victim["ID"]))["ClientStatus"] == "unknown"
+            and a
+        ),
+        what="the allocation to be unknown",
+    )
+    assert unknown["DesiredStatus"] == "run"
+    assert unknown["AllocStates"][-1]["Value"] == "unknown"
+    replaced = wait_for(lambda: healthy(cluster, 3), what="a replacement elsewhere")
+    replacement = next(a for a in replaced if a["PreviousAllocation"] == victim["ID"])
+
+    practice(three_nodes, node_id, "recover")
+    wait_for(
+        lambda: cluster.allocation.get_allocation(replacement["ID"])["DesiredStatus"] == "stop",
+        what="the replacement to give way",
+    )
+    assert (
+        cluster.allocation.get_allocation(replacement["ID"])["DesiredDescription"]
+        == "alloc not needed due to disconnected client reconnect"
+    )
+    wait_for(
+        lambda: cluster.allocation.get_allocation(victim["ID"])["ClientStatus"] == "running",
+        what="the original to run again on its node",
+    )
+    assert cluster.node.get_node(node_id)["Status"] == "ready"
