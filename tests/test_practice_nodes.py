@@ -279,3 +279,124 @@ def test_with_a_disconnect_window_copies_are_unknown_then_reconnect(
         what="the original to run again on its node",
     )
     assert cluster.node.get_node(node_id)["Status"] == "ready"
+
+
+def placements(client: nomad.Nomad, count: int, job: str = HA_JOB) -> dict[str, int]:
+    """How many running copies each node name holds, once ``count`` run."""
+    allocs = wait_for(
+        lambda: (r := live(client, job)) and len(r) == count and r,
+        what=f"{count} running copies",
+    )
+    spread: dict[str, int] = {}
+    for alloc in allocs:
+        spread[alloc["NodeName"]] = spread.get(alloc["NodeName"], 0) + 1
+    return spread
+
+
+def test_spread_puts_copies_evenly_over_the_three_nodes(cluster: nomad.Nomad) -> None:
+    run_ha(cluster, count=3)
+    assert sorted(placements(cluster, 3).values()) == [1, 1, 1]
+    alloc = cluster.allocation.get_allocation(live(cluster)[0]["ID"])
+    best = alloc["Metrics"]["ScoreMetaData"][0]
+    assert best["NodeID"] == alloc["NodeID"]
+    assert set(best["Scores"]) >= {"binpack", "job-anti-affinity", "allocation-spread"}
+    wait_for(lambda: cluster.job.get_deployment(HA_JOB)["Status"] == "successful")
+    cluster.job.request(
+        HA_JOB, "scale", method="post", json={"Count": 6, "Target": {"Group": "echo"}}
+    )
+    assert sorted(placements(cluster, 6).values()) == [2, 2, 2]
+
+
+def test_distinct_hosts_keeps_copies_apart_and_says_why_the_fourth_waits(
+    cluster: nomad.Nomad,
+) -> None:
+    def distinct(job: dict) -> None:
+        group = job["TaskGroups"][0]
+        group["Spreads"] = None
+        group["Constraints"] = [{"LTarget": "", "RTarget": "true", "Operand": "distinct_hosts"}]
+
+    run_ha(cluster, count=4, edit=distinct)
+    assert sorted(placements(cluster, 3).values()) == [1, 1, 1]
+    failed = wait_for(
+        lambda: next((e for e in cluster.job.get_evaluations(HA_JOB) if e["FailedTGAllocs"]), None),
+        what="the evaluation that could not place the fourth copy",
+    )
+    assert failed["FailedTGAllocs"]["echo"]["ConstraintFiltered"] == {"distinct_hosts": 3}
+    assert cluster.job.get_summary(HA_JOB)["Summary"]["echo"]["Queued"] == 1
+
+
+def test_constraints_and_affinities_on_node_attributes(cluster: nomad.Nomad) -> None:
+    nodes = sorted(n["Name"] for n in cluster.nodes.get_nodes())
+
+    def avoid_first_prefer_last(job: dict) -> None:
+        group = job["TaskGroups"][0]
+        group["Spreads"] = None
+        group["Constraints"] = [
+            {"LTarget": "${node.unique.name}", "RTarget": nodes[0], "Operand": "!="}
+        ]
+        group["Affinities"] = [
+            {"LTarget": "${node.unique.name}", "RTarget": nodes[2], "Operand": "=", "Weight": 100}
+        ]
+
+    run_ha(cluster, count=1, edit=avoid_first_prefer_last)
+    assert placements(cluster, 1) == {nodes[2]: 1}
+    alloc = cluster.allocation.get_allocation(live(cluster)[0]["ID"])
+    assert alloc["Metrics"]["ConstraintFiltered"] == {f"${{node.unique.name}} != {nodes[0]}": 1}
+    assert alloc["Metrics"]["ScoreMetaData"][0]["Scores"]["node-affinity"] == 1.0
+
+    def nowhere(job: dict) -> None:
+        job["ID"] = job["Name"] = "nowhere"
+        job["Constraints"] = [
+            {"LTarget": "${attr.kernel.name}", "RTarget": "plan9", "Operand": "="}
+        ]
+
+    run_ha(cluster, count=1, edit=nowhere)
+    failed = wait_for(
+        lambda: next(
+            (e for e in cluster.job.get_evaluations("nowhere") if e["FailedTGAllocs"]), None
+        ),
+        what="the placement failure",
+    )
+    assert failed["FailedTGAllocs"]["echo"]["ConstraintFiltered"] == {
+        "${attr.kernel.name} = plan9": 3
+    }
+
+
+def test_a_copy_that_keeps_crashing_is_rescheduled_to_another_node_with_its_history(
+    cluster: nomad.Nomad,
+) -> None:
+    run_ha(cluster, count=1)
+    first = wait_for(lambda: healthy(cluster, 1), what="a healthy copy")[0]
+    for crash in range(2):  # restart { attempts = 1 }: the second crash fails the allocation
+        processes = wait_for(lambda: task_processes({first["ID"]}), what="the task to run")
+        processes[0].kill()
+        if crash == 0:
+            wait_for(
+                lambda: (
+                    cluster.allocation.get_allocation(first["ID"])["TaskStates"]["server"][
+                        "Restarts"
+                    ]
+                    == 1
+                    and task_processes({first["ID"]})
+                ),
+                what="the restart in place",
+            )
+    failed = wait_for(
+        lambda: (
+            (a := cluster.allocation.get_allocation(first["ID"]))["ClientStatus"] == "failed" and a
+        ),
+        what="the allocation to fail",
+    )
+    events = [e["Type"] for e in failed["TaskStates"]["server"]["Events"]]
+    assert events[-1] == "Not Restarting" and "Restarting" in events
+    replacement = wait_for(
+        lambda: next((a for a in live(cluster) if a["PreviousAllocation"] == first["ID"]), None),
+        what="the rescheduled copy",
+    )
+    assert replacement["NodeID"] != first["NodeID"]  # the node it failed on is penalised
+    tracker = replacement["RescheduleTracker"]["Events"]
+    assert [(e["PrevAllocID"], e["PrevNodeID"]) for e in tracker] == [
+        (first["ID"], first["NodeID"])
+    ]
+    assert tracker[0]["Delay"] == 5 * 10**9
+    assert cluster.allocation.get_allocation(first["ID"])["NextAllocation"] == replacement["ID"]

@@ -14,8 +14,16 @@ import asyncio
 import logging
 
 from nomadlab.practice import structs
-from nomadlab.practice.scheduler.feasible import infeasible, static_port_collision
-from nomadlab.practice.scheduler.rank import assign_resources, exhausted, node_usage, ports_in_use
+from nomadlab.practice.scheduler.feasible import infeasible
+from nomadlab.practice.scheduler.rank import (
+    assign_resources,
+    exhausted,
+    node_usage,
+    ports_in_use,
+    proposed_allocs,
+    score_node,
+    static_port_collision,
+)
 from nomadlab.practice.scheduler.reconcile import Reconciler
 from nomadlab.practice.scheduler.util import (
     Plan,
@@ -184,18 +192,41 @@ class Scheduler:
 
     # Placement ---------------------------------------------------------------
 
-    def place(self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan) -> dict | None:
-        """Choose a node for one new allocation; record why not on failure."""
+    def place(
+        self,
+        job: dict,
+        group: dict,
+        name: str,
+        evaluation: dict,
+        plan: Plan,
+        previous: dict | None = None,
+    ) -> dict | None:
+        """Choose a node for one new allocation; record why not on failure.
+
+        Every feasible node that has room is scored (rank.py) and the best one wins; a
+        replacement for a failed allocation avoids the nodes it failed on.
+        """
         ask_cpu = sum(t["Resources"]["CPU"] for t in group["Tasks"])
         ask_mem = sum(t["Resources"]["MemoryMB"] for t in group["Tasks"])
         metric = new_metric()
-        pending = [a for a in plan.allocs if a["DesiredStatus"] == "run"]
-        ports_used = ports_in_use(self.store, pending)
+        proposed = proposed_allocs(self.store, plan.allocs)
+        ports_used = ports_in_use(
+            self.store, [a for a in plan.allocs if a["DesiredStatus"] == "run"]
+        )
         collision = static_port_collision(group, ports_used)
-        candidates = []
+        placed = [
+            a
+            for a in proposed
+            if a["JobID"] == job["ID"]
+            and a["Namespace"] == job["Namespace"]
+            and a["TaskGroup"] == group["Name"]
+        ]
+        penalty_nodes = reschedule_penalty_nodes(previous)
+        scored = []
         for node in sorted(self.store.nodes.values(), key=lambda n: n["Name"]):
             metric["NodesEvaluated"] += 1
-            reason = infeasible(node, job, group)
+            on_node = [a for a in proposed if a["NodeID"] == node["ID"]]
+            reason = infeasible(node, job, group, on_node)
             if reason:
                 metric["NodesFiltered"] += 1
                 metric["ConstraintFiltered"][reason] = (
@@ -209,7 +240,7 @@ class Scheduler:
             metric["NodesAvailable"][node["Datacenter"]] = (
                 metric["NodesAvailable"].get(node["Datacenter"], 0) + 1
             )
-            used_cpu, used_mem, same_job = node_usage(self.store, node, job, pending)
+            used_cpu, used_mem = node_usage(node, on_node)
             capacity = node["NodeResources"]
             if used_cpu + ask_cpu > capacity["Cpu"]["CpuShares"]:
                 exhausted(metric, "cpu")
@@ -220,22 +251,37 @@ class Scheduler:
             if collision:  # every practice node shares this host's ports
                 exhausted(metric, f"network: reserved port collision {collision}")
                 continue
-            fit = (used_cpu + ask_cpu) / capacity["Cpu"]["CpuShares"] + (
-                used_mem + ask_mem
-            ) / capacity["Memory"]["MemoryMB"]
-            # Binpack prefers full nodes; job anti-affinity spreads a job's copies.
-            score = fit / 2 - same_job / max(group["Count"], 1)
-            candidates.append((score, node))
-        if not candidates:
+            score, scores = score_node(
+                node,
+                job,
+                group,
+                (used_cpu + ask_cpu, used_mem + ask_mem),
+                placed,
+                self.store.nodes,
+                penalty_nodes,
+            )
+            scored.append((score, node, scores))
+        if not scored:
             failure = plan.failed.setdefault(group["Name"], metric)
             if failure is not metric:
                 failure["CoalescedFailures"] += 1
             plan.queued[group["Name"]] = plan.queued.get(group["Name"], 0) + 1
             return None
-        node = max(candidates, key=lambda c: c[0])[1]
+        best = max(scored, key=lambda s: s[0])[1]  # the first of equals, in node name order
         metric["NodesInPool"] = len(self.store.nodes)
-        metric["ScoreMetaData"] = [{"NodeID": node["ID"], "NormScore": 1.0, "Scores": {}}]
-        alloc = new_allocation(job, group, name, node, evaluation, metric)
-        assign_resources(alloc, group, node, ports_used)
+        metric["ScoreMetaData"] = [
+            {"NodeID": node["ID"], "Scores": scores, "NormScore": score}
+            for score, node, scores in sorted(scored, key=lambda s: -s[0])[:5]
+        ]
+        alloc = new_allocation(job, group, name, best, evaluation, metric)
+        assign_resources(alloc, group, best, ports_used)
         plan.allocs.append(alloc)
         return alloc
+
+
+def reschedule_penalty_nodes(previous: dict | None) -> set[str]:
+    """Nodes a failed allocation ran on, which its replacement should avoid."""
+    if previous is None or previous["ClientStatus"] != "failed":
+        return set()
+    events = (previous.get("RescheduleTracker") or {}).get("Events") or []
+    return {previous["NodeID"], *(e["PrevNodeID"] for e in events)}

@@ -35,7 +35,13 @@ class Placer(Protocol):
     store: StateStore
 
     def place(
-        self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan
+        self,
+        job: dict,
+        group: dict,
+        name: str,
+        evaluation: dict,
+        plan: Plan,
+        previous: dict | None = None,
     ) -> dict | None: ...
 
 
@@ -210,7 +216,9 @@ class Reconciler:
 
     def _place(self, index: int, previous: dict | None = None) -> dict | None:
         name = f"{self.job['ID']}.{self.group['Name']}[{index}]"
-        alloc = self.scheduler.place(self.job, self.group, name, self.evaluation, self.plan)
+        alloc = self.scheduler.place(
+            self.job, self.group, name, self.evaluation, self.plan, previous
+        )
         if alloc is None:
             return None
         if self.deployment is not None:
