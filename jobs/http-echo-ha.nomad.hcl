@@ -48,12 +48,15 @@ job "http-ha" {
       mode     = "fail"
     }
 
-    # Nomad's default for a service waits 30s, then doubles the wait on each failure.
-    # Here a failed allocation moves to another node after 5s (the least Nomad allows).
+    # Nomad's default for a service waits 30s, doubles the wait on each failure and never
+    # gives up. Here a failed allocation moves to another node after 5s (the least Nomad
+    # allows), at most 3 times an hour.
     reschedule {
       delay          = "5s"
       delay_function = "constant"
-      unlimited      = true
+      attempts       = 3
+      interval       = "1h"
+      unlimited      = false
     }
 
     network {
