@@ -6,9 +6,9 @@ eligibility`` and ``nomad alloc status|restart|stop|signal``, plus the practice 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nomadlab.alloc_status import format_alloc_status
 from nomadlab.errors import NomadAPIError, NomadLabError
@@ -22,6 +22,10 @@ from nomadlab.node_status import (
 from nomadlab.results import RunResult, Text, allocation_table
 from nomadlab.terminal import Ui, format_time, limit, parse_time
 
+if TYPE_CHECKING:
+    from nomadlab.lab import Lab
+
+T = TypeVar("T")
 SECOND = 1_000_000_000
 NOT_PRACTICE = (
     "`node {verb}` simulates a machine {what} and only the practice agent can do that: "
@@ -179,6 +183,44 @@ class ClusterVerbs:
         """Practice agent only: the failed node's machine comes back."""
         return self._practice_node(node, "recover", "coming back")
 
+    def wait_node(self, node: str, status: str, timeout: float = 120.0) -> Text:
+        """Wait until the node's status is ``status`` (``down``, ``ready``), with blocking
+        queries on ``GET /v1/node/:id``, and say how long it took."""
+        found = self.find_node(node)
+        started, index = time.monotonic(), 0
+        while found.get("Status") != status:
+            if time.monotonic() - started > timeout:
+                raise NomadLabError(
+                    f'Node "{found["Name"]}" is still {found.get("Status")} after {timeout:g}s.'
+                )
+            with self._api():
+                response = self.nomad.node.request(
+                    found["ID"], method="get", params={"index": index, "wait": "5s"}
+                )
+            index, found = int(response.headers.get("X-Nomad-Index") or 0), response.json()
+        return self._say(
+            f'Node "{found["Name"]}" is {status} (after {time.monotonic() - started:.0f}s)'
+        )
+
+    def wait_running(self, job: str, count: int, timeout: float = 120.0) -> RunResult:
+        """Wait until ``count`` allocations of ``job`` run (and no more are pending), with
+        blocking queries on ``GET /v1/job/:id/allocations``; their table."""
+        started, index = time.monotonic(), 0
+        while True:
+            with self._api():
+                response = self.nomad.job.request(
+                    job, "allocations", method="get", params={"index": index, "wait": "5s"}
+                )
+            index, allocs = int(response.headers.get("X-Nomad-Index") or 0), response.json()
+            wanted = [a for a in allocs if a["DesiredStatus"] == "run"]
+            if len(wanted) == count and all(a["ClientStatus"] == "running" for a in wanted):
+                return RunResult(job, allocations=allocation_table(allocs))
+            if time.monotonic() - started > timeout:
+                raise NomadLabError(
+                    f'Job "{job}" does not run {count} allocations after {timeout:g}s: '
+                    f'lab.status("{job}") shows what Nomad is doing.'
+                )
+
     # -- allocations ---------------------------------------------------------------------------
 
     def alloc_status(self, alloc: str, verbose: bool = False) -> Text:
@@ -244,3 +286,85 @@ class ClusterVerbs:
     def _say(self, text: str) -> Text:
         self._ui().line(text)
         return Text(text)
+
+
+def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
+    """A Lab on a cluster with at least ``nodes`` nodes, for the notebooks about several.
+
+    ``lab`` itself on a real cluster, or on a practice agent that has them; otherwise a Lab
+    on a new practice agent with ``nodes`` simulated nodes on a free port, which
+    ``stop_agent()`` stops (the kit's own agent keeps running).
+    """
+    import psutil
+
+    from nomadlab import agent as agents
+    from nomadlab.lab import Lab
+    from nomadlab.practice import Agent
+
+    if not (lab.agent.practice or lab.mode == "practice") or len(lab.nodes()) >= nodes:
+        return lab
+    log = agents.home() / f"agent-{nodes}-nodes.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    practice = Agent(http_port=None, nodes=nodes, log_file=log).start()
+    running = agents.RunningAgent(
+        mode="practice",
+        address=practice.address,
+        pid=practice.pid,
+        create_time=psutil.Process(practice.pid).create_time(),
+        log_file=log,
+        started_by_kit=True,
+        practice=True,
+    )
+    return Lab(running, quiet=lab.quiet)
+
+
+def until(condition: Callable[[], T], timeout: float = 120.0, what: str = "it") -> T:
+    """Poll ``condition`` (every 0.2s) until it returns something truthy; a notebook's
+    wait, with a ceiling instead of a hang."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise NomadLabError(f"Waited {timeout:g}s for {what}; it did not happen.")
+        time.sleep(0.2)
+    return result
+
+
+def check_distinct_hosts(lab: Lab, hcl: str) -> str:
+    """Notebook 07's checker: run the jobspec ``hcl`` with one copy more than there are
+    nodes; with ``distinct_hosts`` every node runs one copy and the last one waits. Purges
+    the job afterwards and returns the verdict."""
+    import tempfile
+    from pathlib import Path
+
+    from nomadlab.errors import PlacementFailed
+
+    path = Path(tempfile.mkdtemp(prefix="nomadlab-exercise-")) / "exercise.nomad.hcl"
+    path.write_text(hcl)
+    job = lab.parse(path)
+    group = job["TaskGroups"][0]
+    constraints = (job.get("Constraints") or []) + (group.get("Constraints") or [])
+    if not any(c.get("Operand") == "distinct_hosts" for c in constraints):
+        return "Not yet: the job has no distinct_hosts constraint (constraint { ... })."
+    nodes = [n for n in lab.nodes() if n["Status"] == "ready"]
+    quiet, lab.quiet = lab.quiet, True
+    try:
+        try:
+            lab.run(path, count=len(nodes) + 1)
+            waited = False
+        except PlacementFailed:
+            waited = True
+        allocs = [
+            a for a in lab.nomad.job.get_allocations(job["ID"]) if a["DesiredStatus"] == "run"
+        ]
+    finally:
+        lab.stop(job["ID"], purge=True)
+        lab.quiet = quiet
+    on_nodes = [a["NodeID"] for a in allocs]
+    if len(set(on_nodes)) != len(on_nodes):
+        return "Not yet: two copies shared a node."
+    if not waited:
+        return "Not yet: every copy was placed, so some node must have run two."
+    return (
+        f"✓ {len(on_nodes)} copies on {len(on_nodes)} different nodes, and copy "
+        f"{len(nodes) + 1} waited for a node of its own: distinct_hosts allows one per node."
+    )
