@@ -220,13 +220,7 @@ def allocation_timeline(
             ax.plot([(healthy_at - start) / _NS], [row], linestyle="none", **_health_style(verdict))
             marks.add(verdict)
 
-    _label_rows(ax, [_row_label(a) for a in allocs], axis="y")
-    ax.set_ylim(len(allocs) - 0.5, -0.5)
-    ax.set_xlim(left=0)
-    ax.grid(axis="x", color="0.9")
-    ax.set_axisbelow(True)
-    ax.set_xlabel("seconds since first allocation")
-    ax.set_ylabel("allocation")
+    _time_rows(ax, [_row_label(a) for a in allocs], "seconds since first allocation", "allocation")
     ax.set_title(title)
     handles = [Patch(color=STATUS_COLORS[s], label=s) for s in STATUS_COLORS if s in statuses]
     handles += [
@@ -462,13 +456,7 @@ def placements_over_time(
             y, begin, _ = where[alloc["ID"]]
             arrow = {"arrowstyle": "->", "color": "black", "connectionstyle": "arc3,rad=0.2"}
             ax.annotate("", (begin, y), (previous[2], previous[0]), arrowprops=arrow)
-    _label_rows(ax, [names.get(r) or r[:8] for r in rows], axis="y")
-    ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_xlim(left=0)
-    ax.grid(axis="x", color="0.9")
-    ax.set_axisbelow(True)
-    ax.set_xlabel("seconds since the first allocation")
-    ax.set_ylabel("node")
+    _time_rows(ax, [names.get(r) or r[:8] for r in rows], "seconds since first allocation", "node")
     ax.set_title(title)
     handles = [Patch(color=_color(s), label=s) for s in STATUS_COLORS if s in statuses]
     handles += [Patch(color=c, alpha=0.25, label=f"node {k}") for k, c in shades.items()]
@@ -632,6 +620,17 @@ def _label_rows(ax: Axes, labels: list[str], *, axis: str, rotate: bool = False)
         ax.set_yticks(positions, shown, fontsize=fontsize)
     else:
         ax.set_xticks(positions, shown, fontsize=fontsize, rotation=90 if rotate else 0)
+
+
+def _time_rows(ax: Axes, labels: list[str], xlabel: str, ylabel: str) -> None:
+    """Rows top to bottom against seconds from 0, with a light vertical grid."""
+    _label_rows(ax, labels, axis="y")
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xlim(left=0)
+    ax.grid(axis="x", color="0.9")
+    ax.set_axisbelow(True)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
 
 
 def _restart_style() -> dict[str, Any]:
