@@ -21,11 +21,13 @@ from labkit import run_cli
 from matplotlib.colors import to_hex
 
 from nomadlab.alloc_status import format_alloc_status, format_placement, reschedule_attempts
+from nomadlab.cluster import until
 from nomadlab.errors import NomadLabError
 from nomadlab.lab import Lab
 from nomadlab.node_status import drain_messages, format_drain, format_node_list, ibytes
 from nomadlab.plots import STATUS_COLORS, node_periods, placements_over_time
 from nomadlab.practice import Agent
+from nomadlab.probe import Probe
 
 home = labkit.home
 SECOND = 1_000_000_000
@@ -325,3 +327,19 @@ def test_placements_chart_shows_nodes_moves_and_down_periods() -> None:
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "node down" in legend and "moved to" in legend
     assert placements_over_time([]).axes[0].texts[0].get_text() == "no allocations yet"
+
+
+def test_probe_counts_requests_and_retries_another_copy_when_one_is_gone(three: Agent) -> None:
+    lab = Lab(three.address, quiet=True)
+    run_ha(lab, count=2)
+    gone = lab.nomad.job.get_allocations("http-ha")[0]
+    with Probe(lab, "http-ha", interval=0.02) as probe:
+        until(lambda: probe.sent >= 5, what="the first requests")
+        lab.alloc_stop(gone["ID"], detach=True)
+        wait_for(lambda: not task_processes({gone["ID"]}), what="the stopped copy to exit")
+        until(lambda: probe.sent >= 40, what="more requests")
+    assert probe.failed == 0, probe.errors
+    assert str(probe).startswith(f"{probe.sent} requests, 0 failed")
+    lab.stop("http-ha", purge=True)
+    with pytest.raises(NomadLabError, match="no running copy"), Probe(lab, "http-ha"):
+        pass
