@@ -52,7 +52,7 @@ class NodeDrainer:
         """Mark the next allocations of one draining node, or finish its drain."""
         strategy = node["DrainStrategy"]
         deadline = force_deadline(node)
-        deadlined = bool(deadline) and now_ns() >= deadline
+        deadlined = (strategy.get("Deadline") or 0) < 0 or (bool(deadline) and now_ns() >= deadline)
         ignore_system = bool(strategy.get("IgnoreSystemJobs"))
         remaining = [
             a

@@ -197,13 +197,19 @@ class Server:
     def set_eligibility(self, node_id: str, eligibility: str) -> dict:
         """Mark a node eligible or ineligible for new placements (Node.UpdateEligibility)."""
         if eligibility not in ("eligible", "ineligible"):
-            raise APIError(400, f'invalid scheduling eligibility "{eligibility}"')
+            raise APIError(500, f'invalid scheduling eligibility "{eligibility}"')
         node = self.node(node_id)
         if node["DrainStrategy"] is not None and eligibility == "eligible":
             raise APIError(
-                400, "can not set node's scheduling eligibility to eligible while draining"
+                500, "can not set node's scheduling eligibility to eligible while it is draining"
             )
-        self._set_eligibility(node, eligibility)
+        if node["SchedulingEligibility"] != eligibility:
+            add_node_event(
+                node,
+                ELIGIBLE_EVENT if eligibility == "eligible" else INELIGIBLE_EVENT,
+                "Cluster",
+            )
+            self._set_eligibility(node, eligibility)
         return self._node_update_response(node)
 
     def _node_update_response(self, node: dict) -> dict:
@@ -211,16 +217,8 @@ class Server:
         return {"EvalIDs": [], "EvalCreateIndex": 0, "NodeModifyIndex": index, "Index": index}
 
     def _set_eligibility(self, node: dict, eligibility: str) -> None:
-        """Change eligibility with its node event; blocked evaluations retry on a node
-        turning eligible."""
-        if node["SchedulingEligibility"] == eligibility:
-            return
+        """Change eligibility; blocked evaluations retry on a node turning eligible."""
         node["SchedulingEligibility"] = eligibility
-        add_node_event(
-            node,
-            ELIGIBLE_EVENT if eligibility == "eligible" else INELIGIBLE_EVENT,
-            "Cluster",
-        )
         if eligibility == "eligible":
             self.scheduler.unblock("nodes")
 
@@ -247,15 +245,15 @@ class Server:
             deadline = spec.get("Deadline") or 0
             if not isinstance(deadline, int) or isinstance(deadline, bool):
                 raise APIError(400, "DrainSpec.Deadline must be a duration in nanoseconds")
-            force = now + deadline if deadline > 0 else now if deadline < 0 else 0
             updating = node["DrainStrategy"] is not None
             node.update(
                 Drain=True,
                 DrainStrategy={
                     "Deadline": deadline,
                     "IgnoreSystemJobs": bool(spec.get("IgnoreSystemJobs")),
-                    "ForceDeadline": rfc3339(force) or GO_ZERO_TIME,
-                    "StartedAt": rfc3339(now),
+                    # A negative deadline forces the drain at once (DeadlineTime).
+                    "ForceDeadline": rfc3339(now + deadline) if deadline > 0 else GO_ZERO_TIME,
+                    "StartedAt": node["DrainStrategy"]["StartedAt"] if updating else rfc3339(now),
                 },
                 LastDrain={
                     "StartedAt": last.get("StartedAt") if updating else rfc3339(now),
