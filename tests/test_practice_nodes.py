@@ -139,6 +139,18 @@ def test_a_drain_past_its_deadline_moves_the_rest_at_once(cluster: nomad.Nomad) 
     stopped = [a for a in cluster.job.get_allocations(HA_JOB) if a["NodeID"] == target]
     assert all(a["DesiredStatus"] == "stop" for a in stopped)
 
+    # A negative deadline forces the drain at once: no ForceDeadline, everything marked.
+    cluster.node.eligible_node(target, eligible=True)
+    second = others[0]
+    cluster.node.drain_node_with_spec(second, {"Deadline": -1}, mark_eligible=False)
+    strategy = cluster.node.get_node(second)["DrainStrategy"]
+    assert strategy is None or strategy["ForceDeadline"] == "0001-01-01T00:00:00Z"
+    forced = wait_for(
+        lambda: (n := cluster.node.get_node(second))["DrainStrategy"] is None and n,
+        what="the forced drain to end",
+    )
+    assert forced["Events"][-1]["Details"] == {"deadline_reached": "true"}
+
 
 def test_disabling_a_drain_cancels_it_and_can_mark_the_node_eligible(
     cluster: nomad.Nomad,
