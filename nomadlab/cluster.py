@@ -292,9 +292,13 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
     """A Lab on a cluster with at least ``nodes`` nodes, for the notebooks about several.
 
     ``lab`` itself on a real cluster, or on a practice agent that has them; otherwise a Lab
-    on a new practice agent with ``nodes`` simulated nodes on a free port, which
-    ``stop_agent()`` stops (the kit's own agent keeps running).
+    on a practice agent with ``nodes`` simulated nodes on a free port, which
+    ``stop_agent()`` stops (the kit's own agent keeps running). One such agent is recorded
+    under ``NOMADLAB_HOME`` and reused while it runs, so an interrupted notebook run again
+    leaves no second one behind.
     """
+    import json
+
     import psutil
 
     from nomadlab import agent as agents
@@ -303,6 +307,11 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
 
     if not (lab.agent.practice or lab.mode == "practice") or len(lab.nodes()) >= nodes:
         return lab
+    record = agents.home() / f"agent-{nodes}-nodes.json"
+    if record.exists():
+        running = agents.RunningAgent.from_json(json.loads(record.read_text()))
+        if agents._process(running.pid, running.create_time) is not None:
+            return Lab(running, quiet=lab.quiet)
     log = agents.home() / f"agent-{nodes}-nodes.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     practice = Agent(http_port=None, nodes=nodes, log_file=log).start()
@@ -315,6 +324,7 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
         started_by_kit=True,
         practice=True,
     )
+    record.write_text(json.dumps(running.to_json(), indent=2) + "\n")
     return Lab(running, quiet=lab.quiet)
 
 

@@ -17,11 +17,11 @@ matplotlib.use("Agg")
 
 import pytest
 from conftest import JOBS, task_processes, wait_for
-from labkit import run_cli
+from labkit import alive, run_cli
 from matplotlib.colors import to_hex
 
 from nomadlab.alloc_status import format_alloc_status, format_placement, reschedule_attempts
-from nomadlab.cluster import until
+from nomadlab.cluster import several_nodes, until
 from nomadlab.errors import NomadLabError
 from nomadlab.lab import Lab
 from nomadlab.node_status import drain_messages, format_drain, format_node_list, ibytes
@@ -343,3 +343,23 @@ def test_probe_counts_requests_and_retries_another_copy_when_one_is_gone(three: 
     lab.stop("http-ha", purge=True)
     with pytest.raises(NomadLabError, match="no running copy"), Probe(lab, "http-ha"):
         pass
+
+
+def test_several_nodes_starts_one_practice_agent_reuses_it_and_stops_it(
+    agent: Agent, home: Path
+) -> None:
+    one = Lab(agent.address, quiet=True)
+    assert len(one.nodes()) == 1
+    lab = several_nodes(one, nodes=3)
+    try:
+        assert lab is not one and len(lab.nodes()) == 3
+        assert lab.agent.started_by_kit and lab.agent.practice
+        again = several_nodes(one, nodes=3)  # a notebook run again after an interruption
+        assert again.address == lab.address
+        assert several_nodes(lab, nodes=3) is lab
+    finally:
+        assert lab.stop_agent()
+    assert not alive(lab.agent.pid)
+    fresh = several_nodes(one, nodes=3)
+    assert fresh.address != lab.address or fresh.agent.pid != lab.agent.pid
+    assert fresh.stop_agent()
