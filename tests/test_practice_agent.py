@@ -153,7 +153,7 @@ def test_purge_leaves_no_job_no_allocation_and_no_process(client: nomad.Nomad) -
     )
     assert stopped
     events = client.allocation.get_allocation(alloc_ids.pop())["TaskStates"]["server"]["Events"]
-    assert [e["Type"] for e in events][-2:] == ["Killing", "Killed"]
+    assert [e["Type"] for e in events][-3:] == ["Killing", "Terminated", "Killed"]
 
 
 def test_stop_without_purge_keeps_a_dead_job(client: nomad.Nomad) -> None:

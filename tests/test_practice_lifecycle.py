@@ -323,6 +323,9 @@ def test_killed_task_comes_back(client: nomad.Nomad) -> None:
     assert kinds[-3:] == ["Terminated", "Restarting", "Started"]
     (terminated,) = [e for e in state["Events"] if e["Type"] == "Terminated"]
     assert terminated["Signal"] == signal.SIGKILL
+    assert terminated["ExitCode"] == 128 + signal.SIGKILL  # as Nomad's executor reports it
+    assert terminated["DisplayMessage"] == "Exit Code: 137, Signal: 9"
+    assert terminated["Details"] == {"exit_code": "137", "signal": "9"}
     (new_proc,) = wait_for(lambda: task_processes({alloc["ID"]}))
     assert new_proc.pid != proc.pid
 

@@ -386,25 +386,19 @@ class TaskRunner:
                 self.emit(task_event("Started", "Task started by client"), state="running")
                 result = await self._wait_or_kill()
                 self.running_since = None
-                if self._killed.is_set():
-                    break
                 requested = self._restart_requested.is_set()
                 self._restart_requested.clear()
                 batch = self.alloc_runner.job["Type"] == "batch"
-                done = result.successful and batch and not requested
+                done = result.successful and batch and not requested and not self._killed.is_set()
                 if done:
                     self.state["FinishedAt"] = rfc3339(now_ns())
                 self.emit(
-                    task_event(
-                        "Terminated",
-                        f"Exit Code: {result.exit_code}"
-                        + (f", Signal: {result.signal}" if result.signal else ""),
-                        ExitCode=result.exit_code,
-                        Signal=result.signal,
-                    ),
+                    terminated_event(result),
                     state="dead" if done else None,
                     failed=False if done else None,
                 )
+                if self._killed.is_set():
+                    break
                 if done:
                     return
                 if requested:
@@ -491,6 +485,15 @@ class TaskRunner:
         self._restarting(reason, delay)
         await event_or_timeout(self._killed, delay)
         return True
+
+
+def terminated_event(result: ExitResult) -> dict:
+    """The "Terminated" event: Message holds the driver's exit message (none for a process),
+    DisplayMessage the exit code and signal (structs.TaskEvent.PopulateEventDisplayMessage)."""
+    display = f"Exit Code: {result.exit_code}" + (
+        f", Signal: {result.signal}" if result.signal else ""
+    )
+    return task_event("Terminated", "", display, ExitCode=result.exit_code, Signal=result.signal)
 
 
 class TaskError(Exception):
