@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from nomadlab.practice import structs
 from nomadlab.practice.http.handler import Handler, Request
+from nomadlab.practice.structs.fields import complete
 
 
 def agent_self(req: Request) -> dict:
-    return req.agent.self_info()
+    return complete("AgentSelf", req.agent.self_info())
 
 
 def agent_members(req: Request) -> dict:

@@ -7,6 +7,7 @@ from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, TaskError
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id
 from nomadlab.practice.server import APIError
+from nomadlab.practice.structs.fields import complete
 
 
 def allocations_list(req: Request) -> Read:
@@ -26,7 +27,9 @@ def allocations_list(req: Request) -> Read:
 
 
 def allocation_read(req: Request, alloc_id: str) -> Read:
-    return Read(("allocs",), lambda: by_id(req.store.allocs, alloc_id, "alloc"))
+    return Read(
+        ("allocs",), lambda: complete("Allocation", by_id(req.store.allocs, alloc_id, "alloc"))
+    )
 
 
 def allocation_stop(req: Request, alloc_id: str) -> dict:
@@ -46,15 +49,18 @@ def allocation_stats(req: Request, alloc_id: str) -> dict:
         }
     memory = sum(t["ResourceUsage"].get("MemoryStats", {}).get("RSS", 0) for t in tasks.values())
     cpu = sum(t["ResourceUsage"].get("CpuStats", {}).get("Percent", 0) for t in tasks.values())
-    return {
-        "ResourceUsage": {
-            "MemoryStats": {"RSS": memory, "Measured": ["RSS"]},
-            "CpuStats": {"Percent": cpu, "Measured": ["Percent"]},
-            "DeviceStats": None,
+    return complete(
+        "AllocResourceUsage",
+        {
+            "ResourceUsage": {
+                "MemoryStats": {"RSS": memory, "Measured": ["RSS"]},
+                "CpuStats": {"Percent": cpu, "Measured": ["Percent"]},
+                "DeviceStats": None,
+            },
+            "Tasks": tasks,
+            "Timestamp": now,
         },
-        "Tasks": tasks,
-        "Timestamp": now,
-    }
+    )
 
 
 def running_alloc(req: Request, alloc_id: str) -> AllocRunner:

@@ -5,19 +5,28 @@ from __future__ import annotations
 from nomadlab.practice import structs
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id
 from nomadlab.practice.server import APIError
+from nomadlab.practice.structs.fields import complete
 
 
 def deployments_list(req: Request) -> Read:
+    """Oldest first (by create index), newest first with ``?reverse=true``."""
+    reverse = req.flag("reverse")
     return Read(
         ("deployments",),
-        lambda: sorted(
-            req.store.deployments.values(), key=lambda d: d["CreateIndex"], reverse=True
-        ),
+        lambda: [
+            complete("Deployment", d)
+            for d in sorted(
+                req.store.deployments.values(), key=lambda d: d["CreateIndex"], reverse=reverse
+            )
+        ],
     )
 
 
 def deployment_read(req: Request, deployment_id: str) -> Read:
-    return Read(("deployments",), lambda: by_id(req.store.deployments, deployment_id, "deployment"))
+    return Read(
+        ("deployments",),
+        lambda: complete("Deployment", by_id(req.store.deployments, deployment_id, "deployment")),
+    )
 
 
 def deployment_allocations(req: Request, deployment_id: str) -> Read:

@@ -6,15 +6,17 @@ from nomadlab.practice import jobspec, structs
 from nomadlab.practice.http.handler import Handler, Read, Request
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
+from nomadlab.practice.structs.fields import complete
 
 
 def jobs_list(req: Request) -> Read:
     prefix = req.arg("prefix") or ""
     namespace = req.namespace
+    meta = req.flag("meta")
 
     def read() -> list[dict]:
         return [
-            structs.job_stub(job, job_summary(req.store, job))
+            structs.job_stub(job, job_summary(req.store, job), meta)
             for (ns, job_id), job in sorted(req.store.jobs.items())
             if (namespace == "*" or ns == namespace) and job_id.startswith(prefix)
         ]
@@ -56,7 +58,7 @@ def lookup_job(req: Request, job_id: str) -> dict:
 
 
 def job_read(req: Request, job_id: str) -> Read:
-    return Read(("jobs",), lambda: lookup_job(req, job_id))
+    return Read(("jobs",), lambda: complete("Job", lookup_job(req, job_id)))
 
 
 def job_deregister(req: Request, job_id: str) -> dict:
@@ -74,17 +76,25 @@ def job_allocations(req: Request, job_id: str) -> Read:
 
 
 def job_evaluations(req: Request, job_id: str) -> Read:
-    return Read(("evals",), lambda: req.store.job_evals(req.namespace, job_id))
+    return Read(
+        ("evals",),
+        lambda: [complete("Evaluation", e) for e in req.store.job_evals(req.namespace, job_id)],
+    )
 
 
 def job_deployments(req: Request, job_id: str) -> Read:
-    return Read(("deployments",), lambda: req.store.job_deployments(req.namespace, job_id))
+    return Read(
+        ("deployments",),
+        lambda: [
+            complete("Deployment", d) for d in req.store.job_deployments(req.namespace, job_id)
+        ],
+    )
 
 
 def job_latest_deployment(req: Request, job_id: str) -> Read:
     def read() -> dict | None:
         deployments = req.store.job_deployments(req.namespace, job_id)
-        return deployments[0] if deployments else None
+        return complete("Deployment", deployments[0]) if deployments else None
 
     return Read(("deployments",), read)
 
@@ -98,7 +108,15 @@ def job_versions(req: Request, job_id: str) -> Read:
         versions = req.store.job_versions.get((req.namespace, job_id))
         if not versions:
             raise APIError(404, "job versions not found")
-        return {"Versions": versions, "Diffs": None}
+        return complete(
+            "JobVersionsResponse",
+            {
+                "Versions": versions,
+                "Diffs": None,
+                "Index": req.store.max_index(("job_versions",)),
+                "KnownLeader": True,
+            },
+        )
 
     return Read(("job_versions",), read)
 

@@ -117,6 +117,7 @@ class Scheduler:
                     if alloc["DesiredStatus"] == "run":
                         plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
                 continue
+            plan.queued.setdefault(name, 0)  # every group has a count, 0 once all are placed
             Reconciler(self, job, groups[name], group_allocs, evaluation, plan).run()
         self._apply(evaluation, job, plan)
 
