@@ -6,7 +6,7 @@ from __future__ import annotations
 import nomad
 import pytest
 import requests
-from conftest import register_echo, wait_for
+from conftest import echo_hcl, echo_variables, register_echo, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.structs import fields
@@ -104,3 +104,126 @@ def test_node_list_fills_resources_and_attributes_on_request(
     (full,) = requests.get(f"{agent.address}/v1/nodes?resources=true&os=true", timeout=30).json()
     assert full["NodeResources"]["Cpu"]["CpuShares"] > 0
     assert full["Attributes"]["os.name"]
+
+
+# The endpoints Nomad's clients call ---------------------------------------------------------
+
+
+def test_agent_servers_and_client_stats(client: nomad.Nomad) -> None:
+    assert client.agent.get_servers() == ["127.0.0.1:4647"]
+    stats = client.client.stats.read_stats()
+    assert fields.differences("HostStats", stats) == []
+    assert stats["Memory"]["Total"] > 0 and stats["CPU"] and stats["Uptime"] > 0
+    assert stats["AllocDirStats"]["Size"] > 0
+    with pytest.raises(nomad.api.exceptions.URLNotFoundNomadException):
+        client.client.stats.read_stats(node_id="ffffffff-0000")
+
+
+def test_client_gc_forgets_finished_allocations(agent: Agent, client: nomad.Nomad) -> None:
+    register_echo(client, fast=True)
+    (alloc,) = wait_for(lambda: client.job.get_allocations("http-microservice"))
+    successful_deployment(client)
+    client.job.deregister_job("http-microservice")
+    wait_for(
+        lambda: client.allocation.get_allocation(alloc["ID"])["ClientStatus"] == "complete",
+        what="the allocation to complete",
+    )
+    assert client.client.ls.list_files(alloc["ID"])  # its directory is still there
+    response = requests.put(f"{agent.address}/v1/client/gc", timeout=30)
+    assert (response.status_code, response.text) == (200, "")
+    with pytest.raises(nomad.api.exceptions.BaseNomadException):
+        client.client.ls.list_files(alloc["ID"])
+    assert client.allocation.get_allocation(alloc["ID"])["ClientStatus"] == "complete"
+
+
+def test_job_evaluate_makes_a_new_evaluation(client: nomad.Nomad, echo_running: dict) -> None:
+    answer = client.job.evaluate_job("http-microservice")
+    assert set(answer) >= {"EvalID", "EvalCreateIndex", "JobModifyIndex", "Warnings"}
+    evaluation = wait_for(
+        lambda: (
+            (e := client.evaluation.get_evaluation(answer["EvalID"]))["Status"] == "complete" and e
+        )
+    )
+    assert evaluation["TriggeredBy"] == "job-register"
+    assert len(client.job.get_allocations("http-microservice")) == 1  # nothing to change
+    with pytest.raises(nomad.api.exceptions.URLNotFoundNomadException):
+        client.job.evaluate_job("no-such-job")
+
+
+def test_node_evaluate_evaluates_the_jobs_on_it(client: nomad.Nomad, echo_running: dict) -> None:
+    answer = client.node.evaluate_node(echo_running["node"])
+    (eval_id,) = answer["EvalIDs"]
+    evaluation = client.evaluation.get_evaluation(eval_id)
+    assert (evaluation["TriggeredBy"], evaluation["NodeID"]) == (
+        "node-update",
+        echo_running["node"],
+    )
+    with pytest.raises(nomad.api.exceptions.URLNotFoundNomadException):
+        client.node.evaluate_node("ffffffff-0000-0000-0000-000000000000")
+
+
+def test_scaling_policies_list_the_groups_scaling_blocks(agent: Agent, client: nomad.Nomad) -> None:
+    assert client.scaling.get_scaling_policies() == []
+    job = client.jobs.parse(
+        'job "scaled" {\n  group "web" {\n    scaling {\n      min = 1\n      max = 4\n    }\n'
+        '    task "t" {\n      driver = "raw_exec"\n      config { command = "sleep" }\n    }\n'
+        "  }\n}\n",
+        canonicalize=True,
+    )
+    client.jobs.register_job({"Job": job})
+    (policy,) = client.scaling.get_scaling_policies()
+    assert policy["Target"] == {"Namespace": "default", "Job": "scaled", "Group": "web"}
+    assert (policy["Type"], policy["Enabled"]) == ("horizontal", True)
+    full = requests.get(f"{agent.address}/v1/scaling/policy/{policy['ID']}", timeout=30).json()
+    assert (full["Min"], full["Max"]) == (1, 4)
+    client.jobs.register_job({"Job": job})  # the same spec again keeps the policy's ID
+    assert [p["ID"] for p in client.scaling.get_scaling_policies()] == [policy["ID"]]
+    client.job.deregister_job("scaled", purge=True)
+
+
+def test_allocation_health_set_by_hand_decides_the_deployment(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    job = client.jobs.request(
+        "parse",
+        method="post",
+        json={"JobHCL": echo_hcl(), "Canonicalize": True, "Variables": echo_variables()},
+    ).json()
+    job["TaskGroups"][0]["Update"]["HealthCheck"] = "manual"
+    client.jobs.register_job({"Job": job})
+    deployment = wait_for(lambda: client.job.get_deployment("http-microservice"))
+    (alloc,) = wait_for(
+        lambda: [a for a in client.job.get_allocations(job["ID"]) if a["ClientStatus"] == "running"]
+    )
+    url = f"{agent.address}/v1/deployment/allocation-health/{deployment['ID']}"
+    mismatch = requests.post(url, json={"DeploymentID": "other"}, timeout=30)
+    assert (mismatch.status_code, mismatch.text) == (400, "Deployment ID does not match")
+    empty = requests.post(url, json={"DeploymentID": deployment["ID"]}, timeout=30)
+    assert empty.status_code == 400
+    answer = client.deployment.deployment_allocation_health(
+        deployment["ID"], healthy_allocations=[alloc["ID"]]
+    )
+    assert answer["EvalID"] and answer["RevertedJobVersion"] is None
+    done = wait_for(
+        lambda: (
+            (d := client.deployment.get_deployment(deployment["ID"]))["Status"] != "running" and d
+        )
+    )
+    assert done["Status"] == "successful"
+    healthy = client.allocation.get_allocation(alloc["ID"])["DeploymentStatus"]["Healthy"]
+    assert healthy is True
+    terminal = requests.post(
+        url, json={"DeploymentID": deployment["ID"], "UnhealthyAllocationIDs": [alloc["ID"]]}
+    )
+    assert (terminal.status_code, terminal.text) == (
+        500,
+        "can't set health of allocations for a terminal deployment",
+    )
+
+
+def test_rpc_port_is_4647_and_the_banner_logs_at_debug(agent: Agent, client: nomad.Nomad) -> None:
+    assert agent.http_port != 4646
+    assert client.status.leader.get_leader() == "127.0.0.1:4647"
+    assert client.agent.get_agent()["config"]["Ports"]["RPC"] == 4647
+    banner = agent.log_file.read_text()
+    assert "Log Level: DEBUG" in banner

@@ -137,6 +137,18 @@ class Client:
             else:
                 runner.update(alloc)
 
+    def collect_all_allocs(self) -> list[str]:
+        """``nomad system gc`` on the client side (CollectAllAllocs): forget every finished
+        allocation and delete its directory; returns their IDs."""
+        collected = []
+        for alloc_id, runner in list(self.runners.items()):
+            alloc = self.store.allocs.get(alloc_id)
+            if runner.finished and (alloc is None or structs.is_terminal(alloc)):
+                shutil.rmtree(self.alloc_dir(alloc_id), ignore_errors=True)
+                del self.runners[alloc_id]
+                collected.append(alloc_id)
+        return collected
+
     async def shutdown(self) -> None:
         """Stop every task on this node (the agent is exiting)."""
         await asyncio.gather(*(r.stop_and_wait() for r in self.runners.values()))
@@ -176,6 +188,11 @@ class AllocRunner:
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
         self.report()
+
+    @property
+    def finished(self) -> bool:
+        """Every task has exited for good."""
+        return self._main is not None and self._main.done()
 
     def update(self, alloc: dict) -> None:
         """An in-place update: a new job version, maybe a new deployment to report to."""
@@ -261,6 +278,8 @@ class AllocRunner:
 
     async def _track_health(self, deployment_id: str) -> None:
         update = self.group.get("Update") or {}
+        if update.get("HealthCheck") == "manual":  # the operator sets it through the API
+            return None
         min_healthy = setting(update, "MinHealthyTime", 10 * SECOND) / SECOND
         deadline = time.monotonic() + setting(update, "HealthyDeadline", 300 * SECOND) / SECOND
         watch_start = time.monotonic()
@@ -288,6 +307,8 @@ class AllocRunner:
         alloc = self.alloc
         if alloc.get("DeploymentID") != deployment_id:
             return
+        if (alloc.get("DeploymentStatus") or {}).get("Healthy") is not None:
+            return  # an operator set it first
         alloc["DeploymentStatus"] = {
             "Healthy": healthy,
             "Timestamp": rfc3339(now_ns()),

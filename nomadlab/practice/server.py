@@ -57,6 +57,7 @@ class Server:
         if errors:
             raise APIError(500, jobspec.format_errors(errors))
         previous = self.store.job(job["Namespace"], job["ID"])
+        assign_scaling_policy_ids(job, previous)
         if previous is not None and not spec_changed(previous, job):
             job = previous
         else:
@@ -68,14 +69,55 @@ class Server:
         evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
         update_job_status(self.store, job)
+        return register_response(evaluation, index, job, warnings)
+
+    def evaluate(self, namespace: str, job_id: str, force_reschedule: bool = False) -> dict:
+        """``nomad job eval``: a new evaluation of the job as it is (Job.Evaluate);
+        ``force_reschedule`` replaces failed allocations now, whatever their policy."""
+        job = self.store.job(namespace, job_id)
+        if job is None:
+            raise APIError(404, "job not found")
+        if job.get("Periodic") is not None:
+            raise APIError(500, "can't evaluate periodic job")
+        if job.get("ParameterizedJob") is not None and not job.get("Dispatched"):
+            raise APIError(500, "can't evaluate parameterized job")
+        if force_reschedule:
+            failed = [
+                a
+                for a in self.store.job_allocs(namespace, job_id)
+                if a["ClientStatus"] == "failed" and a["DesiredStatus"] == "run"
+            ]
+            for alloc in failed:
+                alloc["DesiredTransition"] = {
+                    **(alloc.get("DesiredTransition") or {}),
+                    "ForceReschedule": True,
+                }
+            if failed:
+                self.store.upsert_allocs(failed)
+        evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
+        return register_response(evaluation, self.scheduler.enqueue(evaluation), job)
+
+    def evaluate_node(self, node_id: str) -> dict:
+        """``nomad node eval``: evaluate every job with allocations on the node
+        (Node.Evaluate, ``node-update``)."""
+        node = self.node(node_id)
+        jobs = {}
+        for alloc in self.store.node_allocs(node["ID"]):
+            job = self.store.job(alloc["Namespace"], alloc["JobID"])
+            if job is not None:
+                jobs[(job["Namespace"], job["ID"])] = job
+        eval_ids, index = [], 0
+        for job in jobs.values():
+            evaluation = new_evaluation(
+                job, "node-update", NodeID=node["ID"], JobModifyIndex=job["JobModifyIndex"]
+            )
+            index = self.scheduler.enqueue(evaluation)
+            eval_ids.append(evaluation["ID"])
         return {
-            "EvalID": evaluation["ID"],
+            "EvalIDs": eval_ids,
             "EvalCreateIndex": index,
-            "JobModifyIndex": job["JobModifyIndex"],
-            "Warnings": "\n".join(warnings or []),
-            "Index": index,
-            "LastContact": 0,
-            "KnownLeader": False,
+            "NodeModifyIndex": node["ModifyIndex"],
+            "Index": self.store.index,
         }
 
     def deregister(self, namespace: str, job_id: str, purge: bool) -> dict:
@@ -272,6 +314,40 @@ class Server:
                 raise APIError(404, "node not found")
             node = matches[0]
         return node
+
+
+def assign_scaling_policy_ids(job: dict, previous: dict | None) -> None:
+    """Give each group's ``scaling`` policy its target and an ID, kept from the previous
+    version of the job for the same group (as the state store does)."""
+    kept = {
+        g["Name"]: g["Scaling"]["ID"]
+        for g in (previous or {}).get("TaskGroups") or []
+        if (g.get("Scaling") or {}).get("ID")
+    }
+    for group in job["TaskGroups"]:
+        policy = group.get("Scaling")
+        if policy:
+            policy["Target"] = {
+                "Namespace": job["Namespace"],
+                "Job": job["ID"],
+                "Group": group["Name"],
+            }
+            policy["ID"] = policy.get("ID") or kept.get(group["Name"]) or structs.new_id()
+
+
+def register_response(
+    evaluation: dict, index: int, job: dict, warnings: list[str] | None = None
+) -> dict:
+    """JobRegisterResponse, which ``job eval`` answers with too."""
+    return {
+        "EvalID": evaluation["ID"],
+        "EvalCreateIndex": index,
+        "JobModifyIndex": job["JobModifyIndex"],
+        "Warnings": "\n".join(warnings or []),
+        "Index": index,
+        "LastContact": 0,
+        "KnownLeader": False,
+    }
 
 
 def spec_changed(old: dict, new: dict) -> bool:

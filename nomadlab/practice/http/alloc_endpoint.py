@@ -100,6 +100,17 @@ def allocation_restart(req: Request, alloc_id: str) -> dict:
     return {"Index": req.store.index}
 
 
+def client_gc(req: Request) -> None:
+    """``PUT /v1/client/gc``: garbage-collect every finished allocation on the client(s);
+    Nomad answers 200 with an empty body."""
+    node_id = req.arg("node_id") or ""
+    clients = [c for c in req.agent.clients if c.node["ID"].startswith(node_id)]
+    if not clients:
+        raise APIError(404, "Unknown node")
+    for client in clients:
+        client.collect_all_allocs()
+
+
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/allocations", {"GET": allocations_list}),
     (r"/v1/allocation/([^/]+)", {"GET": allocation_read}),
@@ -113,4 +124,5 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
         r"/v1/client/allocation/([^/]+)/restart",
         {"POST": allocation_restart, "PUT": allocation_restart},
     ),
+    (r"/v1/client/gc", {"GET": client_gc, "PUT": client_gc, "POST": client_gc}),
 ]

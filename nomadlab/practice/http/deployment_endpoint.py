@@ -49,9 +49,32 @@ def deployment_fail(req: Request, deployment_id: str) -> dict:
     return {"DeploymentModifyIndex": deployment["ModifyIndex"], "Index": req.store.index}
 
 
+def deployment_allocation_health(req: Request, deployment_id: str) -> dict:
+    """Mark allocations healthy or unhealthy by hand (DeploymentAllocHealthRequest)."""
+    body = req.body()
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    if not body.get("DeploymentID"):
+        raise APIError(400, "DeploymentID must be specified")
+    if body["DeploymentID"] != deployment_id:
+        raise APIError(400, "Deployment ID does not match")
+    healthy = body.get("HealthyAllocationIDs") or []
+    unhealthy = body.get("UnhealthyAllocationIDs") or []
+    if not isinstance(healthy, list) or not isinstance(unhealthy, list):
+        raise APIError(400, "allocation IDs must be lists of strings")
+    if not all(isinstance(i, str) for i in [*healthy, *unhealthy]):
+        raise APIError(400, "allocation IDs must be strings")
+    deployment = by_id(req.store.deployments, deployment_id, "deployment")
+    return req.agent.deployments.set_alloc_health(deployment, healthy, unhealthy)
+
+
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/deployments", {"GET": deployments_list}),
     (r"/v1/deployment/([^/]+)", {"GET": deployment_read}),
     (r"/v1/deployment/allocations/([^/]+)", {"GET": deployment_allocations}),
+    (
+        r"/v1/deployment/allocation-health/([^/]+)",
+        {"POST": deployment_allocation_health, "PUT": deployment_allocation_health},
+    ),
     (r"/v1/deployment/fail/([^/]+)", {"POST": deployment_fail, "PUT": deployment_fail}),
 ]

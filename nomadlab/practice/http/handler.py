@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import tornado.web
 
 from nomadlab.practice import structs
-from nomadlab.practice.client import AllocRunner
+from nomadlab.practice.client import AllocRunner, Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
@@ -36,6 +36,8 @@ class Agent(Protocol):
     log: logging.Logger
     node_name: str
     blocking_queries: int
+    clients: list[Client]
+    data_dir: Path
 
     @property
     def rpc_addr(self) -> str: ...

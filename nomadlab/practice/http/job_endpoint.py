@@ -155,6 +155,17 @@ def job_scale_status(req: Request, job_id: str) -> Read:
     return Read(("jobs", "allocs"), read)
 
 
+def job_evaluate(req: Request, job_id: str) -> dict:
+    """``nomad job eval [-force-reschedule]``; the body (JobEvaluateRequest) may be empty."""
+    body = req.body() if req.handler.request.body.strip() else {}
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    options = body.get("EvalOptions") or {}
+    if not isinstance(options, dict):
+        raise APIError(400, "EvalOptions must be an object")
+    return req.server.evaluate(req.namespace, job_id, bool(options.get("ForceReschedule")))
+
+
 def job_scale(req: Request, job_id: str) -> dict:
     body = req.body()
     if not isinstance(body, dict):
@@ -175,5 +186,6 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/job/([^/]+)/deployment", {"GET": job_latest_deployment}),
     (r"/v1/job/([^/]+)/summary", {"GET": job_summary_read}),
     (r"/v1/job/([^/]+)/versions", {"GET": job_versions}),
+    (r"/v1/job/([^/]+)/evaluate", {"POST": job_evaluate, "PUT": job_evaluate}),
     (r"/v1/job/([^/]+)/scale", {"GET": job_scale_status, "POST": job_scale, "PUT": job_scale}),
 ]

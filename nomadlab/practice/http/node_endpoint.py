@@ -49,10 +49,16 @@ def node_drain(req: Request, node_id: str) -> dict:
     return req.server.drain(req.server.node(node_id)["ID"], body.get("DrainSpec"))
 
 
+def node_evaluate(req: Request, node_id: str) -> dict:
+    """``nomad node eval``: re-evaluate the jobs with allocations on the node."""
+    return req.server.evaluate_node(node_id)
+
+
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/nodes", {"GET": nodes_list}),
     (r"/v1/node/([^/]+)", {"GET": node_read}),
     (r"/v1/node/([^/]+)/allocations", {"GET": node_allocations}),
     (r"/v1/node/([^/]+)/eligibility", {"POST": node_eligibility, "PUT": node_eligibility}),
     (r"/v1/node/([^/]+)/drain", {"POST": node_drain, "PUT": node_drain}),
+    (r"/v1/node/([^/]+)/evaluate", {"POST": node_evaluate, "PUT": node_evaluate}),
 ]

@@ -137,9 +137,11 @@ class Reconciler:
             if index >= count or index in kept or alloc.get("NextAllocation"):
                 continue
             held.add(index)
-            if not reschedule_allowed(alloc, policy):
+            # ``nomad job eval -force-reschedule`` skips the policy and its delay.
+            forced = (alloc.get("DesiredTransition") or {}).get("ForceReschedule")
+            if not forced and not reschedule_allowed(alloc, policy):
                 continue
-            wait_until = failed_at(alloc) + reschedule_delay(alloc, policy)
+            wait_until = 0 if forced else failed_at(alloc) + reschedule_delay(alloc, policy)
             if wait_until > now_ns():
                 # A follow-up that comes due early (clocks) plans the next one, never stalls.
                 if alloc.get("FollowupEvalID") in ("", None, self.evaluation["ID"]):

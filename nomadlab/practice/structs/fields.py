@@ -498,6 +498,25 @@ STRUCTS: dict[str, dict[str, Any]] = {
         0,
         Measured=None,
     ),
+    # client/hoststats/host.go HostStats and its parts
+    "HostStats": _fields(
+        "Memory CPU DiskStats AllocDirStats DeviceStats Uptime Timestamp CPUTicksConsumed",
+        Memory=Ptr("HostMemoryStats"),
+        CPU=Slice("HostCPUStats"),
+        DiskStats=Slice("HostDiskStats"),
+        AllocDirStats=Ptr("HostDiskStats"),
+        Uptime=0,
+        Timestamp=0,
+        CPUTicksConsumed=0,
+    ),
+    "HostMemoryStats": _fields("Total Available Used Free", 0),
+    "HostCPUStats": _fields("CPU User System Idle Total", 0, CPU=""),
+    "HostDiskStats": _fields(
+        "Device Mountpoint Size Used Available UsedPercent InodesUsedPercent",
+        0,
+        Device="",
+        Mountpoint="",
+    ),
     # command/agent/agent_endpoint.go Self (json tags lower-case) and api/agent.go AgentMember
     "AgentSelf": _fields("config member stats", member=Value("AgentMember")),
     "AgentMember": _fields(
