@@ -6,7 +6,7 @@ from __future__ import annotations
 import nomad
 import pytest
 import requests
-from conftest import echo_hcl, echo_variables, register_echo, wait_for
+from conftest import JOBS, echo_hcl, echo_variables, register_echo, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.structs import fields
@@ -227,3 +227,43 @@ def test_rpc_port_is_4647_and_the_banner_logs_at_debug(agent: Agent, client: nom
     assert client.agent.get_agent()["config"]["Ports"]["RPC"] == 4647
     banner = agent.log_file.read_text()
     assert "Log Level: DEBUG" in banner
+
+
+def test_register_returns_nomads_warnings(client: nomad.Nomad) -> None:
+    job = client.jobs.parse((JOBS / "microservice.nomad").read_text(), canonicalize=True)
+    answer = client.jobs.register_job({"Job": job})
+    assert answer["Warnings"] == (
+        '1 warning(s):\n\n* Group "echo" has warnings: 1 error occurred:\n'
+        '\t* Task "server": task network resources have been deprecated as of Nomad 0.12.0. '
+        "Please configure networking via group network block.\n\n"
+    )
+    client.job.deregister_job(job["ID"], purge=True)
+    echo = client.jobs.request(
+        "parse", method="post", json={"JobHCL": echo_hcl(), "Variables": echo_variables()}
+    ).json()
+    assert client.jobs.register_job({"Job": echo})["Warnings"] == ""
+
+
+def test_a_version_that_cannot_be_placed_leaves_the_old_one_running(
+    client: nomad.Nomad, echo_running: dict[str, str]
+) -> None:
+    docker = client.jobs.parse((JOBS / "microservice.nomad").read_text(), canonicalize=True)
+    answer = client.jobs.register_job({"Job": docker})  # same job, docker: cannot be placed
+    evaluation = wait_for(
+        lambda: (
+            (e := client.evaluation.get_evaluation(answer["EvalID"]))["Status"] == "complete" and e
+        )
+    )
+    assert evaluation["QueuedAllocations"] == {"echo": 1}
+    failure = evaluation["FailedTGAllocs"]["echo"]
+    assert failure["CoalescedFailures"] == 0  # one failure, for a count of 1
+    assert failure["ConstraintFiltered"] == {"missing drivers": 1}
+    old = client.allocation.get_allocation(echo_running["alloc"])
+    assert (old["DesiredStatus"], old["ClientStatus"]) == ("run", "running")
+    (alloc,) = client.job.get_allocations("http-microservice")  # nothing new was placed
+    assert alloc["ID"] == echo_running["alloc"]
+    summary = client.job.get_summary("http-microservice")["Summary"]["echo"]
+    assert (summary["Running"], summary["Queued"]) == (1, 1)
+    port = old["AllocatedResources"]["Shared"]["Ports"][0]
+    reply = requests.get(f"http://{port['HostIP']}:{port['Value']}/", timeout=10)
+    assert reply.ok and "Hello and welcome" in reply.text  # the service keeps answering

@@ -171,6 +171,8 @@ def test_docker_job_without_docker_explains_what_to_do(
     with pytest.raises(PlacementFailed) as caught:
         lab.run(DOCKER_JOB)
     out = capsys.readouterr().out
+    assert out.startswith('Job Warnings:\n1 warning(s):\n\n* Group "echo" has warnings: ')
+    assert '\t* Task "server": task network resources have been deprecated' in out
     assert 'finished with status "complete" but failed to place all allocations:' in out
     assert 'Task Group "echo" (failed to place 1 allocation):' in out
     assert '* Constraint "missing drivers": 1 nodes excluded by filter' in out

@@ -43,7 +43,7 @@ class Server:
         self.store = store
         self.scheduler = scheduler
 
-    def register(self, job: dict, namespace: str, warnings: list[str] | None = None) -> dict:
+    def register(self, job: dict, namespace: str) -> dict:
         """Register (or update) a job: a new version if its spec changed, and an evaluation."""
         if not isinstance(job, dict):
             raise APIError(400, "Job must be specified")
@@ -69,7 +69,7 @@ class Server:
         evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
         update_job_status(self.store, job)
-        return register_response(evaluation, index, job, warnings)
+        return register_response(evaluation, index, job, jobspec.warnings(job))
 
     def evaluate(self, namespace: str, job_id: str, force_reschedule: bool = False) -> dict:
         """``nomad job eval``: a new evaluation of the job as it is (Job.Evaluate);
@@ -335,15 +335,13 @@ def assign_scaling_policy_ids(job: dict, previous: dict | None) -> None:
             policy["ID"] = policy.get("ID") or kept.get(group["Name"]) or structs.new_id()
 
 
-def register_response(
-    evaluation: dict, index: int, job: dict, warnings: list[str] | None = None
-) -> dict:
+def register_response(evaluation: dict, index: int, job: dict, warnings: str = "") -> dict:
     """JobRegisterResponse, which ``job eval`` answers with too."""
     return {
         "EvalID": evaluation["ID"],
         "EvalCreateIndex": index,
         "JobModifyIndex": job["JobModifyIndex"],
-        "Warnings": "\n".join(warnings or []),
+        "Warnings": warnings,
         "Index": index,
         "LastContact": 0,
         "KnownLeader": False,

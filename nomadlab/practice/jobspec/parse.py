@@ -25,11 +25,7 @@ from nomadlab.practice.jobspec.schema import (
     _parse_error,
     _string,
 )
-
-TASK_NETWORK_WARNING = (
-    "task network resources have been deprecated as of Nomad 0.12.0. "
-    "Please configure networking via group network block."
-)
+from nomadlab.practice.jobspec.validate import task_warnings
 
 _HCL_OPTIONS = hcl2.SerializationOptions(
     strip_string_quotes=True,
@@ -338,7 +334,6 @@ def parse(
 
 
 def _warnings(job: dict) -> list[str]:
+    """Each distinct task warning once (the register response words them per group)."""
     tasks = [t for g in job.get("TaskGroups") or [] for t in g.get("Tasks") or []]
-    if any((t.get("Resources") or {}).get("Networks") for t in tasks):
-        return [TASK_NETWORK_WARNING]
-    return []
+    return list(dict.fromkeys(w for t in tasks for w in task_warnings(t)))

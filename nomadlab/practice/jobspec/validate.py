@@ -317,3 +317,53 @@ def _log_errors(logs: dict, disk: dict) -> list[str]:
             f"({disk['SizeMB']} MB)"
         )
     return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Warnings: structs.Job.Warnings, returned by register beside a successful answer
+
+TASK_NETWORK_WARNING = (
+    "task network resources have been deprecated as of Nomad 0.12.0. "
+    "Please configure networking via group network block."
+)
+
+
+def task_warnings(task: dict) -> list[str]:
+    """structs.Task.Warnings: deprecated settings a task still uses."""
+    resources = task.get("Resources") or {}
+    found = []
+    if resources.get("IOPS"):
+        found.append(
+            "IOPS has been deprecated as of Nomad 0.9.0. Please remove IOPS from resource stanza."
+        )
+    if resources.get("Networks"):
+        found.append(TASK_NETWORK_WARNING)
+    return found
+
+
+def warnings(job: dict) -> str:
+    """The register response's ``Warnings``: structs.Job.Warnings merged as Nomad's
+    MergeMultierrorWarnings writes them ("1 warning(s):\n\n* ..."), or "" for none."""
+    found = []
+    for group in job.get("TaskGroups") or []:
+        problems = []
+        update, count = group.get("Update") or {}, group.get("Count") or 0
+        if count > 1 and (update.get("MaxParallel") or 0) > count:
+            problems.append(
+                "Update max parallel count is greater than task group count "
+                f"({update['MaxParallel']} > {count}). A destructive change would result in "
+                "the simultaneous replacement of all allocations."
+            )
+        networks = group.get("Networks") or []
+        if networks and (networks[0].get("MBits") or 0) > 0:
+            problems.append(
+                "mbits has been deprecated as of Nomad 0.12.0. "
+                "Please remove mbits from the network block"
+            )
+        for task in group.get("Tasks") or []:
+            problems += [f'Task "{task["Name"]}": {w}' for w in task_warnings(task)]
+        if problems:
+            found.append(f'Group "{group["Name"]}" has warnings: {format_errors(problems)}')
+    if not found:
+        return ""
+    return f"{len(found)} warning(s):\n" + "".join(f"\n* {w}" for w in found)

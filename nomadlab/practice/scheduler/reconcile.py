@@ -102,12 +102,15 @@ class Reconciler:
                 self.plan.allocs.append(updated)
         limit = self._update_limit()
         for index, alloc in destructive[:limit]:
-            self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
+            stopped = stop(alloc, structs.ALLOC_UPDATING)
+            self.plan.allocs.append(stopped)  # first, so the placement may use what it frees
             replacement = self._place(index, previous=alloc)
             if replacement is None:
-                del keep[index]
+                # computePlacements → plan.PopUpdate: the old version keeps running and the
+                # index stays covered, so it is not placed (and counted) a second time.
+                self.plan.allocs.remove(stopped)
             else:
-                keep[index] = replacement  # the index is covered: no second placement
+                keep[index] = replacement
 
     def _update_limit(self) -> int:
         """How many destructive updates may start now: max_parallel less those in flight."""
