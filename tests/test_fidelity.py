@@ -3,6 +3,12 @@ orders, its exit codes, through python-nomad or plain HTTP against a real agent 
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+import sys
+import time
+
 import nomad
 import pytest
 import requests
@@ -267,3 +273,137 @@ def test_a_version_that_cannot_be_placed_leaves_the_old_one_running(
     port = old["AllocatedResources"]["Shared"]["Ports"][0]
     reply = requests.get(f"http://{port['HostIP']}:{port['Value']}/", timeout=10)
     assert reply.ok and "Hello and welcome" in reply.text  # the service keeps answering
+
+
+# Batch, periodic and parameterized jobs ----------------------------------------------------
+
+
+def batch_hcl(job_id: str, code: str, extra: str = "", task_extra: str = "") -> str:
+    """A batch job running ``python -c code`` in one task."""
+    return f"""job "{job_id}" {{
+  type = "batch"
+  {extra}
+  group "work" {{
+    task "run" {{
+      driver = "raw_exec"
+      config {{
+        command = "{sys.executable}"
+        args    = ["-c", {json.dumps(code)}]
+      }}
+      {task_extra}
+    }}
+  }}
+}}
+"""
+
+
+def register(client: nomad.Nomad, hcl: str) -> dict:
+    job = client.jobs.parse(hcl, canonicalize=True)
+    return client.jobs.register_job({"Job": job})
+
+
+def test_batch_job_runs_to_completion_once(client: nomad.Nomad) -> None:
+    register(client, batch_hcl("once", "print('done')"))
+    job = wait_for(lambda: (j := client.job.get_job("once"))["Status"] == "dead" and j)
+    (alloc,) = client.job.get_allocations("once")
+    assert alloc["ClientStatus"] == "complete"
+    state = client.allocation.get_allocation(alloc["ID"])["TaskStates"]["run"]
+    assert (state["State"], state["Failed"], state["Restarts"]) == ("dead", False, 0)
+    assert [e["Type"] for e in state["Events"]][-1] == "Terminated"
+    assert job["TaskGroups"][0]["RestartPolicy"]["Attempts"] == 3  # batch defaults
+    assert job["TaskGroups"][0]["ReschedulePolicy"]["Attempts"] == 1
+    client.job.evaluate_job("once")  # another evaluation does not run it again
+    time.sleep(1)
+    assert len(client.job.get_allocations("once")) == 1
+    assert client.job.get_summary("once")["Summary"]["work"]["Complete"] == 1
+
+
+def test_parameterized_job_dispatches_children_with_meta_and_payload(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    code = "import os; print(open('local/input.txt').read(), os.environ['NOMAD_META_who'])"
+    hcl = batch_hcl(
+        "greet",
+        code,
+        extra='parameterized {\n    payload = "required"\n    meta_required = ["who"]\n  }',
+        task_extra='dispatch_payload {\n        file = "input.txt"\n      }',
+    )
+    answer = register(client, hcl)
+    assert answer["EvalID"] == ""  # a parameterized parent runs nothing itself
+    assert client.job.get_job("greet")["Status"] == "running"
+    url = f"{agent.address}/v1/job/greet/dispatch"
+
+    def dispatch(body: dict) -> requests.Response:
+        return requests.post(url, json=body, timeout=30)
+
+    payload = base64.b64encode(b"hello").decode()
+    missing = dispatch({"Payload": payload})
+    assert (missing.status_code, missing.text) == (
+        500,
+        "Dispatch did not provide required meta keys: [who]",
+    )
+    extra = dispatch({"Payload": payload, "Meta": {"who": "x", "what": "y"}})
+    assert extra.text == "Dispatch request included unpermitted metadata keys: [what]"
+    assert dispatch({"Meta": {"who": "x"}}).text == (
+        "Payload is not provided but required by parameterized job"
+    )
+    big = base64.b64encode(b"x" * (16 * 1024 + 1)).decode()
+    assert dispatch({"Payload": big, "Meta": {"who": "x"}}).text == (
+        "Payload exceeds maximum size; 16385 > 16384"
+    )
+    answer = client.job.dispatch_job("greet", payload=payload, meta={"who": "learner"})
+    child_id = answer["DispatchedJobID"]
+    assert re.fullmatch(r"greet/dispatch-\d{10}-[0-9a-f]{8}", child_id)
+    child = wait_for(lambda: (j := client.job.get_job(child_id))["Status"] == "dead" and j)
+    assert (child["ParentID"], child["Dispatched"], child["Meta"]) == (
+        "greet",
+        True,
+        {"who": "learner"},
+    )
+    (alloc,) = client.job.get_allocations(child_id)
+    logs = client.client.stream_logs.stream(alloc["ID"], "run", "stdout", plain=True)
+    assert logs.strip() == "hello learner"
+    summary = client.job.get_summary("greet")
+    assert summary["Children"] == {"Pending": 0, "Running": 0, "Dead": 1}
+    listed = {j["ID"]: j for j in client.jobs.get_jobs()}
+    assert listed[child_id]["ParentID"] == "greet" and listed["greet"]["ParameterizedJob"]
+
+
+def test_periodic_job_force_launches_a_child(agent: Agent, client: nomad.Nomad) -> None:
+    register(
+        client,
+        batch_hcl("tick", "print('tick')", extra='periodic {\n    crons = ["0 0 1 1 *"]\n  }'),
+    )
+    job = client.job.get_job("tick")
+    assert job["Periodic"]["SpecType"] == "cron" and job["Status"] == "running"
+    assert client.job.get_allocations("tick") == []
+    answer = client.job.periodic_job("tick")
+    assert answer["EvalID"]
+    (child,) = [j for j in client.jobs.get_jobs() if j["ParentID"] == "tick"]
+    assert re.fullmatch(r"tick/periodic-\d{10}", child["ID"])
+    wait_for(lambda: client.job.get_job(child["ID"])["Status"] == "dead", what="the child to run")
+    assert client.job.get_job(child["ID"])["Periodic"] is None
+    not_periodic = requests.post(f"{agent.address}/v1/job/greet-none/periodic/force", timeout=30)
+    assert not_periodic.status_code == 404
+    bad = client.jobs.request(
+        "parse",
+        method="post",
+        json={"JobHCL": batch_hcl("bad", "0", extra='periodic {\n    crons = ["nope"]\n  }')},
+    ).json()
+    with pytest.raises(nomad.api.exceptions.BaseNomadException) as caught:
+        client.jobs.register_job({"Job": bad})
+    assert 'Invalid cron spec "nope"' in caught.value.nomad_resp.text
+
+
+def test_periodic_job_launches_on_its_schedule(client: nomad.Nomad) -> None:
+    register(client, batch_hcl("every", "0", extra='periodic {\n    crons = ["* * * * * *"]\n  }'))
+    children = wait_for(
+        lambda: [j for j in client.jobs.get_jobs() if j["ParentID"] == "every"],
+        what="a scheduled launch",
+    )
+    assert children[0]["ID"].startswith("every/periodic-")
+    client.job.deregister_job("every")  # a stopped periodic job launches no more
+    time.sleep(2)
+    count = len([j for j in client.jobs.get_jobs() if j["ParentID"] == "every"])
+    time.sleep(2)
+    assert len([j for j in client.jobs.get_jobs() if j["ParentID"] == "every"]) == count

@@ -34,6 +34,7 @@ from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.http import make_app
+from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import Server
@@ -68,6 +69,7 @@ class PracticeAgent:
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.periodic = PeriodicDispatch(self.store, self.server)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -110,6 +112,7 @@ class PracticeAgent:
         for coroutine in (
             self.scheduler.run(),
             self.deployments.run(),
+            self.periodic.run(),
             *(client.run() for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))

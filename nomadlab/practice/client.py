@@ -9,6 +9,7 @@ events, restarts per the group's ``restart`` block, and deployment health per th
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import platform
@@ -389,6 +390,13 @@ class TaskRunner:
         stdout.touch()
         stderr.touch()
         self.emit(task_event("Task Setup", "Building Task Directory"))
+        try:
+            write_dispatch_payload(self.alloc_runner.job, self.task, task_dir)
+        except OSError as exc:
+            message = f"failed to write dispatch payload: {exc}"
+            self.emit(task_event("Setup Failure", message, SetupError=message, FailsTask=True),
+                      state="dead", failed=True)  # fmt: skip
+            return
         while not self._killed.is_set():
             alloc = self.alloc_runner.alloc
             env = task_environment(alloc, self.task, client.node, self.alloc_runner.dir)
@@ -506,6 +514,20 @@ class TaskRunner:
         self._restarting(reason, delay)
         await event_or_timeout(self._killed, delay)
         return True
+
+
+def write_dispatch_payload(job: dict, task: dict, task_dir: Path) -> None:
+    """A dispatched job's payload into ``local/<dispatch_payload.file>`` (taskrunner's
+    dispatch hook); the file never leaves the task's local directory."""
+    file = (task.get("DispatchPayload") or {}).get("File")
+    if not file or not job.get("Payload"):
+        return
+    local = (task_dir / "local").resolve()
+    target = (local / file).resolve()
+    if local not in target.parents:
+        raise OSError(f"dispatch_payload file {file!r} escapes the task's local directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(base64.b64decode(job["Payload"]))
 
 
 def terminated_event(result: ExitResult) -> dict:

@@ -6,10 +6,12 @@ where Nomad would, creates the evaluation that makes the scheduler act on it.
 
 from __future__ import annotations
 
+import base64
 import copy
+from typing import Any
 
 from nomadlab.practice import jobspec, structs
-from nomadlab.practice.scheduler import Scheduler, stop, update_job_status
+from nomadlab.practice.scheduler import Scheduler, is_template, stop, update_job_status
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns
 
@@ -66,10 +68,81 @@ class Server:
             )
             job.setdefault("StatusDescription", "")
             self.store.upsert_job(job)
+        if is_template(job):  # periodic and parameterized parents get no evaluation
+            update_job_status(self.store, job)
+            response = register_response({"ID": ""}, 0, job, jobspec.warnings(job))
+            return {**response, "Index": self.store.index}
         evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
         update_job_status(self.store, job)
         return register_response(evaluation, index, job, jobspec.warnings(job))
+
+    def launch_child(self, parent: dict, child_id: str, **fields: Any) -> tuple[dict, dict, int]:
+        """Register a child of a periodic or parameterized job (periodic.go deriveJob,
+        Job.Dispatch): a copy under ``child_id`` with ParentID set, and its evaluation."""
+        child = copy.deepcopy(parent)
+        for key in SERVER_FIELDS:
+            child.pop(key, None)
+        child.update(ID=child_id, Name=child_id, ParentID=parent["ID"], **fields)
+        child.update(Status="pending", Stop=False, Stable=False, SubmitTime=now_ns())
+        child.setdefault("StatusDescription", "")
+        self.store.upsert_job(child)
+        evaluation = new_evaluation(child, "job-register", JobModifyIndex=child["JobModifyIndex"])
+        index = self.scheduler.enqueue(evaluation)
+        update_job_status(self.store, child)
+        self.store.commit(["job_summary"])  # the parent's Children changed
+        return child, evaluation, index
+
+    def dispatch(self, namespace: str, job_id: str, body: dict) -> dict:
+        """``nomad job dispatch``: launch a parameterized job's child with its meta and
+        payload, checked as Nomad's validateDispatchRequest checks them."""
+        parent = self.store.job(namespace, job_id)
+        if parent is None:
+            raise APIError(404, f'parameterized job "{job_id}" not found')
+        config = parent.get("ParameterizedJob")
+        if config is None or parent.get("Dispatched"):
+            raise APIError(500, f'Specified job "{job_id}" is not a parameterized job')
+        if parent["Stop"]:
+            raise APIError(500, f'Specified job "{job_id}" is stopped')
+        payload, meta = dispatch_arguments(body)
+        mode = config.get("Payload") or "optional"
+        if mode == "required" and not payload:
+            raise APIError(500, "Payload is not provided but required by parameterized job")
+        if mode == "forbidden" and payload:
+            raise APIError(500, "Payload provided but forbidden by parameterized job")
+        if len(payload) > DISPATCH_PAYLOAD_LIMIT:
+            raise APIError(
+                500, f"Payload exceeds maximum size; {len(payload)} > {DISPATCH_PAYLOAD_LIMIT}"
+            )
+        required = config.get("MetaRequired") or []
+        allowed = set(required) | set(config.get("MetaOptional") or [])
+        unpermitted = sorted(set(meta) - allowed)
+        if unpermitted:
+            keys = " ".join(unpermitted)
+            raise APIError(500, f"Dispatch request included unpermitted metadata keys: [{keys}]")
+        missing = [key for key in required if key not in meta]
+        if missing:
+            keys = " ".join(missing)
+            raise APIError(500, f"Dispatch did not provide required meta keys: [{keys}]")
+        template = body.get("IdPrefixTemplate") or ""
+        if not isinstance(template, str) or "/" in template:
+            raise APIError(400, "IdPrefixTemplate must be a string without '/'")
+        stamp, suffix = int(now_ns() // 1_000_000_000), structs.new_id()[:8]
+        prefix = f"{template}-" if template else ""
+        child, evaluation, index = self.launch_child(
+            parent,
+            f"{parent['ID']}/dispatch-{prefix}{stamp}-{suffix}",
+            Dispatched=True,
+            Meta={**(parent.get("Meta") or {}), **meta} or None,
+            Payload=base64.b64encode(payload).decode() if payload else None,
+        )
+        return {
+            "DispatchedJobID": child["ID"],
+            "EvalID": evaluation["ID"],
+            "EvalCreateIndex": index,
+            "JobCreateIndex": child["CreateIndex"],
+            "Index": index,
+        }
 
     def evaluate(self, namespace: str, job_id: str, force_reschedule: bool = False) -> dict:
         """``nomad job eval``: a new evaluation of the job as it is (Job.Evaluate);
@@ -314,6 +387,24 @@ class Server:
                 raise APIError(404, "node not found")
             node = matches[0]
         return node
+
+
+DISPATCH_PAYLOAD_LIMIT = 16 * 1024  # nomad/job_endpoint.go DispatchPayloadSizeLimit
+
+
+def dispatch_arguments(body: dict) -> tuple[bytes, dict[str, str]]:
+    """A dispatch request's payload (base64 in JSON, as Go's []byte) and meta, or 400."""
+    raw = body.get("Payload") or ""
+    try:
+        payload = base64.b64decode(raw, validate=True) if raw else b""
+    except (ValueError, TypeError) as exc:
+        raise APIError(400, "Payload must be base64-encoded bytes") from exc
+    meta = body.get("Meta") or {}
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise APIError(400, "Meta must be an object of strings")
+    return payload, meta
 
 
 def assign_scaling_policy_ids(job: dict, previous: dict | None) -> None:

@@ -166,6 +166,21 @@ def job_evaluate(req: Request, job_id: str) -> dict:
     return req.server.evaluate(req.namespace, job_id, bool(options.get("ForceReschedule")))
 
 
+def job_dispatch(req: Request, job_id: str) -> dict:
+    """``nomad job dispatch``: body JobDispatchRequest {JobID, Payload, Meta, IdPrefixTemplate}."""
+    body = req.body() if req.handler.request.body.strip() else {}
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    if body.get("JobID") and body["JobID"] != job_id:
+        raise APIError(400, "Job ID does not match")
+    return req.server.dispatch(req.namespace, job_id, body)
+
+
+def job_periodic_force(req: Request, job_id: str) -> dict:
+    """``nomad job periodic force``."""
+    return req.agent.periodic.force(req.namespace, job_id)
+
+
 def job_scale(req: Request, job_id: str) -> dict:
     body = req.body()
     if not isinstance(body, dict):
@@ -173,19 +188,31 @@ def job_scale(req: Request, job_id: str) -> dict:
     return req.server.scale(req.namespace, job_id, body)
 
 
+# A job ID, or a periodic or dispatched child's ``<parent>/periodic-…``, ``<parent>/dispatch-…``:
+# Nomad's router takes the rest of the path, so clients that send the "/" unescaped work too.
+JOB_ID = r"([^/]+(?:/(?:periodic|dispatch)-[^/]+)?)"
+
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/jobs", {"GET": jobs_list, "PUT": jobs_register, "POST": jobs_register}),
     (r"/v1/jobs/parse", {"POST": jobs_parse, "PUT": jobs_parse}),
     (
-        r"/v1/job/([^/]+)",
+        "/v1/job/" + JOB_ID,
         {"GET": job_read, "PUT": jobs_register, "POST": jobs_register, "DELETE": job_deregister},
     ),
-    (r"/v1/job/([^/]+)/allocations", {"GET": job_allocations}),
-    (r"/v1/job/([^/]+)/evaluations", {"GET": job_evaluations}),
-    (r"/v1/job/([^/]+)/deployments", {"GET": job_deployments}),
-    (r"/v1/job/([^/]+)/deployment", {"GET": job_latest_deployment}),
-    (r"/v1/job/([^/]+)/summary", {"GET": job_summary_read}),
-    (r"/v1/job/([^/]+)/versions", {"GET": job_versions}),
-    (r"/v1/job/([^/]+)/evaluate", {"POST": job_evaluate, "PUT": job_evaluate}),
-    (r"/v1/job/([^/]+)/scale", {"GET": job_scale_status, "POST": job_scale, "PUT": job_scale}),
+    (r"/v1/job/" + JOB_ID + r"/allocations", {"GET": job_allocations}),
+    (r"/v1/job/" + JOB_ID + r"/evaluations", {"GET": job_evaluations}),
+    (r"/v1/job/" + JOB_ID + r"/deployments", {"GET": job_deployments}),
+    (r"/v1/job/" + JOB_ID + r"/deployment", {"GET": job_latest_deployment}),
+    (r"/v1/job/" + JOB_ID + r"/summary", {"GET": job_summary_read}),
+    (r"/v1/job/" + JOB_ID + r"/versions", {"GET": job_versions}),
+    (r"/v1/job/" + JOB_ID + r"/dispatch", {"POST": job_dispatch, "PUT": job_dispatch}),
+    (
+        r"/v1/job/" + JOB_ID + r"/periodic/force",
+        {"POST": job_periodic_force, "PUT": job_periodic_force},
+    ),
+    (r"/v1/job/" + JOB_ID + r"/evaluate", {"POST": job_evaluate, "PUT": job_evaluate}),
+    (
+        r"/v1/job/" + JOB_ID + r"/scale",
+        {"GET": job_scale_status, "POST": job_scale, "PUT": job_scale},
+    ),
 ]

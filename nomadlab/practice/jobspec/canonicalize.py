@@ -146,6 +146,11 @@ def _canonicalize_job(job: dict) -> dict:
         _fill(job["Update"], _UPDATE_DEFAULTS)
     else:
         job["Update"] = dict(_UPDATE_DEFAULTS) if job["Type"] == "service" else None
+    if job.get("Periodic") is not None:  # api PeriodicConfig.Canonicalize
+        _fill(job["Periodic"], {"Enabled": True, "SpecType": "cron", "ProhibitOverlap": False,
+                                "TimeZone": "UTC"})  # fmt: skip
+    if job.get("ParameterizedJob") is not None:  # structs ParameterizedJobConfig.Canonicalize
+        _fill(job["ParameterizedJob"], {"Payload": "optional"})
     job["TaskGroups"] = job.get("TaskGroups") or []
     for group in job["TaskGroups"]:
         _canonicalize_group(group, job)

@@ -19,6 +19,7 @@ from nomadlab.practice.scheduler.rank import assign_resources, exhausted, node_u
 from nomadlab.practice.scheduler.reconcile import Reconciler
 from nomadlab.practice.scheduler.util import (
     Plan,
+    is_template,
     new_allocation,
     new_deployment,
     new_metric,
@@ -106,7 +107,7 @@ class Scheduler:
                 if alloc["Job"]["CreateIndex"] != current and alloc["DesiredStatus"] == "run":
                     plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
             allocs = [a for a in allocs if a["Job"]["CreateIndex"] == current]
-        stopping = job is None or job["Stop"]
+        stopping = job is None or job["Stop"] or is_template(job)
         if not stopping:
             plan.deployment, plan.updates_allowed = self._deployment_for(job, evaluation)
         groups = {} if stopping else {g["Name"]: g for g in job["TaskGroups"]}

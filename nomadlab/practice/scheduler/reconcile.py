@@ -70,6 +70,15 @@ class Reconciler:
         # Scale down: the highest indexes go first.
         live.sort(key=alloc_index)
         keep: dict[int, dict] = {}
+        if self.job["Type"] == "batch":  # a batch copy that completed is done, not replaced
+            for alloc in self.allocs:
+                if (
+                    alloc["ClientStatus"] == "complete"
+                    and alloc["DesiredStatus"] == "run"
+                    and alloc["JobVersion"] == self.job["Version"]
+                    and alloc_index(alloc) < count
+                ):
+                    keep[alloc_index(alloc)] = alloc
         for alloc in live:
             index = alloc_index(alloc)
             if index >= count or index in keep:
