@@ -327,7 +327,10 @@ class Lab:
             allocs = self.nomad.job.get_allocations(job_id)
             evals = self.nomad.job.get_evaluations(job_id)
             deployment = self.nomad.job.get_deployment(job_id)
-        return JobStatus.build(info, summary, allocs, evals, deployment)
+            children = None
+            if info.get("Periodic") or info.get("ParameterizedJob"):
+                children = self.nomad.jobs.get_jobs(prefix=f"{job_id}/")
+        return JobStatus.build(info, summary, allocs, evals, deployment, children)
 
     def _allocs(self, job: str) -> list[dict[str, Any]]:
         with self._api():

@@ -16,6 +16,7 @@ from conftest import JOBS, echo_hcl, echo_variables, register_echo, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.structs import fields
+from nomadlab.results import JobStatus
 
 
 def successful_deployment(client: nomad.Nomad, job_id: str = "http-microservice") -> dict:
@@ -407,3 +408,44 @@ def test_periodic_job_launches_on_its_schedule(client: nomad.Nomad) -> None:
     count = len([j for j in client.jobs.get_jobs() if j["ParentID"] == "every"])
     time.sleep(2)
     assert len([j for j in client.jobs.get_jobs() if j["ParentID"] == "every"]) == count
+
+
+def parent_status(client: nomad.Nomad, job_id: str) -> str:
+    """``nomad job status`` of a parent, formatted from the agent's answers as lab.status does."""
+    return str(
+        JobStatus.build(
+            client.job.get_job(job_id),
+            client.job.get_summary(job_id),
+            client.job.get_allocations(job_id),
+            client.job.get_evaluations(job_id),
+            client.job.get_deployment(job_id),
+            client.jobs.get_jobs(prefix=f"{job_id}/"),
+        )
+    )
+
+
+def test_job_status_of_parents_shows_their_children(client: nomad.Nomad) -> None:
+    register(client, batch_hcl("tick", "0", extra='periodic {\n    crons = ["0 0 1 1 *"]\n  }'))
+    text = parent_status(client, "tick")
+    assert re.search(r"Next Periodic Launch = \S+ \(\S+ from now\)", text)
+    assert "Children Job Summary\nPending  Running  Dead\n0        0        0" in text
+    assert text.endswith("Previously Launched Jobs\nNo instances of periodic job found")
+    client.job.periodic_job("tick")
+    (child,) = [j for j in client.jobs.get_jobs() if j["ParentID"] == "tick"]
+    wait_for(lambda: client.job.get_job(child["ID"])["Status"] == "dead")
+    text = parent_status(client, "tick")
+    assert "Pending  Running  Dead\n0        0        1" in text
+    assert re.search(r"Previously Launched Jobs\nID +Status\ntick/periodic-\d+ +dead$", text)
+    assert "Allocations" not in text and "\nSummary" not in text
+
+    register(
+        client, batch_hcl("greet", "0", extra='parameterized {\n    meta_optional = ["who"]\n  }')
+    )
+    text = parent_status(client, "greet")
+    assert "Parameterized Job\nPayload           = optional\nRequired Metadata = <none>\n" in text
+    assert "Optional Metadata = who" in text and "Parameterized Job Summary\n" in text
+    assert text.endswith("Dispatched Jobs\nNo dispatched instances of parameterized job found")
+    child_id = client.job.dispatch_job("greet", meta={"who": "x"})["DispatchedJobID"]
+    assert re.search(
+        rf"Dispatched Jobs\nID +Status\n{re.escape(child_id)} +\w+$", parent_status(client, "greet")
+    )
