@@ -449,3 +449,14 @@ def test_job_status_of_parents_shows_their_children(client: nomad.Nomad) -> None
     assert re.search(
         rf"Dispatched Jobs\nID +Status\n{re.escape(child_id)} +\w+$", parent_status(client, "greet")
     )
+
+
+def test_parse_endpoint_answers_hcl_diagnostics(agent: Agent) -> None:
+    body = {"JobHCL": echo_hcl().rstrip().removesuffix("}"), "Variables": echo_variables()}
+    response = requests.post(f"{agent.address}/v1/jobs/parse", json=body, timeout=30)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert re.fullmatch(
+        r"Failed to parse job: input\.hcl:\d+,25-26: Unclosed configuration block; .*",
+        response.text,
+    )
