@@ -501,7 +501,9 @@ class Lab:
             return RunResult(job_id)
         outcome = self._monitor(self._ui()).monitor(eval_id)
         with self._api():  # by ID: a purged job's allocations are still listed under it
-            stopped = self.nomad.job.get_allocations(job_id)
+            listed = self.nomad.job.get_allocations(job_id)
+        # Only this instance's: allocations of an earlier job of that name predate its creation.
+        stopped = [a for a in listed if a.get("CreateIndex", 0) >= info.get("CreateIndex", 0)]
         return RunResult(
             job_id,
             eval_id,

@@ -460,3 +460,17 @@ def test_parse_endpoint_answers_hcl_diagnostics(agent: Agent) -> None:
         r"Failed to parse job: input\.hcl:\d+,25-26: Unclosed configuration block; .*",
         response.text,
     )
+
+
+def test_smaller_differences(agent: Agent, client: nomad.Nomad, echo_running: dict) -> None:
+    register_echo(client, count=3, fast=True)
+    allocs = wait_for(lambda: len(a := client.job.get_allocations("http-microservice")) == 3 and a)
+    assert [a["ID"] for a in allocs] == sorted(a["ID"] for a in allocs)  # the state store's order
+    client.job.deregister_job("http-microservice")
+    wait_for(
+        lambda: (
+            client.allocation.get_allocation(echo_running["alloc"])["ClientStatus"] == "complete"
+        )
+    )
+    stats = client.client.allocation.read_allocation_stats(echo_running["alloc"])
+    assert stats["Tasks"] == {}  # a stopped allocation: 200, and no tasks to measure

@@ -282,6 +282,19 @@ def test_stop_then_purge(lab: Lab, job: str, client: nomad.Nomad, tmp_path: Path
         client.job.get_job(job)
 
 
+def test_purge_shows_only_the_instance_just_stopped(
+    lab: Lab, job: str, client: nomad.Nomad, tmp_path: Path
+) -> None:
+    lab.run(fast_echo(tmp_path, name=job))
+    (first,) = client.job.get_allocations(job)
+    lab.stop(job, purge=True)
+    lab.run(fast_echo(tmp_path, name=job))
+    (second,) = client.job.get_allocations(job)
+    result = lab.stop(job, purge=True)
+    assert [row["alloc_id"] for row in result.allocations] == [second["ID"]]
+    assert first["ID"] != second["ID"]
+
+
 def test_reset_purges_only_the_jobs_the_kit_ran(
     lab: Lab, job: str, client: nomad.Nomad, tmp_path: Path
 ) -> None:

@@ -364,7 +364,9 @@ class TaskRunner:
         """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task."""
         number = getattr(signal, name, None)
         if not name.startswith("SIG") or not isinstance(number, int):
-            raise TaskError(f"Invalid signal: {name}")
+            # raw_exec's SignalTask: an unknown signal is sent as SIGINT, with a warning.
+            log.warning("unknown signal to send to task, using SIGINT instead: signal=%s", name)
+            number = signal.SIGINT
         if self.handle is None or self.state["State"] != "running":
             raise TaskError("Task not running")
         self.emit(task_event("Signaling", f"Task being sent signal {name}", TaskSignal=name))

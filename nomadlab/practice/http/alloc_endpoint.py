@@ -37,10 +37,13 @@ def allocation_stop(req: Request, alloc_id: str) -> dict:
 
 
 def allocation_stats(req: Request, alloc_id: str) -> dict:
-    runner = running_alloc(req, alloc_id)
+    """Resource usage of a live allocation's tasks; a finished one has none (200, no Tasks)."""
+    alloc = by_id(req.store.allocs, alloc_id, "alloc")
+    runner = req.agent.alloc_runner(alloc)
+    live = runner is not None and not structs.is_terminal(alloc)
     now = structs.now_ns()
     tasks = {}
-    for name, task in runner.tasks.items():
+    for name, task in runner.tasks.items() if live else ():
         usage = task.handle.stats() if task.handle is not None else {}
         tasks[name] = {
             "ResourceUsage": {**usage, "DeviceStats": None},

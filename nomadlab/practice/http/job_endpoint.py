@@ -70,7 +70,8 @@ def job_allocations(req: Request, job_id: str) -> Read:
 
     def read() -> list[dict]:
         allocs = req.store.job_allocs(req.namespace, job_id, any_create_index=include_all)
-        return [structs.alloc_stub(a) for a in allocs]
+        # The state store's order: its job index iterates allocations by ID.
+        return [structs.alloc_stub(a) for a in sorted(allocs, key=lambda a: a["ID"])]
 
     return Read(("allocs",), read)
 
