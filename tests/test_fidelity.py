@@ -474,3 +474,20 @@ def test_smaller_differences(agent: Agent, client: nomad.Nomad, echo_running: di
     )
     stats = client.client.allocation.read_allocation_stats(echo_running["alloc"])
     assert stats["Tasks"] == {}  # a stopped allocation: 200, and no tasks to measure
+
+
+def test_parse_canonicalizes_as_the_api_package_does(client: nomad.Nomad) -> None:
+    parsed = client.jobs.request(
+        "parse",
+        method="post",
+        json={"JobHCL": echo_hcl(), "Canonicalize": True, "Variables": echo_variables()},
+    ).json()
+    assert parsed["NodePool"] == ""  # the server, not api.Job.Canonicalize, says "default"
+    (port,) = parsed["TaskGroups"][0]["Networks"][0]["DynamicPorts"]
+    assert port["HostNetwork"] == ""
+    assert parsed["TaskGroups"][0]["Tasks"][0]["Resources"].get("MemoryMaxMB") is None
+    client.jobs.register_job({"Job": parsed})
+    job = client.job.get_job(parsed["ID"])  # registered: the server's defaults are there
+    assert job["NodePool"] == "default"
+    assert job["TaskGroups"][0]["Networks"][0]["DynamicPorts"][0]["HostNetwork"] == "default"
+    assert job["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] == 0

@@ -453,8 +453,10 @@ def test_task_directly_in_a_job_gets_a_group_of_its_own():
     ]
 
 
-def test_parse_with_canonicalize_is_parse_then_canonicalize():
-    assert parse(HTTP_ECHO, canonicalize=True) == canonicalize(parse(HTTP_ECHO))
+def test_parse_with_canonicalize_is_the_api_half_of_canonicalize():
+    api_only = parse(HTTP_ECHO, canonicalize=True)
+    assert canonicalize(copy.deepcopy(api_only)) == canonicalize(parse(HTTP_ECHO))
+    assert api_only["NodePool"] == "" and canonicalize(parse(HTTP_ECHO))["NodePool"] == "default"
 
 
 # --- canonicalize --------------------------------------------------------------------------------

@@ -337,7 +337,7 @@ def parse_with_warnings(
         raise _located(exc, hcl) from exc
     job = {"ID": decoded.pop("ID", job_id), "Name": decoded.pop("Name", job_id), **decoded}
     if canonicalize:
-        _canonicalize_job(job)
+        _canonicalize_job(job, server=False)
     return job, _warnings(job)
 
 

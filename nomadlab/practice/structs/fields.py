@@ -536,31 +536,43 @@ def complete(name: str, obj: dict | None) -> dict | None:
     structs completed too; keys Nomad does not encode are left out."""
     if obj is None:
         return None
-    return {field: _fill(kind, obj.get(field, _MISSING)) for field, kind in STRUCTS[name].items()}
+    out = {}
+    get = obj.get
+    for field, mode, arg in _PLANS[name]:  # a hot path: every response goes through it
+        value = get(field, _MISSING)
+        if mode == _SCALAR:
+            out[field] = arg if value is _MISSING else value
+        elif value is _MISSING or value is None:
+            out[field] = complete(arg, {}) if mode == _VALUE else None
+        elif mode == _SLICE:
+            out[field] = [complete(arg, item) for item in value]
+        elif mode == _MAP:
+            out[field] = {key: complete(arg, item) for key, item in value.items()}
+        else:
+            out[field] = complete(arg, value)
+    return out
 
 
 _MISSING = object()
+_SCALAR, _PTR, _SLICE, _MAP, _VALUE = range(5)
 
 
-def zero(kind: Any) -> Any:
-    """A field's zero value: null, a scalar zero, or a value struct's zero struct."""
+def _plan(kind: Any) -> tuple[int, Any]:
     if isinstance(kind, Value):
-        return complete(kind.name, {})
-    if isinstance(kind, Ptr):
-        return None
-    return kind
-
-
-def _fill(kind: Any, value: Any) -> Any:
-    if value is _MISSING or (value is None and isinstance(kind, Value)):
-        return zero(kind)
-    if value is None or not isinstance(kind, Ptr):
-        return value
+        return _VALUE, kind.name
     if isinstance(kind, Slice):
-        return [complete(kind.name, item) for item in value]
+        return _SLICE, kind.name
     if isinstance(kind, Map):
-        return {key: complete(kind.name, item) for key, item in value.items()}
-    return complete(kind.name, value)
+        return _MAP, kind.name
+    if isinstance(kind, Ptr):
+        return _PTR, kind.name
+    return _SCALAR, kind
+
+
+_PLANS = {
+    name: [(field, *_plan(kind)) for field, kind in table.items()]
+    for name, table in STRUCTS.items()
+}
 
 
 def keys(name: str) -> list[str]:
