@@ -138,8 +138,15 @@ def test_client_gc_forgets_finished_allocations(agent: Agent, client: nomad.Noma
     assert client.client.ls.list_files(alloc["ID"])  # its directory is still there
     response = requests.put(f"{agent.address}/v1/client/gc", timeout=30)
     assert (response.status_code, response.text) == (200, "")
-    with pytest.raises(nomad.api.exceptions.BaseNomadException):
-        client.client.ls.list_files(alloc["ID"])
+
+    def directory_gone() -> bool:
+        try:
+            client.client.ls.list_files(alloc["ID"])
+        except nomad.api.exceptions.BaseNomadException:
+            return True
+        return False
+
+    wait_for(directory_gone, what="the allocation's directory to be removed")
     assert client.allocation.get_allocation(alloc["ID"])["ClientStatus"] == "complete"
 
 

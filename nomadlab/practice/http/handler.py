@@ -18,6 +18,7 @@ import tornado.web
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client
 from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
@@ -35,6 +36,7 @@ class Agent(Protocol):
     server: Server
     deployments: DeploymentWatcher
     periodic: PeriodicDispatch
+    core: CoreScheduler
     log: logging.Logger
     node_name: str
     blocking_queries: int
