@@ -329,7 +329,10 @@ class Lab(ClusterVerbs):
             allocs = self.nomad.job.get_allocations(job_id)
             evals = self.nomad.job.get_evaluations(job_id)
             deployment = self.nomad.job.get_deployment(job_id)
-        return JobStatus.build(info, summary, allocs, evals, deployment)
+            children = None
+            if info.get("Periodic") or info.get("ParameterizedJob"):
+                children = self.nomad.jobs.get_jobs(prefix=f"{job_id}/")
+        return JobStatus.build(info, summary, allocs, evals, deployment, children)
 
     def _allocs(self, job: str) -> list[dict[str, Any]]:
         with self._api():
@@ -500,7 +503,9 @@ class Lab(ClusterVerbs):
             return RunResult(job_id)
         outcome = self._monitor(self._ui()).monitor(eval_id)
         with self._api():  # by ID: a purged job's allocations are still listed under it
-            stopped = self.nomad.job.get_allocations(job_id)
+            listed = self.nomad.job.get_allocations(job_id)
+        # Only this instance's: allocations of an earlier job of that name predate its creation.
+        stopped = [a for a in listed if a.get("CreateIndex", 0) >= info.get("CreateIndex", 0)]
         return RunResult(
             job_id,
             eval_id,

@@ -71,6 +71,8 @@ def test_job_run_status_scale_stop(practice: Agent, home: Path, tmp_path: Path) 
 def test_job_run_docker_job_exits_2_with_advice(practice: Agent) -> None:
     run = run_cli("job", "run", str(DOCKER_JOB))
     assert run.returncode == 2
+    assert run.stdout.startswith("Job Warnings:\n1 warning(s):\n")
+    assert "task network resources have been deprecated as of Nomad 0.12.0" in run.stdout
     assert '* Constraint "missing drivers": 1 nodes excluded by filter' in run.stdout
     assert "the practice agent runs no containers" in run.stderr
     assert "jobs/http-echo.nomad.hcl" in run.stderr

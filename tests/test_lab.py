@@ -171,6 +171,8 @@ def test_docker_job_without_docker_explains_what_to_do(
     with pytest.raises(PlacementFailed) as caught:
         lab.run(DOCKER_JOB)
     out = capsys.readouterr().out
+    assert out.startswith('Job Warnings:\n1 warning(s):\n\n* Group "echo" has warnings: ')
+    assert '\t* Task "server": task network resources have been deprecated' in out
     assert 'finished with status "complete" but failed to place all allocations:' in out
     assert 'Task Group "echo" (failed to place 1 allocation):' in out
     assert '* Constraint "missing drivers": 1 nodes excluded by filter' in out
@@ -278,6 +280,19 @@ def test_stop_then_purge(lab: Lab, job: str, client: nomad.Nomad, tmp_path: Path
     lab.stop(job, purge=True)
     with pytest.raises(URLNotFoundNomadException):
         client.job.get_job(job)
+
+
+def test_purge_shows_only_the_instance_just_stopped(
+    lab: Lab, job: str, client: nomad.Nomad, tmp_path: Path
+) -> None:
+    lab.run(fast_echo(tmp_path, name=job))
+    (first,) = client.job.get_allocations(job)
+    lab.stop(job, purge=True)
+    lab.run(fast_echo(tmp_path, name=job))
+    (second,) = client.job.get_allocations(job)
+    result = lab.stop(job, purge=True)
+    assert [row["alloc_id"] for row in result.allocations] == [second["ID"]]
+    assert first["ID"] != second["ID"]
 
 
 def test_reset_purges_only_the_jobs_the_kit_ran(

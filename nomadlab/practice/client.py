@@ -9,6 +9,7 @@ events, restarts per the group's ``restart`` block, and deployment health per th
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import platform
@@ -174,6 +175,17 @@ class Client:
             else:
                 runner.update(alloc)
 
+    def collect_all_allocs(self) -> list[str]:
+        """``PUT /v1/client/gc`` (CollectAllAllocs): destroy every finished allocation's
+        runner and directory; returns their IDs."""
+        collected = []
+        for alloc_id, runner in list(self.runners.items()):
+            alloc = self.store.allocs.get(alloc_id)
+            if runner.finished and (alloc is None or structs.is_terminal(alloc)):
+                self._destroy(alloc_id)
+                collected.append(alloc_id)
+        return collected
+
     def _destroy(self, alloc_id: str) -> None:
         """The server collected an allocation: stop its runner if any, remove its directory
         (the client's alloc GC)."""
@@ -228,6 +240,11 @@ class AllocRunner:
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
         self.report()
+
+    @property
+    def finished(self) -> bool:
+        """Every task has exited for good."""
+        return self._main is not None and self._main.done()
 
     def update(self, alloc: dict) -> None:
         """An in-place update: a new job version, maybe a new deployment to report to."""
@@ -323,6 +340,8 @@ class AllocRunner:
 
     async def _track_health(self, deployment_id: str) -> None:
         block = self.group.get("Update" if deployment_id else "Migrate") or {}
+        if deployment_id and block.get("HealthCheck") == "manual":  # the operator sets it
+            return None
         min_healthy = setting(block, "MinHealthyTime", 10 * SECOND) / SECOND
         deadline = time.monotonic() + setting(block, "HealthyDeadline", 300 * SECOND) / SECOND
         watch_start = time.monotonic()
@@ -350,6 +369,8 @@ class AllocRunner:
         alloc = self.alloc
         if (alloc.get("DeploymentID") or "") != deployment_id:
             return
+        if (alloc.get("DeploymentStatus") or {}).get("Healthy") is not None:
+            return  # an operator set it first
         alloc["DeploymentStatus"] = {
             "Healthy": healthy,
             "Timestamp": rfc3339(now_ns()),
@@ -409,7 +430,9 @@ class TaskRunner:
         """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task."""
         number = getattr(signal, name, None)
         if not name.startswith("SIG") or not isinstance(number, int):
-            raise TaskError(f"Invalid signal: {name}")
+            # raw_exec's SignalTask: an unknown signal is sent as SIGINT, with a warning.
+            log.warning("unknown signal to send to task, using SIGINT instead: signal=%s", name)
+            number = signal.SIGINT
         if self.handle is None or self.state["State"] != "running":
             raise TaskError("Task not running")
         self.emit(task_event("Signaling", f"Task being sent signal {name}", TaskSignal=name))
@@ -435,6 +458,13 @@ class TaskRunner:
         stdout.touch()
         stderr.touch()
         self.emit(task_event("Task Setup", "Building Task Directory"))
+        try:
+            write_dispatch_payload(self.alloc_runner.job, self.task, task_dir)
+        except OSError as exc:
+            message = f"failed to write dispatch payload: {exc}"
+            self.emit(task_event("Setup Failure", message, SetupError=message, FailsTask=True),
+                      state="dead", failed=True)  # fmt: skip
+            return
         while not self._killed.is_set():
             alloc = self.alloc_runner.alloc
             env = task_environment(alloc, self.task, client.node, self.alloc_runner.dir)
@@ -453,25 +483,19 @@ class TaskRunner:
                 self.emit(task_event("Started", "Task started by client"), state="running")
                 result = await self._wait_or_kill()
                 self.running_since = None
-                if self._killed.is_set():
-                    break
                 requested = self._restart_requested.is_set()
                 self._restart_requested.clear()
                 batch = self.alloc_runner.job["Type"] == "batch"
-                done = result.successful and batch and not requested
+                done = result.successful and batch and not requested and not self._killed.is_set()
                 if done:
                     self.state["FinishedAt"] = rfc3339(now_ns())
                 self.emit(
-                    task_event(
-                        "Terminated",
-                        f"Exit Code: {result.exit_code}"
-                        + (f", Signal: {result.signal}" if result.signal else ""),
-                        ExitCode=result.exit_code,
-                        Signal=result.signal,
-                    ),
+                    terminated_event(result),
                     state="dead" if done else None,
                     failed=False if done else None,
                 )
+                if self._killed.is_set():
+                    break
                 if done:
                     return
                 if requested:
@@ -558,6 +582,29 @@ class TaskRunner:
         self._restarting(reason, delay)
         await event_or_timeout(self._killed, delay)
         return True
+
+
+def write_dispatch_payload(job: dict, task: dict, task_dir: Path) -> None:
+    """A dispatched job's payload into ``local/<dispatch_payload.file>`` (taskrunner's
+    dispatch hook); the file never leaves the task's local directory."""
+    file = (task.get("DispatchPayload") or {}).get("File")
+    if not file or not job.get("Payload"):
+        return
+    local = (task_dir / "local").resolve()
+    target = (local / file).resolve()
+    if local not in target.parents:
+        raise OSError(f"dispatch_payload file {file!r} escapes the task's local directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(base64.b64decode(job["Payload"]))
+
+
+def terminated_event(result: ExitResult) -> dict:
+    """The "Terminated" event: Message holds the driver's exit message (none for a process),
+    DisplayMessage the exit code and signal (structs.TaskEvent.PopulateEventDisplayMessage)."""
+    display = f"Exit Code: {result.exit_code}" + (
+        f", Signal: {result.signal}" if result.signal else ""
+    )
+    return task_event("Terminated", "", display, ExitCode=result.exit_code, Signal=result.signal)
 
 
 class TaskError(Exception):

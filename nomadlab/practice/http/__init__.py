@@ -22,6 +22,7 @@ from nomadlab.practice.http import (
     job_endpoint,
     node_endpoint,
     practice_endpoint,
+    scaling_endpoint,
     system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
@@ -35,6 +36,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *node_endpoint.ROUTES,
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
+    *scaling_endpoint.ROUTES,
     *system_endpoint.ROUTES,
     *practice_endpoint.ROUTES,
 ]
