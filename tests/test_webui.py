@@ -1,0 +1,166 @@
+"""The practice web UI in real headless Chromium, against a real practice-agent process."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import nomad
+import pytest
+from browser import Browser, browser  # noqa: F401  (the fixture)
+from conftest import register_echo, wait_for
+
+from nomadlab.practice import Agent
+
+JOB = "http-microservice"
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def deployed(client: nomad.Nomad, count: int = 1) -> list[dict]:
+    """Run the fast http-echo job and wait until its deployment is successful."""
+    register_echo(client, count=count, fast=True)
+    wait_for(
+        lambda: (client.job.get_deployment(JOB) or {}).get("Status") == "successful",
+        what="the deployment to succeed",
+    )
+    return [a for a in client.job.get_allocations(JOB) if a["ClientStatus"] == "running"]
+
+
+@pytest.fixture
+def page(browser: Browser):  # noqa: F811
+    """A fresh tab; afterwards, no request may have left this machine."""
+    tab = browser.page()
+    before = len(browser.requests)
+    yield tab
+    tab.close()
+    foreign = [u for u in browser.requests[before:] if u in browser.foreign_requests()]
+    assert not foreign, f"the UI asked the internet for {foreign}"
+
+
+def test_jobs_page_shows_the_job_with_status_and_blocks(
+    agent: Agent, client: nomad.Nomad, page
+) -> None:
+    deployed(client)
+    page.goto(f"{agent.address}/ui/jobs")
+    row = page.locator(f'tr[data-job="{JOB}"]')
+    row.wait_for()
+    assert row.locator(".badge").inner_text().strip() == "Healthy"
+    assert row.locator(".ratio").inner_text() == "1/1"
+    assert row.locator(".blocks .block-running").count() == 1
+    assert "practice agent" in page.locator(".practice").inner_text()
+    api = page.locator("a.api")
+    assert api.inner_text() == "API: GET /v1/jobs?namespace=*"
+    assert page.request.get(api.evaluate("a => a.href")).json()[0]["ID"] == JOB
+
+
+def test_job_page_follows_a_scale_without_reload(agent: Agent, client: nomad.Nomad, page) -> None:
+    deployed(client)
+    page.goto(f"{agent.address}/ui/jobs/{JOB}")
+    ratio = page.locator(".status-panel .ratio")
+    assert ratio.inner_text() == "1/1"
+    loads = []
+    page.on("load", lambda _: loads.append(1))
+    client.job.request(JOB, "scale", method="post", json={"Count": 3, "Target": {"Group": "echo"}})
+    page.wait_for_function(
+        "() => document.querySelector('.status-panel .ratio').textContent === '3/3'",
+        timeout=60_000,
+    )
+    assert page.locator(".status-panel .blocks .block-running").count() == 3
+    assert page.locator(".badge").first.inner_text().strip() in ("Deploying", "Healthy")
+    assert not loads, "the page reloaded instead of updating itself"
+    page.goto(f"{agent.address}/ui/jobs")
+    assert page.locator(f'tr[data-job="{JOB}"] .ratio').inner_text() == "3/3"
+
+
+def test_allocation_page_port_link_answers_with_the_echo(
+    agent: Agent, client: nomad.Nomad, page
+) -> None:
+    alloc = deployed(client)[0]
+    page.goto(f"{agent.address}/ui/allocations/{alloc['ID']}")
+    link = page.locator("a.port")
+    href = link.get_attribute("href")
+    assert href == link.inner_text() and href.startswith("http://127.0.0.1:")
+    with page.context.expect_page() as opened:
+        link.click()
+    echo = opened.value
+    echo.wait_for_load_state()
+    assert "Hello and welcome to 127.0.0.1" in echo.locator("body").inner_text()
+    echo.close()
+    events = page.locator("table.events").first.inner_text()
+    assert "Started" in events and "Task started by client" in events
+
+
+def test_logs_page_follows_the_echo_request_line(agent: Agent, client: nomad.Nomad, page) -> None:
+    alloc = deployed(client)[0]
+    port = client.allocation.get_allocation(alloc["ID"])["AllocatedResources"]["Shared"]["Ports"][0]
+    page.goto(f"{agent.address}/ui/allocations/{alloc['ID']}/server/logs")
+    page.wait_for_function(
+        "() => document.querySelector('pre.log').textContent.includes('listening')"
+    )
+    url = f"http://{port['HostIP']}:{port['Value']}/from-the-logs-test"
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        assert reply.status == 200
+    page.wait_for_function(
+        "() => document.querySelector('pre.log').textContent.includes('GET /from-the-logs-test')",
+        timeout=60_000,
+    )
+    assert '"GET /from-the-logs-test HTTP/1.1" 200' in page.locator("pre.log").inner_text()
+
+
+def test_stepper_scales_the_job_and_is_disabled_during_a_deployment(
+    agent: Agent, client: nomad.Nomad, page
+) -> None:
+    deployed(client)
+    page.goto(f"{agent.address}/ui/jobs/{JOB}/echo")
+    plus = page.get_by_role("button", name="Increment count")
+    assert plus.is_enabled()
+    plus.click()
+    wait_for(lambda: client.job.get_job(JOB)["TaskGroups"][0]["Count"] == 2, what="count 2")
+    page.wait_for_function("() => document.querySelector('.stepper .count').textContent === '2'")
+    assert page.get_by_role("button", name="Increment count").is_disabled()  # deploying
+    event = client.job.request(JOB, "scale", method="get").json()["TaskGroups"]["echo"]["Events"][0]
+    assert (event["PreviousCount"], event["Count"]) == (1, 2)
+    page.get_by_role("button", name="Increment count").wait_for(state="visible")
+    page.wait_for_function(
+        "() => !document.querySelector('button[aria-label=\"Increment count\"]').disabled",
+        timeout=60_000,
+    )
+    page.get_by_role("button", name="Decrement count").click()
+    wait_for(lambda: client.job.get_job(JOB)["TaskGroups"][0]["Count"] == 1, what="count 1")
+
+
+def test_stop_button_asks_twice_then_stops_the_allocation(
+    agent: Agent, client: nomad.Nomad, page
+) -> None:
+    alloc = deployed(client)[0]
+    page.goto(f"{agent.address}/ui/allocations/{alloc['ID']}")
+    stop = page.get_by_role("button", name="Stop")
+    stop.click()
+    confirm = page.get_by_role("button", name="Yes, Stop Allocation")
+    assert client.allocation.get_allocation(alloc["ID"])["DesiredStatus"] == "run"
+    confirm.click()
+    wait_for(
+        lambda: client.allocation.get_allocation(alloc["ID"])["DesiredStatus"] == "stop",
+        what="the allocation to be stopped",
+    )
+    page.wait_for_function("() => !document.querySelector('button[data-post$=\"/stop\"]')")
+
+
+def test_other_pages_render_live(agent: Agent, client: nomad.Nomad, page) -> None:
+    deployed(client)
+    for path, text in [
+        ("evaluations", "job-register"),
+        ("clients", "ready"),
+        ("topology", "Memory"),
+        (f"jobs/{JOB}/definition", '"TaskGroups"'),
+        (f"jobs/{JOB}/versions", "echo (1)"),
+        (f"jobs/{JOB}/deployments", "successful"),
+        (f"jobs/{JOB}/evaluations", "job-register"),
+    ]:
+        page.goto(f"{agent.address}/ui/{path}")
+        assert text in page.locator("main").inner_text(), path
+    node = client.nodes.get_nodes()[0]
+    page.goto(f"{agent.address}/ui/clients/{node['ID']}")
+    assert "raw_exec" in page.locator("main").inner_text()
+    page.goto(f"{agent.address}/ui/evaluations")
+    client.job.request(JOB, "scale", method="post", json={"Count": 2, "Target": {"Group": "echo"}})
+    page.wait_for_function("() => document.body.textContent.includes('job-scaling')")
