@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import subprocess
+import sys
 import urllib.request
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import nomad
 import pytest
 from browser import Browser, browser  # noqa: F401  (the fixture)
 from conftest import register_echo, wait_for
+from labkit import free_port
 
 from nomadlab.practice import Agent
 
@@ -164,3 +171,57 @@ def test_other_pages_render_live(agent: Agent, client: nomad.Nomad, page) -> Non
     page.goto(f"{agent.address}/ui/evaluations")
     client.job.request(JOB, "scale", method="post", json={"Count": 2, "Target": {"Group": "echo"}})
     page.wait_for_function("() => document.body.textContent.includes('job-scaling')")
+
+
+@pytest.fixture
+def jupyter(tmp_path) -> Iterator[str]:
+    """A real Jupyter server (with jupyter-server-proxy) on a free port; its URL with token."""
+    pytest.importorskip("jupyter_server_proxy", reason="pip install -e '.[test]'")
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime")}  # fmt: skip
+    command = [
+        sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+        f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
+    ]  # fmt: skip
+    log = (tmp_path / "jupyter.log").open("wb")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5):
+                return True
+        except OSError:
+            return server.poll() is not None  # stop waiting; the assert below says why
+
+    try:
+        wait_for(ready, what="the Jupyter server")
+        assert server.poll() is None, (tmp_path / "jupyter.log").read_text()
+        yield f"{base}/?token={token}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_the_pages_work_through_jupyters_proxy(
+    agent: Agent, client: nomad.Nomad, page, jupyter: str
+) -> None:
+    deployed(client)
+    base, _, query = jupyter.partition("/?")
+    proxied = f"{base}/proxy/{urlsplit(agent.address).port}/ui"
+    page.goto(f"{proxied}/jobs?{query}")
+    row = page.locator(f'tr[data-job="{JOB}"]')
+    assert row.locator(".badge").inner_text().strip() == "Healthy"
+    row.locator("a").first.click()
+    page.wait_for_url(f"{proxied}/jobs/{JOB}")
+    page.get_by_role("link", name="echo", exact=True).click()
+    page.wait_for_url(f"{proxied}/jobs/{JOB}/echo")
+    page.get_by_role("button", name="Increment count").click()
+    wait_for(lambda: client.job.get_job(JOB)["TaskGroups"][0]["Count"] == 2, what="count 2")
+    page.wait_for_function("() => document.querySelector('.stepper .count').textContent === '2'")
+    assert page.locator(".flash").is_hidden()
+    api = page.locator("a.api").evaluate("a => a.href")
+    assert api == f"{base}/proxy/{urlsplit(agent.address).port}/v1/job/{JOB}/scale"

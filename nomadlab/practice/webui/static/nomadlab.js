@@ -24,9 +24,13 @@
     button.disabled = true;
     flash("");
     var body = button.getAttribute("data-body");
+    var headers = body ? { "Content-Type": "application/json" } : {};
+    // Behind Jupyter's server proxy, Jupyter checks its XSRF cookie on writes.
+    var xsrf = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+    if (xsrf) headers["X-XSRFToken"] = decodeURIComponent(xsrf[1]);
     fetch(button.getAttribute("data-post"), {
       method: "POST",
-      headers: body ? { "Content-Type": "application/json" } : {},
+      headers: headers,
       body: body || null,
       credentials: "same-origin",
     })
