@@ -10,27 +10,49 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import tornado.web
 
 from nomadlab.practice import jobspec, structs
 from nomadlab.practice.client import AllocRunner, TaskError
+from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.scheduler import job_summary
-from nomadlab.practice.server import APIError
-
-if TYPE_CHECKING:
-    from nomadlab.practice.agent import PracticeAgent
+from nomadlab.practice.server import APIError, Server
+from nomadlab.practice.state import StateStore
 
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0
 _WAIT = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, None: 1e-9}
+
+
+class Agent(Protocol):
+    """What the HTTP API needs of the agent it serves (the practice agent's PracticeAgent)."""
+
+    store: StateStore
+    server: Server
+    deployments: DeploymentWatcher
+    log: logging.Logger
+    node_name: str
+    blocking_queries: int
+
+    @property
+    def rpc_addr(self) -> str: ...
+
+    def alloc_dir(self, alloc: dict) -> Path: ...
+
+    def alloc_runner(self, alloc: dict) -> AllocRunner | None: ...
+
+    def member(self) -> dict: ...
+
+    def self_info(self) -> dict: ...
 
 
 @dataclass
@@ -46,7 +68,7 @@ class Request:
 
     def __init__(self, handler: Endpoint) -> None:
         self.handler = handler
-        self.agent: PracticeAgent = handler.agent
+        self.agent: Agent = handler.agent
         self.store = handler.agent.store
         self.server = handler.agent.server
 
@@ -91,7 +113,7 @@ class Endpoint(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 
-    def initialize(self, agent: PracticeAgent, methods: dict[str, Handler]) -> None:
+    def initialize(self, agent: Agent, methods: dict[str, Handler]) -> None:
         self.agent = agent
         self.methods = methods
 
@@ -710,9 +732,9 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
 ]
 
 
-def make_app(agent: PracticeAgent) -> tornado.web.Application:
+def make_app(agent: Agent) -> tornado.web.Application:
     """The tornado application serving the API and, under /ui/, the practice web UI."""
-    from nomadlab.practice import webui  # the UI's pages read this module's helpers
+    from nomadlab.practice import webui  # imported here: the UI's pages use this module
 
     handlers = [
         (pattern, Endpoint, {"agent": agent, "methods": methods}) for pattern, methods in ROUTES

@@ -13,16 +13,14 @@ import asyncio
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import tornado.web
 
 from nomadlab.practice import structs
+from nomadlab.practice.http import Agent, read_from
 from nomadlab.practice.webui import status
-
-if TYPE_CHECKING:
-    from nomadlab.practice.agent import PracticeAgent
 
 HERE = Path(__file__).resolve().parent
 LIVE_WAIT = 30.0
@@ -66,7 +64,7 @@ class Page(tornado.web.RequestHandler):
     after = ""  # a part of the page below the live one that keeps itself up to date
     tables: tuple[str, ...] = ()
 
-    def initialize(self, agent: PracticeAgent) -> None:
+    def initialize(self, agent: Agent) -> None:
         self.agent = agent
         self.store = agent.store
         self._closed = asyncio.get_event_loop().create_future()
@@ -294,12 +292,10 @@ class LogsPage(AllocationPage):
 class LogTail(tornado.web.RequestHandler):
     """The log page's follower: the text past ``offset``, waiting (30 s at most) for some."""
 
-    def initialize(self, agent: PracticeAgent) -> None:
+    def initialize(self, agent: Agent) -> None:
         self.agent = agent
 
     async def get(self, alloc_id: str, task: str) -> None:
-        from nomadlab.practice.http import read_from
-
         alloc = self.agent.store.allocs.get(alloc_id)
         kind = self.get_query_argument("type", "stdout")
         if (
@@ -424,7 +420,7 @@ class Redirect(tornado.web.RequestHandler):
     head = get
 
 
-def routes(agent: PracticeAgent) -> list[tuple]:
+def routes(agent: Agent) -> list[tuple]:
     """The UI's tornado routes, mounted by the agent's HTTP app."""
     page = {"agent": agent}
     return [
