@@ -27,6 +27,7 @@ Commands:
     job scale JOB [GROUP] COUNT
                         Change a task group's count like `nomad job scale`
     job stop JOB        Stop a job like `nomad job stop` (-purge to remove it)
+    ui [JOB]            Open the web UI (a job's page) in a browser like `nomad ui`
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -110,6 +111,20 @@ def job_stop(argv: list[str]) -> int:
     return _lab().stop(args.job, purge=args.purge).exit_code
 
 
+def ui(argv: list[str]) -> int:
+    """``nomadlab ui [JOB]``: print the web UI's URL and open it in a browser."""
+    import webbrowser
+
+    parser = _parser("nomadlab ui", "nomadlab ui [JOB]")
+    parser.add_argument("job", nargs="?")
+    args = parser.parse_args(argv)
+    url = _lab(quiet=True).ui_url(args.job)
+    print(f'Opening URL "{url}"')
+    if not webbrowser.open(url):
+        print("No browser could be started here: open that URL in yours.")
+    return 0
+
+
 JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": job_run,
     "status": job_status,
@@ -145,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command == "job":
+    if command in ("job", "ui"):
         from nomadlab.errors import NomadLabError
 
         try:
-            return job(rest)
+            return job(rest) if command == "job" else ui(rest)
         except NomadLabError as exc:
             return _fail(exc)
         except KeyboardInterrupt:

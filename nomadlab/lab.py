@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from nomadlab import agent as agents
 from nomadlab.agent import RunningAgent
@@ -77,6 +77,17 @@ def declares_variable(hcl: str, name: str) -> bool:
     return re.search(rf'^\s*variable\s+"{re.escape(name)}"\s*\{{', hcl, re.MULTILINE) is not None
 
 
+def jupyter_proxy_url(address: str) -> str | None:
+    """The UI's path through the Jupyter server this kernel runs behind, if it runs behind
+    JupyterHub or Binder (which set ``JUPYTERHUB_SERVICE_PREFIX``): its generic
+    ``/proxy/<port>/`` route, on the browser's own origin."""
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    port = urlsplit(address).port
+    if not prefix or port is None:
+        return None
+    return f"{prefix.rstrip('/')}/proxy/{port}/ui/"
+
+
 def _is_loopback(address: str) -> bool:
     host = urlsplit(address).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -94,6 +105,7 @@ class Lab:
         if isinstance(agent, str):
             agent = RunningAgent(mode="attach", address=agent.rstrip("/"))
             agents.identify(agent)
+            agent.ui = agents.web_ui(agent)
         self.agent = agent
         self.nomad = agents.client(agent.address, local=agent.local)
         self.quiet = quiet
@@ -178,6 +190,8 @@ class Lab:
         self._remember(job_id, namespace)
         if response.get("Warnings"):
             ui.line(f"Job Warnings:\n{response['Warnings']}\n")
+        if self.agent.ui:
+            ui.line(f"==> View this job in the Web UI: {self.ui_url(job_id, namespace)}\n")
         eval_id = response.get("EvalID", "")
         if detach or not eval_id:
             ui.line("Job registration successful")
@@ -543,6 +557,33 @@ class Lab:
             print(f"Stopped the {self.mode} agent (pid {self.agent.pid})." if stopped
                   else "The agent had already stopped.")  # fmt: skip
         return stopped
+
+    def ui_url(self, job: str | None = None, namespace: str = "default", *,
+               notebook: bool = False) -> str:  # fmt: skip
+        """The web UI's page for ``job`` (or its jobs list), as ``nomad ui [job]`` opens it.
+
+        ``notebook``: the address a notebook's browser can reach, through Jupyter's proxy
+        when the kernel runs behind one (Binder, JupyterHub) and the agent is local.
+        """
+        if not self.agent.ui:
+            raise NomadLabError(
+                f"The agent at {self.address} serves no web UI (it answered /ui/ with an "
+                "error). On a Nomad agent, enable it with ui { enabled = true }."
+            )
+        base = self.agent.ui
+        if notebook and self._local():
+            base = jupyter_proxy_url(self.address) or base
+        if job is None:
+            return base + "jobs"
+        return f"{base}jobs/{quote(self.job_id(job), safe='')}@{quote(namespace, safe='')}"
+
+    def ui(self, job: str | None = None, height: int = 600) -> str:
+        """Show the web UI (a job's page, or the jobs list) in the notebook; return its URL."""
+        url = self.ui_url(job, notebook=True)
+        from IPython.display import IFrame, display
+
+        display(IFrame(url, width="100%", height=height))
+        return url
 
     def agent_log(self, lines: int | None = 40) -> Text:
         """The last ``lines`` lines of the agent's log (None: all); path: lab.agent.log_file."""
