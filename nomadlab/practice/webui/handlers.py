@@ -19,7 +19,8 @@ from urllib.parse import quote, urlencode
 import tornado.web
 
 from nomadlab.practice import structs
-from nomadlab.practice.http import Agent, read_from
+from nomadlab.practice.http.fs_endpoint import read_from
+from nomadlab.practice.http.handler import Agent
 from nomadlab.practice.webui import status
 
 HERE = Path(__file__).resolve().parent
