@@ -225,3 +225,14 @@ def test_the_pages_work_through_jupyters_proxy(
     assert page.locator(".flash").is_hidden()
     api = page.locator("a.api").evaluate("a => a.href")
     assert api == f"{base}/proxy/{urlsplit(agent.address).port}/v1/job/{JOB}/scale"
+
+
+def test_the_ui_works_inside_an_iframe_of_another_origin(
+    agent: Agent, client: nomad.Nomad, page
+) -> None:
+    deployed(client)
+    page.set_content(f'<iframe src="{agent.address}/ui/jobs/{JOB}" width="1000" height="700">')
+    frame = page.frame_locator("iframe")
+    assert frame.locator(".status-panel .ratio").inner_text() == "1/1"
+    client.job.request(JOB, "scale", method="post", json={"Count": 2, "Target": {"Group": "echo"}})
+    frame.locator(".status-panel .ratio", has_text="2/2").wait_for(timeout=60_000)
