@@ -236,3 +236,17 @@ def test_the_ui_works_inside_an_iframe_of_another_origin(
     assert frame.locator(".status-panel .ratio").inner_text() == "1/1"
     client.job.request(JOB, "scale", method="post", json={"Count": 2, "Target": {"Group": "echo"}})
     frame.locator(".status-panel .ratio", has_text="2/2").wait_for(timeout=60_000)
+
+
+def test_a_purged_job_says_so_on_its_open_page(agent: Agent, client: nomad.Nomad, page) -> None:
+    deployed(client)
+    page.goto(f"{agent.address}/ui/jobs/{JOB}")
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    client.job.deregister_job(JOB, purge=True)
+    flash = page.locator(".flash")
+    flash.wait_for(state="visible", timeout=60_000)
+    assert flash.inner_text().startswith("job not found: it no longer exists")
+    settled = len(requests)
+    page.wait_for_timeout(2500)
+    assert len(requests) == settled, "the page kept asking for a job that is gone"

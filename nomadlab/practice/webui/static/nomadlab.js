@@ -58,6 +58,12 @@
   function retryLater(event) {
     var element = event.detail && event.detail.elt;
     if (!element || !element.hasAttribute("hx-get")) return;
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 404) {
+      // What this page shows is gone (a purged job, a collected allocation): say so, stop.
+      flash(xhr.responseText + ": it no longer exists. The lists in the menu show what does.");
+      return;
+    }
     setTimeout(function () {
       if (element.isConnected) htmx.trigger(element, "retry");
     }, 1000);
