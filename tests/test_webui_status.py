@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from html import unescape
 
 import nomad
 import pytest
@@ -26,7 +27,8 @@ def job(count: int = 3, kind: str = "service", **extra: object) -> dict:
 
 def alloc(client_status: str, index: int = 1, version: int = 0, healthy: bool | None = None):
     return {"ID": f"a{index}", "ClientStatus": client_status, "CreateIndex": index,
-            "JobVersion": version, "TaskGroup": "echo", "NodeID": "n1",
+            "JobVersion": version, "TaskGroup": "echo", "NodeID": "n1", "NodeName": "node",
+            "DesiredStatus": "run", "CreateTime": 1, "ModifyTime": 1,
             "DeploymentStatus": None if healthy is None else {"Healthy": healthy}}  # fmt: skip
 
 
@@ -130,3 +132,34 @@ def test_live_fragment_is_a_blocking_query(agent: Agent, client: nomad.Nomad) ->
     assert answered and 'data-job="http-microservice"' in answered[0]
     assert answered[0].startswith('<div id="live"')
     wait_for(lambda: client.job.get_allocations("http-microservice"), what="an allocation")
+
+
+def test_a_deployment_with_canaries_offers_promote_and_fail() -> None:
+    """Canary deployments come from the job-updates work; the panel's buttons are here."""
+    import tornado.template
+
+    job_spec = job(count=2, ID="web", Name="web", Namespace="default", Priority=50, Version=1)
+    deployment = {"ID": "d" * 36, "Status": "running", "JobVersion": 1,
+                  "StatusDescription": "Deployment is running but requires manual promotion",
+                  "TaskGroups": {"echo": {"DesiredTotal": 2, "PlacedAllocs": 1, "HealthyAllocs": 1,
+                                          "UnhealthyAllocs": 0, "DesiredCanaries": 1,
+                                          "PlacedCanaries": ["a1"], "Promoted": False,
+                                          "ProgressDeadline": 600_000_000_000}}}  # fmt: skip
+    allocs = [alloc("running", 1, version=1, healthy=True)]
+    loader = tornado.template.Loader(str(handlers.HERE / "templates"))
+    html = loader.load("job.html").generate(
+        **handlers.template_helpers("/ui/jobs/web"), job=job_spec, tab="", tabs=handlers.JOB_TABS,
+        status_=status.job_status(job_spec, allocs, deployment), deployment=deployment,
+        blocks=status.alloc_blocks(job_spec, allocs), expected=2, allocs=allocs,
+    ).decode()  # fmt: skip
+    assert 'data-post="../../v1/deployment/promote/dddddddd' in html
+    assert '{"DeploymentID":"dddddddd' in unescape(html) and '"All":true}' in unescape(html)
+    assert 'data-post="../../v1/deployment/fail/dddddddd' in html
+    assert "1/1" in html and "Deploying" in html
+    deployment["TaskGroups"]["echo"]["Promoted"] = True
+    promoted = loader.load("job.html").generate(
+        **handlers.template_helpers("/ui/jobs/web"), job=job_spec, tab="", tabs=handlers.JOB_TABS,
+        status_=status.job_status(job_spec, allocs, deployment), deployment=deployment,
+        blocks=status.alloc_blocks(job_spec, allocs), expected=2, allocs=allocs,
+    ).decode()  # fmt: skip
+    assert "deployment/promote" not in promoted and "deployment/fail" in promoted

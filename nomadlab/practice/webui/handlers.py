@@ -58,6 +58,22 @@ def duration(ns: int | None) -> str:
     return f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
 
 
+def template_helpers(path: str) -> dict[str, Any]:
+    """What every template may use, for a page at ``path``: relative links and formatters."""
+    root = relative_root(path)
+    return {
+        "root": root,
+        "v1": root + "../v1/",
+        "q": lambda value: quote(str(value), safe=""),
+        "short": lambda value: (value or "")[:8],
+        "clock": clock,
+        "duration": duration,
+        "status": status,
+        "to_json": lambda value: json.dumps(value, separators=(",", ":")),
+        "pretty": lambda value: json.dumps(value, indent=2, sort_keys=False),
+    }
+
+
 class Page(tornado.web.RequestHandler):
     """A page of the UI: ``data`` reads the store, ``template`` renders its live part."""
 
@@ -83,18 +99,7 @@ class Page(tornado.web.RequestHandler):
 
     def get_template_namespace(self) -> dict[str, Any]:
         namespace = super().get_template_namespace()
-        root = relative_root(self.request.path)
-        namespace.update(
-            root=root,
-            v1=root + "../v1/",
-            q=lambda value: quote(str(value), safe=""),
-            short=lambda value: (value or "")[:8],
-            clock=clock,
-            duration=duration,
-            status=status,
-            to_json=lambda value: json.dumps(value, separators=(",", ":")),
-            pretty=lambda value: json.dumps(value, indent=2, sort_keys=False),
-        )
+        namespace.update(template_helpers(self.request.path))
         return namespace
 
     def not_found(self, message: str) -> tornado.web.HTTPError:
