@@ -74,7 +74,22 @@ def template_helpers(path: str) -> dict[str, Any]:
     }
 
 
-class Page(tornado.web.RequestHandler):
+class UIHandler(tornado.web.RequestHandler):
+    """What every handler of the UI shares: the agent, the templates, plain-text errors."""
+
+    def initialize(self, agent: Agent) -> None:
+        self.agent = agent
+        self.store = agent.store
+
+    def get_template_path(self) -> str:
+        return str(HERE / "templates")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(self._reason)
+
+
+class Page(UIHandler):
     """A page of the UI: ``data`` reads the store, ``template`` renders its live part."""
 
     template = ""
@@ -82,9 +97,8 @@ class Page(tornado.web.RequestHandler):
     tables: tuple[str, ...] = ()
 
     def initialize(self, agent: Agent) -> None:
-        self.agent = agent
-        self.store = agent.store
-        self._closed = asyncio.get_event_loop().create_future()
+        super().initialize(agent)
+        self._closed = asyncio.get_running_loop().create_future()
 
     def on_connection_close(self) -> None:
         if not self._closed.done():
@@ -93,9 +107,6 @@ class Page(tornado.web.RequestHandler):
     def data(self, *args: str) -> dict[str, Any]:
         """What the template shows: ``title``, ``api`` (the /v1 call behind it) and more."""
         raise NotImplementedError
-
-    def get_template_path(self) -> str:
-        return str(HERE / "templates")
 
     def get_template_namespace(self) -> dict[str, Any]:
         namespace = super().get_template_namespace()
@@ -133,10 +144,6 @@ class Page(tornado.web.RequestHandler):
         else:
             below = self.render_string(self.after, **context) if self.after else b""
             self.render("page.html", live=fragment, below=below, **context)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(self._reason)
 
 
 class JobsPage(Page):
@@ -295,14 +302,11 @@ class LogsPage(AllocationPage):
         }
 
 
-class LogTail(tornado.web.RequestHandler):
+class LogTail(UIHandler):
     """The log page's follower: the text past ``offset``, waiting (30 s at most) for some."""
 
-    def initialize(self, agent: Agent) -> None:
-        self.agent = agent
-
     async def get(self, alloc_id: str, task: str) -> None:
-        alloc = self.agent.store.allocs.get(alloc_id)
+        alloc = self.store.allocs.get(alloc_id)
         kind = self.get_query_argument("type", "stdout")
         if (
             alloc is None
@@ -323,17 +327,17 @@ class LogTail(tornado.web.RequestHandler):
         deadline = loop.time() + (LIVE_WAIT if self.get_query_argument("wait", "1") != "0" else 0)
         chunk = read_from(path, offset)
         while not chunk and loop.time() < deadline:
-            current = self.agent.store.allocs.get(alloc_id)
+            current = self.store.allocs.get(alloc_id)
             if current is None or structs.is_terminal(current):
                 break
             if self.request.connection.stream is None or self.request.connection.stream.closed():
                 return
             await asyncio.sleep(LOG_POLL)
             chunk = read_from(path, offset)
-        current = self.agent.store.allocs.get(alloc_id)
+        current = self.store.allocs.get(alloc_id)
         follow = current is not None and not (structs.is_terminal(current) and not chunk)
         self.render(
-            str(HERE / "templates" / "log_tail.html"),
+            "log_tail.html",
             text=chunk.decode("utf-8", errors="replace"),
             follow=follow,
             next_url="logs/tail?" + urlencode({"type": kind, "offset": offset + len(chunk)}),
