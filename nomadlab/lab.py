@@ -79,13 +79,18 @@ def declares_variable(hcl: str, name: str) -> bool:
 
 def jupyter_proxy_url(address: str) -> str | None:
     """The UI's path through the Jupyter server this kernel runs behind, if it runs behind
-    JupyterHub or Binder (which set ``JUPYTERHUB_SERVICE_PREFIX``): its generic
-    ``/proxy/<port>/`` route, on the browser's own origin."""
+    JupyterHub or Binder (which set ``JUPYTERHUB_SERVICE_PREFIX``), on the browser's own
+    origin: the kit's ``nomad/`` entry when it leads to this agent (the only way past the
+    agent's cross-site rule when Jupyter's host is not loopback), else the generic
+    ``proxy/<port>/``."""
+    from nomadlab.jupyter_proxy import agent_port
+
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
     port = urlsplit(address).port
     if not prefix or port is None:
         return None
-    return f"{prefix.rstrip('/')}/proxy/{port}/ui/"
+    entry = "nomad" if agent_port() == port else f"proxy/{port}"
+    return f"{prefix.rstrip('/')}/{entry}/ui/"
 
 
 def _is_loopback(address: str) -> bool:

@@ -438,6 +438,8 @@ def test_ui_shows_the_job_page_in_the_notebook(
 ) -> None:
     import IPython.display
 
+    from nomadlab import jupyter_proxy
+
     shown: list = []
     monkeypatch.setattr(IPython.display, "display", shown.append)
     lab.run(fast_echo(tmp_path, name=job))
@@ -448,6 +450,8 @@ def test_ui_shows_the_job_page_in_the_notebook(
     assert lab.ui() == f"{lab.address}/ui/jobs"
     # Behind JupyterHub or Binder the browser reaches the agent through Jupyter's proxy.
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/learner/")
+    assert lab.ui(job) == f"/user/learner/nomad/ui/jobs/{job}@default"  # the kit's agent
+    assert lab.ui_url(job) == url
+    monkeypatch.setattr(jupyter_proxy, "agent_port", lambda: 1)  # not the entry's agent
     port = lab.address.rsplit(":", 1)[1]
     assert lab.ui(job) == f"/user/learner/proxy/{port}/ui/jobs/{job}@default"
-    assert lab.ui_url(job) == url

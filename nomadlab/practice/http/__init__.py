@@ -7,7 +7,10 @@ them); ``make_app`` puts the routes together.
 
 from __future__ import annotations
 
+from typing import Any
+
 import tornado.web
+from tornado.httputil import HTTPServerRequest
 
 from nomadlab.practice.http import (
     agent_endpoint,
@@ -18,7 +21,8 @@ from nomadlab.practice.http import (
     job_endpoint,
     node_endpoint,
 )
-from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound
+from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
+from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound, Refused
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *job_endpoint.ROUTES,
@@ -31,6 +35,24 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
 ]
 
 
+class Application(tornado.web.Application):
+    """Routes every request, but first refuses what no route may see (see ``crosssite``)."""
+
+    def __init__(self, handlers: list, guard: CrossSiteGuard, **settings: Any) -> None:
+        super().__init__(handlers, **settings)
+        self.guard = guard
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        refusal = self.guard.refusal(request)
+        if refusal is not None:
+            return self.get_handler_delegate(request, Refused, {"status": 403, "text": refusal})
+        if request.method == "OPTIONS":  # answered here so that no route can grant CORS
+            return self.get_handler_delegate(
+                request, Refused, {"status": 405, "text": "Invalid method"}
+            )
+        return super().find_handler(request, **kwargs)
+
+
 def make_app(agent: Agent) -> tornado.web.Application:
     """The tornado application serving the API and, under /ui/, the practice web UI."""
     from nomadlab.practice import webui  # imported here: the UI's pages use this package
@@ -38,4 +60,5 @@ def make_app(agent: Agent) -> tornado.web.Application:
     handlers = [
         (pattern, Endpoint, {"agent": agent, "methods": methods}) for pattern, methods in ROUTES
     ]
-    return tornado.web.Application(handlers + webui.routes(agent), default_handler_class=NotFound)
+    guard = CrossSiteGuard(agent.proxy_secret, bound_addresses(agent.bind))
+    return Application(handlers + webui.routes(agent), guard, default_handler_class=NotFound)
