@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+#: A name the browser resolves to loopback (``--host-resolver-rules``), so that a test can
+#: reach a local server under a Host that is not a loopback name, as on Binder.
+REMOTE_NAME = "jupyter.nomadlab.test"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -47,7 +50,7 @@ def is_local(url: str) -> bool:
     if parts.scheme in ("data", "blob", "about", "chrome", "devtools"):
         return True
     host = (parts.hostname or "").strip("[]")
-    if host == "localhost" or host.endswith(".localhost"):
+    if host in ("localhost", REMOTE_NAME) or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -79,7 +82,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=executable,
-            args=CHROMIUM_ARGS,
+            args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {REMOTE_NAME} 127.0.0.1"],
             headless=True,
             viewport={"width": 1280, "height": 900},
         )

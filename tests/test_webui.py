@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import nomad
 import pytest
-from browser import Browser, browser  # noqa: F401  (the fixture)
+from browser import REMOTE_NAME, Browser, browser  # noqa: F401  (the fixture)
 from conftest import register_echo, wait_for
 from labkit import free_port
 
@@ -20,6 +20,14 @@ from nomadlab.practice import Agent
 
 JOB = "http-microservice"
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def agent(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agent]:
+    """A practice agent whose kit home (and so proxy secret) is this test's own."""
+    monkeypatch.setenv("NOMADLAB_HOME", str(tmp_path / "home"))
+    with Agent(http_port=None, log_file=tmp_path / "agent.log") as running:
+        yield running
 
 
 def deployed(client: nomad.Nomad, count: int = 1) -> list[dict]:
@@ -174,24 +182,27 @@ def test_other_pages_render_live(agent: Agent, client: nomad.Nomad, page) -> Non
 
 
 @pytest.fixture
-def jupyter(tmp_path) -> Iterator[str]:
-    """A real Jupyter server (with jupyter-server-proxy) on a free port; its URL with token."""
+def jupyter(tmp_path, agent: Agent) -> Iterator[tuple[int, str]]:
+    """A real Jupyter server with jupyter-server-proxy, whose ``nomad`` entry leads to
+    ``agent``; its port and token."""
     pytest.importorskip("jupyter_server_proxy", reason="pip install -e '.[test]'")
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime")}  # fmt: skip
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+           "NOMADLAB_PORT": str(urlsplit(agent.address).port)}  # fmt: skip
     command = [
         sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
         f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}",
         f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
+        "--ServerApp.allow_remote_access=True",  # reached as REMOTE_NAME, as on a hub
     ]  # fmt: skip
     log = (tmp_path / "jupyter.log").open("wb")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
         try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5):
+            status = f"http://127.0.0.1:{port}/api/status?token={token}"
+            with urllib.request.urlopen(status, timeout=5):
                 return True
         except OSError:
             return server.poll() is not None  # stop waiting; the assert below says why
@@ -199,7 +210,7 @@ def jupyter(tmp_path) -> Iterator[str]:
     try:
         wait_for(ready, what="the Jupyter server")
         assert server.poll() is None, (tmp_path / "jupyter.log").read_text()
-        yield f"{base}/?token={token}"
+        yield port, token
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -207,12 +218,13 @@ def jupyter(tmp_path) -> Iterator[str]:
 
 
 def test_the_pages_work_through_jupyters_proxy(
-    agent: Agent, client: nomad.Nomad, page, jupyter: str
+    agent: Agent, client: nomad.Nomad, page, jupyter: tuple[int, str]
 ) -> None:
     deployed(client)
-    base, _, query = jupyter.partition("/?")
+    port, token = jupyter
+    base = f"http://127.0.0.1:{port}"
     proxied = f"{base}/proxy/{urlsplit(agent.address).port}/ui"
-    page.goto(f"{proxied}/jobs?{query}")
+    page.goto(f"{proxied}/jobs?token={token}")
     row = page.locator(f'tr[data-job="{JOB}"]')
     assert row.locator(".badge").inner_text().strip() == "Healthy"
     row.locator("a").first.click()
@@ -250,3 +262,22 @@ def test_a_purged_job_says_so_on_its_open_page(agent: Agent, client: nomad.Nomad
     settled = len(requests)
     page.wait_for_timeout(2500)
     assert len(requests) == settled, "the page kept asking for a job that is gone"
+
+
+def test_the_kits_jupyter_entry_works_where_the_generic_proxy_is_refused(
+    agent: Agent, client: nomad.Nomad, page, jupyter: tuple[int, str]
+) -> None:
+    """Reached under a non-loopback name, as on Binder: Jupyter's generic proxy passes that
+    Host on and the agent refuses it; the kit's ``nomad/`` entry adds the secret."""
+    deployed(client)
+    port, token = jupyter
+    hub = f"http://{REMOTE_NAME}:{port}"
+    refused = page.goto(f"{hub}/proxy/{urlsplit(agent.address).port}/ui/jobs?token={token}")
+    assert refused is not None and refused.status == 403
+    assert "does not name this agent" in refused.text()
+    page.goto(f"{hub}/nomad/ui/jobs/{JOB}/echo?token={token}")
+    assert page.locator(".stepper .count").inner_text() == "1"
+    page.get_by_role("button", name="Increment count").click()
+    wait_for(lambda: client.job.get_job(JOB)["TaskGroups"][0]["Count"] == 2, what="count 2")
+    page.wait_for_function("() => document.querySelector('.stepper .count').textContent === '2'")
+    assert page.locator(".flash").is_hidden()
