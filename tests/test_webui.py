@@ -30,9 +30,9 @@ def agent(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agent]:
         yield running
 
 
-def deployed(client: nomad.Nomad, count: int = 1) -> list[dict]:
-    """Run the fast http-echo job and wait until its deployment is successful."""
-    register_echo(client, count=count, fast=True)
+def deployed(client: nomad.Nomad, count: int = 1, fast: bool = True) -> list[dict]:
+    """Run the http-echo job (fast: a 2s min_healthy_time) and wait for its deployment."""
+    register_echo(client, count=count, fast=fast)
     wait_for(
         lambda: (client.job.get_deployment(JOB) or {}).get("Status") == "successful",
         what="the deployment to succeed",
@@ -124,14 +124,19 @@ def test_logs_page_follows_the_echo_request_line(agent: Agent, client: nomad.Nom
 def test_stepper_scales_the_job_and_is_disabled_during_a_deployment(
     agent: Agent, client: nomad.Nomad, page
 ) -> None:
-    deployed(client)
+    # Nomad's 10s min_healthy_time: the page has that long to show the deployment's lock.
+    deployed(client, fast=False)
     page.goto(f"{agent.address}/ui/jobs/{JOB}/echo")
     plus = page.get_by_role("button", name="Increment count")
     assert plus.is_enabled()
     plus.click()
     wait_for(lambda: client.job.get_job(JOB)["TaskGroups"][0]["Count"] == 2, what="count 2")
-    page.wait_for_function("() => document.querySelector('.stepper .count').textContent === '2'")
-    assert page.get_by_role("button", name="Increment count").is_disabled()  # deploying
+    page.wait_for_function(
+        "() => document.querySelector('.stepper .count').textContent === '2'"
+        " && document.querySelector('button[aria-label=\"Increment count\"]').disabled"
+    )
+    assert client.job.get_deployment(JOB)["Status"] == "running"
+    assert "blocked due to active deployment" in page.locator(".note").inner_text()
     event = client.job.request(JOB, "scale", method="get").json()["TaskGroups"]["echo"]["Events"][0]
     assert (event["PreviousCount"], event["Count"]) == (1, 2)
     page.get_by_role("button", name="Increment count").wait_for(state="visible")
