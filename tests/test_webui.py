@@ -286,3 +286,27 @@ def test_the_kits_jupyter_entry_works_where_the_generic_proxy_is_refused(
     wait_for(lambda: client.job.get_job(JOB)["TaskGroups"][0]["Count"] == 2, what="count 2")
     page.wait_for_function("() => document.querySelector('.stepper .count').textContent === '2'")
     assert page.locator(".flash").is_hidden()
+
+
+def test_a_hidden_tab_lets_go_of_its_connection_and_catches_up_when_shown(
+    agent: Agent, client: nomad.Nomad, page
+) -> None:
+    deployed(client)
+    page.goto(f"{agent.address}/ui/jobs/{JOB}")
+    live = []
+    page.on("request", lambda request: live.append(request.url) if "live=" in request.url else 0)
+    set_hidden = """(hidden) => {
+        Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+        document.dispatchEvent(new Event("visibilitychange")); }"""
+    page.evaluate(set_hidden, True)
+    client.job.request(JOB, "scale", method="post", json={"Count": 2, "Target": {"Group": "echo"}})
+    wait_for(lambda: len(running_allocs(client)) == 2, what="two running allocations")
+    page.wait_for_timeout(1000)
+    assert page.locator(".status-panel .ratio").inner_text() == "1/1"
+    assert not live, f"a hidden tab asked for {live}"
+    page.evaluate(set_hidden, False)
+    page.locator(".status-panel .ratio", has_text="2/2").wait_for(timeout=60_000)
+
+
+def running_allocs(client: nomad.Nomad) -> list[dict]:
+    return [a for a in client.job.get_allocations(JOB) if a["ClientStatus"] == "running"]

@@ -72,6 +72,18 @@
   document.addEventListener("htmx:sendError", retryLater);
   document.addEventListener("htmx:timeout", retryLater);
 
+  // A browser holds at most six connections to one host, and each live part holds one:
+  // a tab in the background lets go of its own, and asks again when it is shown.
+  var LIVE = "#live, pre.log .follow";
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (document.hidden && event.detail.elt.matches(LIVE)) event.preventDefault();
+  });
+  document.addEventListener("visibilitychange", function () {
+    document.querySelectorAll(LIVE).forEach(function (element) {
+      htmx.trigger(element, document.hidden ? "htmx:abort" : "retry");
+    });
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var log = event.target.closest ? event.target.closest("pre.log") : null;
     log = log || document.querySelector("pre.log");
