@@ -20,6 +20,7 @@ from nomadlab.practice.http import (
     fs_endpoint,
     job_endpoint,
     node_endpoint,
+    system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
 from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound, Refused
@@ -32,6 +33,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *node_endpoint.ROUTES,
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
+    *system_endpoint.ROUTES,
 ]
 
 
