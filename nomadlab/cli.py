@@ -42,6 +42,7 @@ Commands:
                         Print what a task wrote
     alloc restart|signal|stop ALLOC
                         Restart its tasks in place, send a signal (-s), or stop and replace it
+    ui [JOB]            Open the web UI (a job's page) in a browser like `nomad ui`
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -288,6 +289,21 @@ ALLOC_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "stop": alloc_stop,
 }
 
+
+def ui(argv: list[str]) -> int:
+    """``nomadlab ui [JOB]``: print the web UI's URL and open it in a browser."""
+    import webbrowser
+
+    parser = _parser("nomadlab ui", "nomadlab ui [JOB]")
+    parser.add_argument("job", nargs="?")
+    args = parser.parse_args(argv)
+    url = _lab(quiet=True).ui_url(args.job)
+    print(f'Opening URL "{url}"')
+    if not webbrowser.open(url):
+        print("No browser could be started here: open that URL in yours.")
+    return 0
+
+
 JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": job_run,
     "status": job_status,
@@ -327,11 +343,11 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command in GROUPS:
+    if command in (*GROUPS, "ui"):
         from nomadlab.errors import NomadLabError
 
         try:
-            return dispatch(command, rest)
+            return dispatch(command, rest) if command in GROUPS else ui(rest)
         except NomadLabError as exc:
             return _fail(exc)
         except KeyboardInterrupt:

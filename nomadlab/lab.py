@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from nomadlab import agent as agents
 from nomadlab.agent import RunningAgent
@@ -78,6 +78,22 @@ def declares_variable(hcl: str, name: str) -> bool:
     return re.search(rf'^\s*variable\s+"{re.escape(name)}"\s*\{{', hcl, re.MULTILINE) is not None
 
 
+def jupyter_proxy_url(address: str) -> str | None:
+    """The UI's path through the Jupyter server this kernel runs behind, if it runs behind
+    JupyterHub or Binder (which set ``JUPYTERHUB_SERVICE_PREFIX``), on the browser's own
+    origin: the kit's ``nomad/`` entry when it leads to this agent (the only way past the
+    agent's cross-site rule when Jupyter's host is not loopback), else the generic
+    ``proxy/<port>/``."""
+    from nomadlab.jupyter_proxy import agent_port
+
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    port = urlsplit(address).port
+    if not prefix or port is None:
+        return None
+    entry = "nomad" if agent_port() == port else f"proxy/{port}"
+    return f"{prefix.rstrip('/')}/{entry}/ui/"
+
+
 def _is_loopback(address: str) -> bool:
     host = urlsplit(address).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -96,6 +112,7 @@ class Lab(ClusterVerbs):
         if isinstance(agent, str):
             agent = RunningAgent(mode="attach", address=agent.rstrip("/"))
             agents.identify(agent)
+            agent.ui = agents.web_ui(agent)
         self.agent = agent
         self.nomad = agents.client(agent.address, local=agent.local)
         self.quiet = quiet
@@ -180,6 +197,8 @@ class Lab(ClusterVerbs):
         self._remember(job_id, namespace)
         if response.get("Warnings"):
             ui.line(f"Job Warnings:\n{response['Warnings']}\n")
+        if self.agent.ui:
+            ui.line(f"==> View this job in the Web UI: {self.ui_url(job_id, namespace)}\n")
         eval_id = response.get("EvalID", "")
         if detach or not eval_id:
             ui.line("Job registration successful")
@@ -550,6 +569,33 @@ class Lab(ClusterVerbs):
             print(f"Stopped the {self.mode} agent (pid {self.agent.pid})." if stopped
                   else "The agent had already stopped.")  # fmt: skip
         return stopped
+
+    def ui_url(self, job: str | None = None, namespace: str = "default", *,
+               notebook: bool = False) -> str:  # fmt: skip
+        """The web UI's page for ``job`` (or its jobs list), as ``nomad ui [job]`` opens it.
+
+        ``notebook``: the address a notebook's browser can reach, through Jupyter's proxy
+        when the kernel runs behind one (Binder, JupyterHub) and the agent is local.
+        """
+        if not self.agent.ui:
+            raise NomadLabError(
+                f"The agent at {self.address} serves no web UI (it answered /ui/ with an "
+                "error). On a Nomad agent, enable it with ui { enabled = true }."
+            )
+        base = self.agent.ui
+        if notebook and self._local():
+            base = jupyter_proxy_url(self.address) or base
+        if job is None:
+            return base + "jobs"
+        return f"{base}jobs/{quote(self.job_id(job), safe='')}@{quote(namespace, safe='')}"
+
+    def ui(self, job: str | None = None, height: int = 600) -> str:
+        """Show the web UI (a job's page, or the jobs list) in the notebook; return its URL."""
+        url = self.ui_url(job, notebook=True)
+        from IPython.display import IFrame, display
+
+        display(IFrame(url, width="100%", height=height))
+        return url
 
     def agent_log(self, lines: int | None = 40) -> Text:
         """The last ``lines`` lines of the agent's log (None: all); path: lab.agent.log_file."""

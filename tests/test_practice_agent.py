@@ -349,11 +349,10 @@ def test_negative_count_is_a_validation_error_and_registers_nothing(client: noma
     assert client.jobs.get_jobs() == []
 
 
-def test_a_browser_learns_there_is_no_web_ui(agent: Agent) -> None:
+def test_a_browser_lands_on_the_web_ui(agent: Agent) -> None:
     root = requests.get(agent.address + "/", timeout=10)
-    assert root.status_code == 200 and "serves Nomad's HTTP API" in root.text
-    assert "/v1/jobs" in root.text
-    assert requests.get(agent.address + "/ui/", timeout=10).status_code == 404
+    assert [r.status_code for r in root.history] == [307, 307]
+    assert root.url == agent.address + "/ui/jobs" and "practice agent" in root.text
 
 
 def test_every_read_sends_the_index_headers(agent: Agent) -> None:

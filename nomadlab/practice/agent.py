@@ -250,7 +250,7 @@ class PracticeAgent:
                 },
                 "Server": {"Enabled": True, "BootstrapExpect": 1},
                 "ACL": {"Enabled": False},
-                "UI": {"Enabled": False},
+                "UI": {"Enabled": True},
                 "Practice": True,
             },
             "member": self.member(),
