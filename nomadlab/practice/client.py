@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from nomadlab.practice import structs
+from nomadlab.practice import services, structs
 from nomadlab.practice.drivers import DriverError, ExitResult, TaskHandle
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import now_ns, rfc3339, task_event
@@ -63,6 +63,7 @@ def fingerprint_node(
             "unique.hostname": name,
             "nomad.version": structs.VERSION,
             "driver.raw_exec": "1" if drivers["raw_exec"].enabled else "0",
+            "nomad.service_discovery": "true",
         },
         "NodeResources": {
             "Cpu": {"CpuShares": cpu, "TotalCpuCores": cores, "ReservableCpuCores": None},
@@ -156,6 +157,7 @@ class AllocRunner:
         self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
         self.dir = client.alloc_dir(alloc_id)
         self.tasks = {t["Name"]: TaskRunner(self, t) for t in self.group["Tasks"]}
+        self.services = services.AllocServices(self)
         self.changed = asyncio.Event()
         self.stopping = False
         self.deployment_id = alloc.get("DeploymentID") or ""
@@ -174,7 +176,16 @@ class AllocRunner:
     async def _run(self) -> None:
         for sub in ("alloc/logs", "alloc/data", "alloc/tmp"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
+        try:
+            self.services.register(None)
+        except services.ServiceError as exc:
+            for runner in self.tasks.values():
+                runner.emit(
+                    task_event("Setup Failure", str(exc), FailsTask=True), state="dead", failed=True
+                )
+        else:
+            await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
+        self.services.deregister_all()
         self.report()
 
     def update(self, alloc: dict) -> None:
@@ -192,6 +203,7 @@ class AllocRunner:
         """The server wants this allocation stopped: kill its tasks."""
         if not self.stopping:
             self.stopping = True
+            self.services.deregister_all()  # before the kill, so lookups stop finding it
             for runner in self.tasks.values():
                 runner.kill()
 
@@ -271,8 +283,13 @@ class AllocRunner:
             if any(s["State"] == "dead" and s["Failed"] for s in states):
                 return self._set_health(deployment_id, False)
             running_since = [r.running_since for r in self.tasks.values()]
-            if all(running_since):
-                healthy_at = max([watch_start, *running_since]) + min_healthy
+            checks_since = (
+                self.services.checks.passing_since()
+                if (update.get("HealthCheck") or "checks") == "checks"
+                else 0.0
+            )
+            if all(running_since) and checks_since is not None:
+                healthy_at = max([watch_start, *running_since, checks_since]) + min_healthy
                 remaining = healthy_at - time.monotonic()
                 if remaining <= 0:
                     return self._set_health(deployment_id, True)
@@ -384,7 +401,9 @@ class TaskRunner:
                 self.state["StartedAt"] = rfc3339(now_ns())
                 self.running_since = time.monotonic()
                 self.emit(task_event("Started", "Task started by client"), state="running")
+                self._register_services()
                 result = await self._wait_or_kill()
+                self.alloc_runner.services.deregister(name)
                 self.running_since = None
                 if self._killed.is_set():
                     break
@@ -413,6 +432,14 @@ class TaskRunner:
             if not await self._restart():
                 return
         await self._finish_kill()
+
+    def _register_services(self) -> None:
+        """The task's own services, registered once it runs (a failure is a task event)."""
+        try:
+            self.alloc_runner.services.register(self.task["Name"])
+        except services.ServiceError as exc:
+            message = f'poststart hook "nomad_services" failed: {exc}'
+            self.emit(task_event("Task hook failed", message))
 
     async def _wait_or_kill(self) -> ExitResult:
         assert self.handle is not None

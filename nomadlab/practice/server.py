@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from nomadlab.practice import jobspec, structs
+from nomadlab.practice import jobspec, services, structs
 from nomadlab.practice.scheduler import Scheduler, stop, update_job_status
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns
@@ -56,6 +56,7 @@ class Server:
             raise APIError(400, str(exc)) from exc
         if errors:
             raise APIError(500, jobspec.format_errors(errors))
+        services.add_implied_constraints(job)
         previous = self.store.job(job["Namespace"], job["ID"])
         if previous is not None and not spec_changed(previous, job):
             job = previous

@@ -11,7 +11,16 @@ import asyncio
 import copy
 from collections.abc import Iterable
 
-TABLES = ("jobs", "job_versions", "allocs", "evals", "deployments", "nodes", "job_summary")
+TABLES = (
+    "jobs",
+    "job_versions",
+    "allocs",
+    "evals",
+    "deployments",
+    "nodes",
+    "job_summary",
+    "services",
+)
 
 
 class StateStore:
@@ -26,6 +35,7 @@ class StateStore:
         self.evals: dict[str, dict] = {}
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
+        self.services: dict[str, dict] = {}  # service registrations (nomadlab.practice.services)
         self._waiters: set[tuple[frozenset[str], int, asyncio.Future[None]]] = set()
 
     # Writes ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from nomadlab.practice.http import (
     fs_endpoint,
     job_endpoint,
     node_endpoint,
+    service_endpoint,
 )
 from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound
 
@@ -29,6 +30,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *node_endpoint.ROUTES,
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
+    *service_endpoint.ROUTES,
 ]
 
 
