@@ -2,7 +2,8 @@
 
 It mirrors hashicorp/http-echo's interface so a jobspec can swap one for the other:
 ``-listen :PORT`` (or ``IP:PORT``), ``-text "..."``, ``-status-code N``; the text is served
-at every path, ``{"status":"ok"}`` at ``/health``. Standard library only, so it starts fast.
+at every path, ``{"status":"ok"}`` at ``/health`` (``-health-status N`` breaks it on purpose,
+for lessons on health checks). Standard library only, so it starts fast.
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def make_handler(text: str, status_code: int) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    text: str, status_code: int, health_status: int = 200
+) -> type[BaseHTTPRequestHandler]:
     """A request handler serving ``text`` everywhere and a health document at /health."""
     body = (text + "\n").encode()
-    health = json.dumps({"status": "ok"}, separators=(",", ":")).encode() + b"\n"
+    state = "ok" if health_status == 200 else "unhealthy"
+    health = json.dumps({"status": state}, separators=(",", ":")).encode() + b"\n"
 
     class EchoHandler(BaseHTTPRequestHandler):
         server_version = f"http-echo/{VERSION}"
 
         def do_GET(self) -> None:
             if self.path.split("?", 1)[0] == "/health":
-                self._reply(200, health, "application/json")
+                self._reply(health_status, health, "application/json")
             else:
                 self._reply(status_code, body, "text/plain; charset=utf-8")
 
@@ -60,13 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-listen", default=":5678", help="address and port to bind ([IP]:PORT)")
     parser.add_argument("-text", required=True, help="text to serve")
     parser.add_argument("-status-code", type=int, default=200, help="HTTP status of replies")
+    parser.add_argument(
+        "-health-status", type=int, default=200, help="HTTP status of /health (200: healthy)"
+    )
     args = parser.parse_args(argv)
     try:
         host, port = parse_listen(args.listen)
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        server = ThreadingHTTPServer((host, port), make_handler(args.text, args.status_code))
+        server = ThreadingHTTPServer(
+            (host, port), make_handler(args.text, args.status_code, args.health_status)
+        )
     except OSError as exc:
         print(f"http-echo: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -26,6 +26,8 @@ from nomadlab.practice.drivers import DriverError, ExitResult, TaskHandle
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import now_ns, rfc3339, task_event
 from nomadlab.practice.taskenv import interpolate_config, task_environment
+from nomadlab.practice.template_hook import TaskTemplates
+from nomadlab.practice.templates import TemplateError
 
 log = logging.getLogger("nomad.client")
 
@@ -186,6 +188,8 @@ class AllocRunner:
         else:
             await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
         self.services.deregister_all()
+        for runner in self.tasks.values():
+            runner.templates.stop()
         self.report()
 
     def update(self, alloc: dict) -> None:
@@ -334,8 +338,10 @@ class TaskRunner:
         self.task = task
         self.state = structs.task_state()
         self.handle: TaskHandle | None = None
+        self.templates = TaskTemplates(self)
         self.running_since: float | None = None
         self.kill_reason = ""
+        self.kill_fails = False  # a kill that fails the task (a template that broke)
         self._killed = asyncio.Event()
         self._restart_requested = asyncio.Event()
         self._restarts_in_interval = 0
@@ -355,14 +361,16 @@ class TaskRunner:
         self.kill_reason = reason
         self._killed.set()
 
-    def signal(self, name: str) -> None:
-        """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task."""
+    def signal(self, name: str, reason: str | None = None) -> None:
+        """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task;
+        ``reason`` is what the event shows when it is not a user's request."""
         number = getattr(signal, name, None)
         if not name.startswith("SIG") or not isinstance(number, int):
             raise TaskError(f"Invalid signal: {name}")
         if self.handle is None or self.state["State"] != "running":
             raise TaskError("Task not running")
-        self.emit(task_event("Signaling", f"Task being sent signal {name}", TaskSignal=name))
+        message = reason or f"Task being sent signal {name}"
+        self.emit(task_event("Signaling", message, TaskSignal=name))
         self.handle.signal(number)
 
     def restart(self, reason: str) -> None:
@@ -388,6 +396,11 @@ class TaskRunner:
         while not self._killed.is_set():
             alloc = self.alloc_runner.alloc
             env = task_environment(alloc, self.task, client.node, self.alloc_runner.dir)
+            try:
+                env.update(self.templates.prestart(env))
+            except TemplateError as exc:
+                self.template_failed(exc)
+                return
             config = interpolate_config(self.task.get("Config") or {}, env, client.node)
             driver = client.drivers.get(self.task["Driver"])
             try:
@@ -433,6 +446,18 @@ class TaskRunner:
                 return
         await self._finish_kill()
 
+    def template_failed(self, error: TemplateError) -> None:
+        """A template that cannot be rendered fails the task (no restart), as in Nomad."""
+        self.templates.stop()
+        message = f"Template failed: {error}"
+        self.emit(task_event("Killing", message, KillReason=message, FailsTask=True))
+        if self.state["State"] == "running":
+            self.kill_fails = True
+            self.kill(message)
+            return
+        self.state["FinishedAt"] = rfc3339(now_ns())
+        self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=True)
+
     def _register_services(self) -> None:
         """The task's own services, registered once it runs (a failure is a task event)."""
         try:
@@ -468,7 +493,8 @@ class TaskRunner:
 
     async def _finish_kill(self) -> None:
         self.state["FinishedAt"] = rfc3339(now_ns())
-        self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=False)
+        failed = self.kill_fails
+        self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=failed)
 
     def _restarting(self, reason: str, delay: float) -> None:
         """Count a restart and say when it comes (the task is pending until then)."""
