@@ -27,6 +27,8 @@ Commands:
     job scale JOB [GROUP] COUNT
                         Change a task group's count like `nomad job scale`
     job stop JOB        Stop a job like `nomad job stop` (-purge to remove it)
+    service list        List the services registered in Nomad, like `nomad service list`
+    service info NAME   Show a service's instances (-verbose, -filter EXPR)
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -126,6 +128,25 @@ def job(argv: list[str]) -> int:
     return JOB_COMMANDS[argv[0]](argv[1:])
 
 
+def service(argv: list[str]) -> int:
+    """``nomadlab service list`` / ``nomadlab service info [-verbose] [-filter EXPR] NAME``."""
+    if argv[:1] == ["list"]:
+        if argv[1:]:
+            return _fail("This command takes no arguments")
+        print(_lab(quiet=True).services())
+        return 0
+    if argv[:1] == ["info"]:
+        parser = _parser("nomadlab service info", "nomadlab service info [options] <name>")
+        parser.add_argument("-verbose", action="store_true")
+        parser.add_argument("-filter", default="")
+        parser.add_argument("name")
+        args = parser.parse_args(argv[1:])
+        print(_lab(quiet=True).service(args.name, filter=args.filter, verbose=args.verbose))
+        return 0
+    print("Usage: nomadlab service <list|info> [args]", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``nomadlab <command> ...``; kit errors print their paragraph, not a traceback."""
     argv = sys.argv[1:] if argv is None else argv
@@ -145,11 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command == "job":
+    if command in ("job", "service"):
         from nomadlab.errors import NomadLabError
 
         try:
-            return job(rest)
+            return (job if command == "job" else service)(rest)
         except NomadLabError as exc:
             return _fail(exc)
         except KeyboardInterrupt:

@@ -97,11 +97,14 @@ def delete(store: StateStore, namespace: str, service_id: str) -> int:
     return index
 
 
-def list_stubs(store: StateStore, namespace: str) -> list[dict]:
-    """``GET /v1/services``: each namespace's service names with the union of their tags."""
+def list_stubs(store: StateStore, namespace: str, prefix: str = "") -> list[dict]:
+    """``GET /v1/services``: each namespace's service names (those starting with
+    ``prefix``) with the union of their tags."""
     by_namespace: dict[str, dict[str, set[str]]] = {}
     for registration in store.services.values():
         if namespace not in ("*", registration["Namespace"]):
+            continue
+        if not registration["ServiceName"].startswith(prefix):
             continue
         names = by_namespace.setdefault(registration["Namespace"], {})
         names.setdefault(registration["ServiceName"], set()).update(registration["Tags"] or [])

@@ -13,7 +13,8 @@ from nomadlab.practice.server import APIError
 
 def services_list(req: Request) -> Read:
     namespace = req.namespace
-    return Read((services.TABLE,), lambda: services.list_stubs(req.store, namespace))
+    prefix = req.arg("prefix") or ""
+    return Read((services.TABLE,), lambda: services.list_stubs(req.store, namespace, prefix))
 
 
 def service_read(req: Request, name: str) -> Read:
