@@ -8,8 +8,10 @@ import sys
 import threading
 
 import nomad
+import pytest
 import requests
 from conftest import wait_for
+from nomad.api import exceptions
 
 from nomadlab.practice import Agent
 
@@ -338,3 +340,24 @@ def test_consul_provider_cannot_be_placed_without_consul(client: nomad.Nomad) ->
         "Operand": "semver",
     } in job["TaskGroups"][0]["Constraints"]
     client.job.deregister_job(JOB, purge=True)
+
+
+def test_nomad_service_checks_are_validated(client: nomad.Nomad) -> None:
+    for check, message in (
+        ('type = "script"\n command = "/bin/true"\n interval = "1s"\n timeout = "1s"',
+         'invalid check type ("script"), must be one of tcp, http'),
+        ('type = "http"\n interval = "1s"\n timeout = "1s"', "http type must have http path"),
+        ('type = "tcp"\n interval = "500ms"\n timeout = "1s"',
+         "interval (500ms) cannot be lower than 1s"),
+        ('type = "tcp"\n interval = "1s"\n timeout = "1s"\n on_update = "ignore_warnings"',
+         "on_update may only be set to ignore_warnings for Consul service checks"),
+    ):  # fmt: skip
+        with pytest.raises(exceptions.BaseNomadException) as raised:
+            run(client, backend_hcl(check=check))
+        response = raised.value.nomad_resp
+        assert response.status_code == 500
+        assert (
+            "Task group api validation failed: 1 error occurred:\n\t* Service[0] backend "
+            "validation failed: 1 error occurred:\n\t* " + message
+        ) in response.text
+    assert client.jobs.get_jobs() == []

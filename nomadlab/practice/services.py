@@ -76,6 +76,20 @@ def add_implied_constraints(job: dict) -> None:
             group["Constraints"] = constraints
 
 
+def service_errors(service: dict) -> list[str]:
+    """Why a ``service`` block cannot be registered (Service.Validate for the nomad
+    provider; Consul's own rules are Consul's)."""
+    provider = service.get("Provider") or "consul"
+    if provider not in ("consul", "nomad"):
+        return [f'Service provider must be one of "consul" or "nomad", got "{provider}"']
+    if provider != "nomad":
+        return []
+    errors = [e for e in map(checks.nomad_check_error, service.get("Checks") or []) if e]
+    if service.get("Connect") is not None:
+        errors.append("Service with provider nomad cannot include Connect blocks")
+    return errors
+
+
 def upsert(store: StateStore, registrations: list[dict]) -> int:
     """Write registrations under one index (ServiceRegistration.Upsert)."""
     index = store.commit([TABLE])
@@ -291,7 +305,6 @@ class AllocServices:
             targets = [
                 (check, check_address(spec, check, address, port, alloc))
                 for check in spec.get("Checks") or []
-                if check.get("Type") in ("http", "tcp")
             ]
             self.checks.watch(spec, task_name, targets)
         upsert(self.store, registrations)
