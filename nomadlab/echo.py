@@ -25,6 +25,49 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class Handler(BaseHTTPRequestHandler):
+    """A request handler that logs each request to stdout, which Nomad keeps as the task's
+    log, and answers with :meth:`reply`."""
+
+    def reply(self, code: int, payload: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        sys.stdout.write(f"{self.address_string()} {format % args}\n")
+        sys.stdout.flush()
+
+
+def serve(listen: str, handler: type[BaseHTTPRequestHandler], name: str, role: str) -> int:
+    """Serve on ``listen`` (already checked by :func:`parse_listen`) until SIGINT or SIGTERM,
+    the signals Nomad uses to stop a task; 1 when the address cannot be bound. ``name``
+    prefixes errors, ``role`` the log lines."""
+    host, port = parse_listen(listen)
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        print(f"{name}: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        return 1
+
+    def shutdown(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    print(f"[INFO] {role} is listening on {listen}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print(f"[INFO] {role} is shutting down", flush=True)
+    finally:
+        server.server_close()
+    return 0
+
+
 def make_handler(
     text: str, status_code: int, health_status: int = 200
 ) -> type[BaseHTTPRequestHandler]:
@@ -33,7 +76,7 @@ def make_handler(
     state = "ok" if health_status == 200 else "unhealthy"
     health = json.dumps({"status": state}, separators=(",", ":")).encode() + b"\n"
 
-    class EchoHandler(BaseHTTPRequestHandler):
+    class EchoHandler(Handler):
         server_version = f"http-echo/{VERSION}"
 
         def do_GET(self) -> None:
@@ -43,17 +86,7 @@ def make_handler(
                 self._reply(status_code, body, "text/plain; charset=utf-8")
 
         def _reply(self, code: int, payload: bytes, content_type: str) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("X-App-Name", "http-echo")
-            self.send_header("X-App-Version", VERSION)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            sys.stdout.write(f"{self.address_string()} {format % args}\n")
-            sys.stdout.flush()
+            self.reply(code, payload, content_type, X_App_Name="http-echo", X_App_Version=VERSION)
 
     return EchoHandler
 
@@ -69,29 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        host, port = parse_listen(args.listen)
+        parse_listen(args.listen)
     except ValueError as exc:
         parser.error(str(exc))
-    try:
-        server = ThreadingHTTPServer(
-            (host, port), make_handler(args.text, args.status_code, args.health_status)
-        )
-    except OSError as exc:
-        print(f"http-echo: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
-        return 1
-
-    def shutdown(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, shutdown)
-    print(f"[INFO] server is listening on {args.listen}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("[INFO] server is shutting down", flush=True)
-    finally:
-        server.server_close()
-    return 0
+    handler = make_handler(args.text, args.status_code, args.health_status)
+    return serve(args.listen, handler, "http-echo", "server")
 
 
 if __name__ == "__main__":

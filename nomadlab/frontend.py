@@ -19,10 +19,11 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from nomadlab.echo import parse_listen
+from nomadlab.echo import Handler, parse_listen, serve
+
+TEXT = "text/plain; charset=utf-8"
 
 
 def read_backends(path: Path | None, env: str) -> list[str]:
@@ -56,25 +57,27 @@ class Backends:
             return self.addresses[next(self._turn) % len(self.addresses)]
 
 
-def make_handler(backends: Backends, name: str) -> type[BaseHTTPRequestHandler]:
-    class FrontendHandler(BaseHTTPRequestHandler):
+def make_handler(backends: Backends, name: str) -> type[Handler]:
+    """A handler forwarding ``/`` to the next backend, with ``/backends`` and ``/health``."""
+
+    class FrontendHandler(Handler):
         server_version = "nomadlab-frontend/1.0"
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/health":
-                self._reply(200, b'{"status":"ok"}\n', "application/json")
+                self.reply(200, b'{"status":"ok"}\n', "application/json")
             elif path == "/backends":
                 with backends.lock:
                     listed = list(backends.addresses)
-                self._reply(200, json.dumps(listed).encode() + b"\n", "application/json")
+                self.reply(200, json.dumps(listed).encode() + b"\n", "application/json")
             else:
-                self._proxy()
+                self._forward()
 
-        def _proxy(self) -> None:
+        def _forward(self) -> None:
             backend = backends.next()
             if backend is None:
-                self._reply(503, f"{name}: no backend known yet\n".encode(), "text/plain")
+                self.reply(503, f"{name}: no backend known yet\n".encode(), TEXT)
                 return
             try:
                 with urllib.request.urlopen(f"http://{backend}/", timeout=5) as response:
@@ -82,22 +85,9 @@ def make_handler(backends: Backends, name: str) -> type[BaseHTTPRequestHandler]:
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 message = f"{name} -> {backend}: unreachable ({reason})\n"
-                self._reply(502, message.encode(), "text/plain", backend)
+                self.reply(502, message.encode(), TEXT, X_Backend=backend)
                 return
-            self._reply(200, f"{name} -> {backend}: {said}\n".encode(), "text/plain", backend)
-
-        def _reply(self, code: int, payload: bytes, kind: str, backend: str = "") -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", f"{kind}; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            if backend:
-                self.send_header("X-Backend", backend)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            sys.stdout.write(f"{self.address_string()} {format % args}\n")
-            sys.stdout.flush()
+            self.reply(200, f"{name} -> {backend}: {said}\n".encode(), TEXT, X_Backend=backend)
 
     return FrontendHandler
 
@@ -110,29 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-name", default="frontend", help="how replies name this frontend")
     args = parser.parse_args(argv)
     try:
-        host, port = parse_listen(args.listen)
+        parse_listen(args.listen)
     except ValueError as exc:
         parser.error(str(exc))
     backends = Backends(args.backends_file)
-    try:
-        server = ThreadingHTTPServer((host, port), make_handler(backends, args.name))
-    except OSError as exc:
-        print(f"frontend: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
-        return 1
-
-    def shutdown(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGHUP, lambda signum, frame: backends.reload())
-    print(f"[INFO] frontend is listening on {args.listen}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("[INFO] frontend is shutting down", flush=True)
-    finally:
-        server.server_close()
-    return 0
+    return serve(args.listen, make_handler(backends, args.name), "frontend", "frontend")
 
 
 if __name__ == "__main__":

@@ -78,20 +78,22 @@ class _Parser:
         return token
 
     def parse_or(self) -> Predicate:
-        left = self.parse_and()
-        while self.peek() == ("word", "or"):
-            self.take()
-            right, first = self.parse_and(), left
-            left = lambda obj, a=first, b=right: a(obj) or b(obj)  # noqa: E731
-        return left
+        return self._chain("or", self.parse_and, any)
 
     def parse_and(self) -> Predicate:
-        left = self.parse_not()
-        while self.peek() == ("word", "and"):
+        return self._chain("and", self.parse_not, all)
+
+    def _chain(
+        self, word: str, operand: Callable[[], Predicate], combine: Callable[..., bool]
+    ) -> Predicate:
+        """Operands joined by ``and``/``or``, evaluated left to right, short-circuiting."""
+        parts = [operand()]
+        while self.peek() == ("word", word):
             self.take()
-            right, first = self.parse_not(), left
-            left = lambda obj, a=first, b=right: a(obj) and b(obj)  # noqa: E731
-        return left
+            parts.append(operand())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda obj: combine(part(obj) for part in parts)
 
     def parse_not(self) -> Predicate:
         if self.peek() == ("word", "not"):
