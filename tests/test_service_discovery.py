@@ -236,3 +236,33 @@ def test_a_template_that_cannot_render_fails_the_task(agent: Agent, client: noma
     (killing,) = [e for e in state["Events"] if e["Type"] == "Killing"]
     assert "escapes the allocation directory" in killing["DisplayMessage"]
     client.job.deregister_job("tmpl", purge=True)
+
+
+def test_a_new_tag_is_an_in_place_update_that_templates_select(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    run_job(client, "backend", count=2)
+    backends = addresses(healthy_backends(client, 2), client)
+    run_job(client, "frontend", upstream="v2.backend")
+    alloc = frontend_alloc(client)
+    assert rendered(client, alloc["ID"]) == []
+
+    before = {r["AllocID"]: r for r in registrations(agent, "backend")}
+    parsed = client.jobs.request(
+        "parse",
+        method="post",
+        json={
+            "JobHCL": (JOBS / "backend.nomad.hcl").read_text(),
+            "Canonicalize": True,
+            "Variables": f'python = "{sys.executable}"\ncount = 2\ntags = ["v1", "v2"]\n',
+        },
+    ).json()
+    client.jobs.register_job({"Job": parsed})
+    wait_for(lambda: rendered(client, alloc["ID"]) == backends, what="the v2 instances rendered")
+    after = {r["AllocID"]: r for r in registrations(agent, "backend")}
+    assert set(after) == set(before)  # the same allocations, updated in place
+    assert all(r["Tags"] == ["v1", "v2"] for r in after.values())
+    assert all(after[a]["CreateIndex"] == before[a]["CreateIndex"] for a in after)
+    assert all(after[a]["ModifyIndex"] > before[a]["ModifyIndex"] for a in after)
+    for job in ("frontend", "backend"):
+        client.job.deregister_job(job, purge=True)

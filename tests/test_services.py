@@ -361,3 +361,78 @@ def test_nomad_service_checks_are_validated(client: nomad.Nomad) -> None:
             "validation failed: 1 error occurred:\n\t* " + message
         ) in response.text
     assert client.jobs.get_jobs() == []
+
+
+TASK_SERVICE_JOB = f"""
+job "{JOB}" {{
+  group "api" {{
+    update {{
+      min_healthy_time = "1s"
+      healthy_deadline = "1m"
+    }}
+    network {{
+      port "http" {{}}
+      port "spare" {{}}
+    }}
+    task "echo" {{
+      driver = "raw_exec"
+      service {{
+        name     = "backend"
+        provider = "nomad"
+        port     = "http"
+        check {{
+          type     = "http"
+          path     = "/health"
+          interval = "1s"
+          timeout  = "1s"
+        }}
+        check {{
+          name      = "warming-up"
+          type      = "tcp"
+          port      = "spare"
+          interval  = "1s"
+          timeout   = "1s"
+          on_update = "ignore"
+        }}
+      }}
+      config {{
+        command = "{sys.executable}"
+        args    = ["-m", "nomadlab.echo", "-listen", "${{NOMAD_ADDR_http}}", "-text", "hi"]
+      }}
+      resources {{
+        cpu    = 50
+        memory = 32
+      }}
+    }}
+  }}
+}}
+"""
+
+
+def test_task_services_follow_their_task_and_readiness_checks_do_not_gate(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    run(client, TASK_SERVICE_JOB)
+    # The readiness check (on_update = "ignore") never passes; the deployment does not wait.
+    assert deployment_ends(client)["Status"] == "successful"
+    (registration,) = instances(agent)
+    alloc_id = registration["AllocID"]
+    assert registration["ID"] == f"_nomad-task-{alloc_id}-echo-backend-http"
+    results = {r["Check"]: r for r in checks_of(agent, alloc_id).values()}
+    assert results["warming-up"]["Mode"] == "readiness"
+    assert results["warming-up"]["Status"] == "failure"
+    assert {r["Task"] for r in results.values()} == {"echo"}
+
+    # A task restart deregisters its services and registers them again once it runs.
+    index = int(get(agent, "/v1/service/backend").headers["X-Nomad-Index"])
+    restarted = requests.post(
+        f"{agent.address}/v1/client/allocation/{alloc_id}/restart", json={}, timeout=30
+    )
+    assert restarted.status_code == 200
+    again = wait_for(
+        lambda: (found := instances(agent)) and found[0]["CreateIndex"] > index and found,
+        what="the registration after the restart",
+    )
+    assert again[0]["ID"] == registration["ID"]
+    client.job.deregister_job(JOB, purge=True)
+    wait_for(lambda: instances(agent) == [], what="the registration removed")

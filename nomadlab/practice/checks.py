@@ -185,6 +185,7 @@ class AllocChecks:
         self._loops: dict[str | None, list[asyncio.Task]] = {}
         self._owner_of: dict[str, str | None] = {}
         self._passing_since: dict[str, float] = {}
+        self._specs: dict[str | None, list[dict]] = {}
         self._http: tornado.httpclient.AsyncHTTPClient | None = None
 
     def watch(self, service: dict, task_name: str | None, targets: list[tuple[dict, str]]) -> None:
@@ -206,13 +207,19 @@ class AllocChecks:
             if not self.results[ident]["Task"]:
                 del self.results[ident]["Task"]
             self._owner_of[ident] = task_name
+            self._specs.setdefault(task_name, []).append(check)
             loop = asyncio.create_task(self._run(ident, check, target, task_name))
             self._loops.setdefault(task_name, []).append(loop)
+
+    def specs(self, task_name: str | None) -> list[dict]:
+        """The check blocks watched for the group's services or one task's."""
+        return list(self._specs.get(task_name, []))
 
     def unwatch(self, task_name: str | None) -> None:
         """Stop the checks of the group's services or of one task's."""
         for loop in self._loops.pop(task_name, []):
             loop.cancel()
+        self._specs.pop(task_name, None)
         for ident in [i for i, owner in self._owner_of.items() if owner == task_name]:
             del self._owner_of[ident]
             self.results.pop(ident, None)

@@ -194,10 +194,13 @@ class AllocRunner:
 
     def update(self, alloc: dict) -> None:
         """An in-place update: a new job version, maybe a new deployment to report to."""
+        new_version = alloc["Job"].get("JobModifyIndex") != self.job.get("JobModifyIndex")
         self.job = alloc["Job"]
         self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
         for runner in self.tasks.values():
             runner.task = next(t for t in self.group["Tasks"] if t["Name"] == runner.task["Name"])
+        if new_version and not self.stopping:
+            self.services.refresh()
         deployment_id = alloc.get("DeploymentID") or ""
         if deployment_id != self.deployment_id:
             self.deployment_id = deployment_id

@@ -10,6 +10,7 @@ task services once their task runs; all are removed when the allocation stops.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import TYPE_CHECKING
 
 from nomadlab.practice import checks
@@ -19,6 +20,8 @@ from nomadlab.practice.taskenv import interpolate, task_environment
 
 if TYPE_CHECKING:
     from nomadlab.practice.client import AllocRunner
+
+log = logging.getLogger("nomad.client.service_registration")
 
 TABLE = "services"
 
@@ -43,6 +46,13 @@ CONSUL_CONSTRAINT = {
 
 class ServiceError(Exception):
     """A service that cannot be registered (its port label names no port, say)."""
+
+
+def _content(registration: dict | None) -> dict | None:
+    """A registration without its indexes, to tell a real change from a rewrite."""
+    if registration is None:
+        return None
+    return {k: v for k, v in registration.items() if k not in ("CreateIndex", "ModifyIndex")}
 
 
 # Server side ---------------------------------------------------------------------------
@@ -262,18 +272,55 @@ class AllocServices:
         return [s for s in owner.get("Services") or [] if s.get("Provider") == "nomad"]
 
     def register(self, task_name: str | None) -> None:
-        """Register the group's services (``task_name`` None) or one task's; ServiceError
-        when one cannot be (then none is, as in Nomad)."""
+        """Register the group's services (``task_name`` None) or one task's, and start their
+        checks; ServiceError when one cannot be (then none is, as in Nomad)."""
+        built = self._build(task_name)
+        if not built:
+            return
+        for _, spec, targets in built:
+            self.checks.watch(spec, task_name, targets)
+        upsert(self.store, [registration for registration, _, _ in built])
+        self.registered[task_name] = [registration["ID"] for registration, _, _ in built]
+
+    def refresh(self) -> None:
+        """An in-place update of the allocation (UpdateWorkload): re-register what is
+        registered with the new spec in one write, restarting checks whose spec changed."""
+        for owner in list(self.registered):
+            try:
+                built = self._build(owner)
+            except ServiceError as exc:
+                log.warning("service update of %s failed: %s", self.runner.alloc_id[:8], exc)
+                continue
+            new = {registration["ID"]: registration for registration, _, _ in built}
+            stale = [i for i in self.registered[owner] if i not in new and i in self.store.services]
+            changed = [
+                r for i, r in new.items() if _content(self.store.services.get(i)) != _content(r)
+            ]
+            if changed or stale:
+                for registration_id in stale:
+                    del self.store.services[registration_id]
+                upsert(self.store, changed)
+            if self.checks.specs(owner) != [
+                c for _, spec, _ in built for c in spec.get("Checks") or []
+            ]:
+                self.checks.unwatch(owner)
+                for _, spec, targets in built:
+                    self.checks.watch(spec, owner, targets)
+            self.registered[owner] = list(new)
+
+    def _build(self, task_name: str | None) -> list[tuple[dict, dict, list[tuple[dict, str]]]]:
+        """The registrations of the group or a task: (registration, interpolated service
+        spec, its checks with where each connects)."""
         alloc = self.runner.alloc
         node = self.runner.client.node
         task = None if task_name is None else self.runner.tasks[task_name].task
         services = self._services(task)
         if not services:
-            return
+            return []
         env_task = task if task is not None else self.runner.group["Tasks"][0]
         env = task_environment(alloc, env_task, node, self.runner.dir)
         workload = workload_name(self.runner.group["Name"], task_name)
-        registrations = []
+        built = []
         for spec in services:
             spec = {
                 **spec,
@@ -286,29 +333,26 @@ class AllocServices:
                 raise ServiceError(
                     f"unable to get address for service {spec['Name']!r}: {exc}"
                 ) from exc
-            registrations.append(
-                {
-                    "ID": service_id(alloc["ID"], workload, spec),
-                    "ServiceName": spec["Name"],
-                    "Namespace": alloc["Namespace"],
-                    "NodeID": node["ID"],
-                    "Datacenter": node["Datacenter"],
-                    "JobID": alloc["JobID"],
-                    "AllocID": alloc["ID"],
-                    "Tags": spec["Tags"],
-                    "Address": address,
-                    "Port": port,
-                    "CreateIndex": 0,
-                    "ModifyIndex": 0,
-                }
-            )
+            registration = {
+                "ID": service_id(alloc["ID"], workload, spec),
+                "ServiceName": spec["Name"],
+                "Namespace": alloc["Namespace"],
+                "NodeID": node["ID"],
+                "Datacenter": node["Datacenter"],
+                "JobID": alloc["JobID"],
+                "AllocID": alloc["ID"],
+                "Tags": spec["Tags"],
+                "Address": address,
+                "Port": port,
+                "CreateIndex": 0,
+                "ModifyIndex": 0,
+            }
             targets = [
                 (check, check_address(spec, check, address, port, alloc))
                 for check in spec.get("Checks") or []
             ]
-            self.checks.watch(spec, task_name, targets)
-        upsert(self.store, registrations)
-        self.registered[task_name] = [r["ID"] for r in registrations]
+            built.append((registration, spec, targets))
+        return built
 
     def deregister(self, task_name: str | None) -> None:
         """Remove the registrations (and stop the checks) of the group or of one task."""
