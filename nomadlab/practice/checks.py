@@ -241,8 +241,8 @@ class AllocChecks:
         return max((self._passing_since[i] for i in healthiness), default=0.0)
 
     async def _run(self, ident: str, check: dict, address: str, task_name: str | None) -> None:
-        interval = max(check.get("Interval") or SECOND, SECOND // 10) / SECOND
-        timeout = max(check.get("Timeout") or SECOND, SECOND // 10) / SECOND
+        interval = (check.get("Interval") or SECOND) / SECOND  # validated: at least 1s
+        timeout = (check.get("Timeout") or SECOND) / SECOND
         restart = check.get("CheckRestart") or {}
         restart_task = task_name or check.get("TaskName") or ""
         failures = 0
@@ -250,7 +250,7 @@ class AllocChecks:
         while True:
             if address.startswith("error:"):
                 status, output, code = FAILURE, address.removeprefix("error:"), 0
-            elif check["Type"] == "http":
+            elif check["Type"].lower() == "http":
                 if self._http is None:
                     self._http = tornado.httpclient.AsyncHTTPClient(
                         force_instance=True, max_clients=50
@@ -264,7 +264,7 @@ class AllocChecks:
             limit = restart.get("Limit") or 0
             if limit and failures >= limit and time.monotonic() - started >= grace:
                 self._restart(restart_task, check)
-                return
+                failures, started = 0, time.monotonic()  # the grace period starts again
             await asyncio.sleep(interval)
 
     def _record(self, ident: str, status: str, output: str, code: int) -> None:
