@@ -14,6 +14,7 @@ from conftest import wait_for
 from nomad.api import exceptions
 
 from nomadlab.practice import Agent
+from nomadlab.practice.bexpr import FilterError, compile_filter
 
 JOB = "backend"
 
@@ -436,3 +437,14 @@ def test_task_services_follow_their_task_and_readiness_checks_do_not_gate(
     assert again[0]["ID"] == registration["ID"]
     client.job.deregister_job(JOB, purge=True)
     wait_for(lambda: instances(agent) == [], what="the registration removed")
+
+
+def test_filters_parse_strictly_and_regexes_have_a_deadline() -> None:
+    registration = {"ServiceName": "web", "Tags": ["v1"], "Port": 80, "Address": "a" * 40 + "!"}
+    assert compile_filter('ServiceName == "web" and (Port == 81 or "v1" in Tags)')(registration)
+    assert compile_filter("Tags is not empty and Tags not contains v2")(registration)
+    for bad in ("Port ==", "(Port == 1", "Port === 1", "and Port == 1", "Port ~ 1"):
+        with pytest.raises(FilterError):
+            compile_filter(bad)
+    with pytest.raises(FilterError, match="took too long"):
+        compile_filter('Address matches "(a|aa)+$"')(registration)

@@ -12,7 +12,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import regex
+
 Predicate = Callable[[dict], bool]
+REGEX_SECONDS = 0.05  # Go's RE2 is linear; a backtracking match gets a deadline instead
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -139,13 +142,8 @@ class _Parser:
             return _negated(negate, lambda obj: _contains(select(obj, selector), value))
         if op == "matches":
             pattern = self.value()
-            try:
-                regex = re.compile(pattern)
-            except re.error as exc:
-                raise FilterError(f"invalid regular expression {pattern!r}: {exc}") from exc
-            return _negated(
-                negate, lambda obj: bool(regex.search(str(_scalar(select(obj, selector)))))
-            )
+            compiled = compile_regex(pattern)
+            return _negated(negate, lambda obj: search(compiled, _scalar(select(obj, selector))))
         raise FilterError(f"unsupported operator {op!r}")
 
     def parse_selector(self) -> list[str]:
@@ -166,6 +164,23 @@ class _Parser:
         if kind == "op":
             raise FilterError(f"expected a value, found {value!r}")
         return value
+
+
+def compile_regex(pattern: str) -> regex.Pattern:
+    """A user's regular expression; FilterError when it does not compile."""
+    try:
+        return regex.compile(pattern)
+    except regex.error as exc:
+        raise FilterError(f"invalid regular expression {pattern!r}: {exc}") from exc
+
+
+def search(compiled: regex.Pattern, text: str) -> bool:
+    """Whether ``compiled`` matches in ``text``, within a deadline so that no pattern can
+    hold the agent's event loop; FilterError when it runs out."""
+    try:
+        return compiled.search(text, timeout=REGEX_SECONDS) is not None
+    except TimeoutError as exc:
+        raise FilterError(f"regular expression {compiled.pattern!r} took too long") from exc
 
 
 def select(obj: Any, selector: list[str]) -> Any:

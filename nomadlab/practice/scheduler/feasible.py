@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from nomadlab.practice.bexpr import FilterError, compile_regex, search
 from nomadlab.practice.scheduler.rank import group_networks, port_is_free
 
 _VERSION = re.compile(r"^\s*(<=|>=|!=|=|<|>|~>)?\s*v?(\d+(?:\.\d+)*)")
@@ -68,7 +69,10 @@ def constraint_met(node: dict, constraint: dict) -> bool:
     if operand in ("!=", "not"):
         return left != right
     if operand == "regexp":
-        return re.search(right, left) is not None
+        try:
+            return search(compile_regex(right), left)
+        except FilterError:
+            return False  # a pattern that does not compile or takes too long matches nothing
     if operand in ("version", "semver"):
         return version_matches(left, right)
     if operand == "set_contains":
