@@ -160,3 +160,15 @@ def test_custom_delimiters_and_env_files() -> None:
     }
     with pytest.raises(TemplateError, match="line 1"):
         parse_env("no equals sign")
+
+
+def test_a_template_cannot_run_or_write_without_bound() -> None:
+    assert r("{{ range 3 }}{{ . }}{{ end }}") == "012"
+    with pytest.raises(TemplateError, match="more than 1000000 steps"):
+        r("{{ range 2000000 }}{{ end }}")
+    with pytest.raises(TemplateError, match="more than 1000000 steps"):
+        r("{{ range 1001 }}{{ range 1000 }}{{ end }}{{ end }}")
+    with pytest.raises(TemplateError, match="output over"):
+        r('{{ range 600 }}{{ printf "%2000s" "x" }}{{ end }}')
+    with pytest.raises(TemplateError, match="width"):
+        r('{{ printf "%999999999s" "x" }}')

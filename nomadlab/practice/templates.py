@@ -336,24 +336,29 @@ class Template:
     # Execution -------------------------------------------------------------------------
 
     def render(self, sources: Sources, data: Any = None) -> str:
-        """Execute the template with ``data`` as dot; TemplateError on failure."""
-        out: list[str] = []
+        """Execute the template with ``data`` as dot; TemplateError on failure, or when it
+        would run longer or write more than :data:`MAX_STEPS` and :data:`MAX_OUTPUT` allow
+        (the client renders on the agent's event loop)."""
+        out = _Output(self)
         scopes: list[dict[str, Any]] = [{"$": data}]
         self._run(self.nodes, data, scopes, out, _Functions(sources))
-        return "".join(out)
+        return "".join(out.parts)
 
-    def _run(self, nodes: list, dot: Any, scopes: list, out: list, funcs: _Functions) -> None:
+    def _run(self, nodes: list, dot: Any, scopes: list, out: _Output, funcs: _Functions) -> None:
         for node in nodes:
+            out.step()
             if isinstance(node, str):
-                out.append(node)
+                out.write(node)
             elif isinstance(node, Pipeline):
                 value = self._pipe(node, dot, scopes, funcs)
                 if not node.declare:
-                    out.append(go_print(value))
+                    out.write(go_print(value))
             else:
                 self._branch(node, dot, scopes, out, funcs)
 
-    def _branch(self, node: Branch, dot: Any, scopes: list, out: list, funcs: _Functions) -> None:
+    def _branch(
+        self, node: Branch, dot: Any, scopes: list, out: _Output, funcs: _Functions
+    ) -> None:
         scopes.append({})
         try:
             value = self._pipe(node.pipeline, dot, scopes, funcs, declare=node.kind != "range")
@@ -370,7 +375,7 @@ class Template:
             scopes.pop()
 
     def _range(
-        self, node: Branch, value: Any, dot: Any, scopes: list, out: list, funcs: _Functions
+        self, node: Branch, value: Any, dot: Any, scopes: list, out: _Output, funcs: _Functions
     ) -> None:
         if value is None:
             pairs: list[tuple[Any, Any]] = []
@@ -379,6 +384,10 @@ class Template:
         elif isinstance(value, (list, tuple)):
             pairs = list(enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool):
+            if value > MAX_STEPS:
+                raise self._error(
+                    node.pipeline.line, f"range over {value}: more than {MAX_STEPS} steps"
+                )
             pairs = [(i, i) for i in range(value)]
         else:
             raise self._error(node.pipeline.line, f"range can't iterate over {go_print(value)}")
@@ -387,6 +396,7 @@ class Template:
             return
         names = node.pipeline.declare
         for key, element in pairs:
+            out.step()
             scope = scopes[-1]
             if len(names) == 1:
                 scope[names[0]] = element
@@ -463,6 +473,29 @@ class Template:
 
 
 _MISSING = object()
+MAX_STEPS = 1_000_000
+MAX_OUTPUT = 1 << 20
+
+
+class _Output:
+    """A render's output and its budget of steps and characters."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.parts: list[str] = []
+        self.size = 0
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise TemplateError(f"template: {self.template.name}: more than {MAX_STEPS} steps")
+
+    def write(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            raise TemplateError(f"template: {self.template.name}: output over {MAX_OUTPUT} bytes")
+        self.parts.append(text)
 
 
 class _Functions:
@@ -694,6 +727,8 @@ def go_sprintf(form: str, args: tuple) -> str:
             text = format(value, f".{precision or 6}{kind}")
         else:
             text = f"%!{kind}({go_type(value)}={go_print(value)})"
+        if width and int(width) > MAX_OUTPUT:
+            raise ValueError(f"width {width} is over {MAX_OUTPUT}")
         if width:
             text = text.ljust(int(width)) if "-" in flags else text.rjust(int(width))
         return text
