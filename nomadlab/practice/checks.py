@@ -150,6 +150,11 @@ async def run_http(
     for name, values in (check.get("Header") or {}).items():
         headers[name] = ", ".join(values) if isinstance(values, list) else str(values)
     body = check.get("Body") or None
+    kept = bytearray()  # only the start of the body is kept, however much a task sends
+
+    def keep(chunk: bytes) -> None:
+        kept.extend(chunk[: OUTPUT_LIMIT - len(kept)])
+
     request = tornado.httpclient.HTTPRequest(
         url,
         method=method,
@@ -159,6 +164,7 @@ async def run_http(
         connect_timeout=timeout,
         request_timeout=timeout,
         validate_cert=not check.get("TLSSkipVerify"),
+        streaming_callback=keep,
     )
     quoted = f'{method[:1]}{method[1:].lower()} "{url}"'
     try:
@@ -172,7 +178,7 @@ async def run_http(
         return FAILURE, f"nomad: {quoted}: context deadline exceeded", 0
     if response.code == 200:
         return SUCCESS, "nomad: http ok", 200
-    output = (response.body or b"")[:OUTPUT_LIMIT].decode("utf-8", "replace")
+    output = bytes(kept).decode("utf-8", "replace")
     return (SUCCESS if response.code < 400 else FAILURE), output, response.code
 
 
