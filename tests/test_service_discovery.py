@@ -155,7 +155,7 @@ def test_a_registry_change_re_renders_and_applies_the_change_mode(
 PRINT_UPSTREAMS = "import os, time; print('UPSTREAMS=' + os.environ['UPSTREAMS'])\\ntime.sleep(300)"
 
 
-def template_job(template: str) -> str:
+def template_job(template: str, program: str = PRINT_UPSTREAMS) -> str:
     return f"""
 job "tmpl" {{
   group "g" {{
@@ -171,7 +171,7 @@ job "tmpl" {{
       }}
       config {{
         command = "{sys.executable}"
-        args    = ["-c", "{PRINT_UPSTREAMS}"]
+        args    = ["-c", "{program}"]
       }}
     }}
   }}
@@ -266,3 +266,31 @@ def test_a_new_tag_is_an_in_place_update_that_templates_select(
     assert all(after[a]["ModifyIndex"] > before[a]["ModifyIndex"] for a in after)
     for job in ("frontend", "backend"):
         client.job.deregister_job(job, purge=True)
+
+
+def test_a_template_source_is_read_inside_the_allocation_only(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    first = (
+        'data = "{{ `{{ env \\"NOMAD_ALLOC_ID\\" }}` }}"\n destination = "local/in.tpl"\n'
+        '      }\n      template {\n source = "local/in.tpl"\n destination = "local/out.txt"'
+    )
+    run_hcl(client, template_job(first + '\n perms = "0600"', "import time; time.sleep(300)"))
+    (alloc,) = wait_for(
+        lambda: [a for a in client.job.get_allocations("tmpl") if a["ClientStatus"] == "running"]
+    )
+    assert client.client.cat.read_file(alloc["ID"], path="t/local/out.txt") == alloc["ID"]
+    mode = client.client.stat.stat_file(alloc["ID"], path="t/local/out.txt")["FileMode"]
+    assert mode.endswith(("rw-------", "600"))  # Go's FileMode string, or octal
+    client.job.deregister_job("tmpl", purge=True)
+
+    run_hcl(client, template_job('source = "../../../../../etc/passwd"\n destination = "local/x"'))
+    (failed,) = wait_for(
+        lambda: [a for a in client.job.get_allocations("tmpl") if a["ClientStatus"] == "failed"],
+        what="the escaping source to fail",
+    )
+    state = client.allocation.get_allocation(failed["ID"])["TaskStates"]["t"]
+    (killing,) = [e for e in state["Events"] if e["Type"] == "Killing"]
+    assert "template source path" in killing["DisplayMessage"]
+    assert "escapes the allocation directory" in killing["DisplayMessage"]
+    client.job.deregister_job("tmpl", purge=True)

@@ -77,12 +77,12 @@ class Token:
     line: int
 
 
-def _lex_action(text: str, line: int) -> list[Token]:
+def _lex_action(text: str, line: int, name: str) -> list[Token]:
     tokens, pos = [], 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise TemplateError(f"{line}: unexpected {text[pos]!r} in command")
+            raise TemplateError(f"template: {name}:{line}: unexpected {text[pos]!r} in command")
         kind = match.lastgroup or ""
         if kind != "space":
             tokens.append(Token(kind, match.group(), line))
@@ -168,7 +168,7 @@ class Template:
                 inner_start += 1
             items.append(("text", chunk, line))
             line += text.count("\n", pos, start)
-            end = text.find(self.right, inner_start)
+            end = self._action_end(text, inner_start)
             if end < 0:
                 raise self._error(line, "unclosed action")
             inner = text[inner_start:end]
@@ -188,6 +188,28 @@ class Template:
                     line += text[pos] == "\n"
                     pos += 1
 
+    def _action_end(self, text: str, start: int) -> int:
+        """Where the action starting at ``start`` closes: the right delimiter outside any
+        quoted or raw string and comment, as Go's lexer finds it; -1 if it never does."""
+        if text[start:].lstrip(" -").startswith("/*"):
+            close = text.find("*/", start)
+            return -1 if close < 0 else text.find(self.right, close)
+        quote = ""
+        index = start
+        while index < len(text):
+            char = text[index]
+            if quote:
+                if char == "\\" and quote == '"':
+                    index += 1
+                elif char == quote:
+                    quote = ""
+            elif char in '"`':
+                quote = char
+            elif text.startswith(self.right, index):
+                return index
+            index += 1
+        return -1
+
     def _parse(self, text: str) -> list:
         return self._parse_list(self._items(text), 0, top=True)[0]
 
@@ -201,7 +223,7 @@ class Template:
                 if value:
                     nodes.append(value)
                 continue
-            tokens = _lex_action(value, line)
+            tokens = _lex_action(value, line, self.name)
             if not tokens:
                 raise self._error(line, "missing value for command")
             keyword = tokens[0].value if tokens[0].kind == "ident" else ""
@@ -231,7 +253,7 @@ class Template:
     def _parse_else(self, items: list, index: int, keyword: str) -> tuple[list, int]:
         """After ``{{else}}`` (or ``{{else if ...}}``): the else body and the index past end."""
         _, value, line = items[index]
-        tokens = _lex_action(value, line)[1:]
+        tokens = _lex_action(value, line, self.name)[1:]
         if tokens and tokens[0].kind == "ident" and tokens[0].value in ("if", "with"):
             chained = tokens[0].value
             pipeline = self._pipeline(tokens[1:], line, chained)
