@@ -22,6 +22,7 @@ from nomadlab.practice.http import (
     job_endpoint,
     node_endpoint,
     service_endpoint,
+    system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
 from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound, Refused
@@ -35,6 +36,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
     *service_endpoint.ROUTES,
+    *system_endpoint.ROUTES,
 ]
 
 

@@ -18,6 +18,7 @@ import tornado.web
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner
 from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
@@ -33,6 +34,7 @@ class Agent(Protocol):
     store: StateStore
     server: Server
     deployments: DeploymentWatcher
+    core: CoreScheduler
     log: logging.Logger
     node_name: str
     blocking_queries: int
