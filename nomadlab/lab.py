@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from nomadlab import agent as agents
+from nomadlab import discovery
 from nomadlab.agent import RunningAgent
 from nomadlab.cluster import ClusterVerbs
 from nomadlab.errors import (
@@ -455,6 +456,45 @@ class Lab(ClusterVerbs):
             alloc_id = found[0]["ID"]
         with self._api():
             return self.nomad.allocation.get_allocation(alloc_id)
+
+    # -- nomad service list / info --------------------------------------------------------------
+
+    def services(self) -> Text:
+        """Like ``nomad service list``: every service registered in Nomad, with its tags."""
+        with self._api():
+            stubs, _ = discovery.fetch_service_list(self.nomad)
+        return Text(discovery.format_service_list(stubs))
+
+    def service(self, name: str, *, filter: str = "", verbose: bool = False) -> Text:
+        """Like ``nomad service info [-filter EXPR] [-verbose] NAME`` (a name or its prefix):
+        each registered instance, healthy or not."""
+        with self._api():
+            stubs, _ = discovery.fetch_service_list(self.nomad, prefix=name)
+        names = [s["ServiceName"] for stub in stubs for s in stub["Services"]]
+        if not names:
+            raise NomadLabError(f'No service registrations with prefix "{name}" found')
+        if len(names) > 1 and name not in names:
+            raise NomadLabError(
+                f"Prefix matched multiple services\n\n{discovery.format_service_list(stubs)}"
+            )
+        with self._api():
+            found, _ = discovery.fetch_service(
+                self.nomad, name if name in names else names[0], filter
+            )
+        return Text(discovery.format_service_info(found, verbose))
+
+    def service_checks(self, alloc_or_job: str) -> Text:
+        """The "Nomad Service Checks" section of ``nomad alloc status``: each check's mode
+        and latest status, for an allocation (or a job's newest one)."""
+        alloc = self._find_alloc(alloc_or_job)
+        with self._api():
+            results = discovery.fetch_checks(self.nomad, alloc["ID"])
+        return Text(discovery.format_service_checks(results) or "No Nomad service checks")
+
+    def record_services(self, name: str) -> discovery.ServiceRecorder:
+        """Start recording service ``name``'s registry (instances, passing checks) over time,
+        for :func:`nomadlab.plots.services_over_time`; ``.stop()`` ends it."""
+        return discovery.ServiceRecorder(self, name).start()
 
     # -- nomad job scale / stop -----------------------------------------------------------------
 

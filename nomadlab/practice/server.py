@@ -10,7 +10,7 @@ import base64
 import copy
 from typing import Any
 
-from nomadlab.practice import jobspec, structs
+from nomadlab.practice import jobspec, services, structs
 from nomadlab.practice.drainer import add_node_event
 from nomadlab.practice.scheduler import Scheduler, is_template, stop, update_job_status
 from nomadlab.practice.state import StateStore
@@ -67,6 +67,7 @@ class Server:
             raise APIError(400, str(exc)) from exc
         if errors:
             raise APIError(500, jobspec.format_errors(errors))
+        services.add_implied_constraints(job)
         previous = self.store.job(job["Namespace"], job["ID"])
         assign_scaling_policy_ids(job, previous)
         if previous is not None and not spec_changed(previous, job):

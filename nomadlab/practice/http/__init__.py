@@ -22,6 +22,7 @@ from nomadlab.practice.http import (
     node_endpoint,
     practice_endpoint,
     scaling_endpoint,
+    service_endpoint,
     system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
@@ -36,6 +37,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
     *scaling_endpoint.ROUTES,
+    *service_endpoint.ROUTES,
     *system_endpoint.ROUTES,
     *practice_endpoint.ROUTES,
 ]

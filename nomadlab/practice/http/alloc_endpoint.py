@@ -114,11 +114,19 @@ def client_gc(req: Request) -> None:
         client.collect_all_allocs()
 
 
+def allocation_checks(req: Request, alloc_id: str) -> dict:
+    """The latest result of each Nomad service check of the allocation, by check ID."""
+    alloc = by_id(req.store.allocs, alloc_id, "alloc")
+    runner = req.agent.alloc_runner(alloc)
+    return dict(runner.services.checks.results) if runner is not None else {}
+
+
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/allocations", {"GET": allocations_list}),
     (r"/v1/allocation/([^/]+)", {"GET": allocation_read}),
     (r"/v1/allocation/([^/]+)/stop", {"POST": allocation_stop, "PUT": allocation_stop}),
     (r"/v1/client/allocation/([^/]+)/stats", {"GET": allocation_stats}),
+    (r"/v1/client/allocation/([^/]+)/checks", {"GET": allocation_checks}),
     (
         r"/v1/client/allocation/([^/]+)/signal",
         {"POST": allocation_signal, "PUT": allocation_signal},

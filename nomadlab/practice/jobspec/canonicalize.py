@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from nomadlab.practice.jobspec.common import HOUR, MINUTE, SECOND, JobspecError, _fill
 from nomadlab.practice.jobspec.schema import _check_shape
 
@@ -294,6 +296,7 @@ def _canonicalize_service(service: dict, default_name: str) -> None:
     ):
         service[key] = service.get(key) or default
     for check in service.get("Checks") or []:
+        check["Name"] = check.get("Name") or f"service: {json.dumps(service['Name'])} check"
         restart = _merged(service.get("CheckRestart"), check.get("CheckRestart"))
         check["CheckRestart"] = _fill(restart, {"Grace": SECOND}) if restart else None
         for key in ("SuccessBeforePassing", "FailuresBeforeCritical", "FailuresBeforeWarning"):

@@ -137,6 +137,7 @@ def _group_errors(group: dict, job: dict) -> list[str]:
     if job["Type"] != "service" and group.get("Migrate") is not None:
         errors.append(f'Job type "{job["Type"]}" does not allow migrate block')
     errors += _task_name_errors(group["Tasks"])
+    errors += _service_errors(group.get("Services"))
     if network_errors := _network_errors(group):
         errors.append(f"Task group network validation failed: {format_errors(network_errors)}")
     for task in group["Tasks"]:
@@ -234,6 +235,17 @@ def _update_errors(update: dict) -> list[str]:
     return errors
 
 
+def _service_errors(services: list[dict] | None) -> list[str]:
+    """TaskGroup/Task validateServices: each failing service, wrapped as Nomad wraps it."""
+    from nomadlab.practice.services import service_errors  # it imports jobspec.common
+
+    return [
+        f"Service[{index}] {service.get('Name') or ''} validation failed: {format_errors(found)}"
+        for index, service in enumerate(services or [])
+        if (found := service_errors(service))
+    ]
+
+
 def _task_name_errors(tasks: list[dict]) -> list[str]:
     errors = []
     seen: dict[str, int] = {}
@@ -317,6 +329,7 @@ def _task_errors(task: dict, group: dict, job: dict) -> list[str]:
             f"KillTimout ({_go_duration(kill_timeout)}) longer than the group's "
             f"ProgressDeadline ({_go_duration(update['ProgressDeadline'])})"
         )
+    errors += _service_errors(task.get("Services"))
     if resource_errors := _resource_errors(task["Resources"]):
         errors.append(format_errors(resource_errors))
     if log_errors := _log_errors(task["LogConfig"], group["EphemeralDisk"]):
