@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -34,6 +35,23 @@ Commands:
     job promote JOB     Promote the canaries of a job's deployment
     deployment status|promote|fail ID
                         Show, promote or fail a deployment like `nomad deployment ...`
+    node status [-verbose] [NODE]
+                        List the nodes, or show one with its events and allocations
+    node drain -enable|-disable [-deadline D] [-detach] NODE
+                        Move a node's allocations elsewhere, a batch at a time
+    node eligibility -enable|-disable NODE
+                        Allow or forbid new placements on a node
+    node fail|recover NODE
+                        Practice agent only (not Nomad's API): a node's machine dies / returns
+    alloc status [-verbose] ALLOC
+                        Show an allocation, its reschedules, task events and placement
+    alloc logs [-stderr] ALLOC|JOB [TASK]
+                        Print what a task wrote
+    alloc restart|signal|stop ALLOC
+                        Restart its tasks in place, send a signal (-s), or stop and replace it
+    service list        List the services registered in Nomad, like `nomad service list`
+    service info NAME   Show a service's instances (-verbose, -filter EXPR)
+    ui [JOB]            Open the web UI (a job's page) in a browser like `nomad ui`
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -176,6 +194,184 @@ def job_stop(argv: list[str]) -> int:
     return _lab().stop(args.job, purge=args.purge).exit_code
 
 
+def go_duration(text: str) -> float:
+    """Seconds in a Go duration (``90s``, ``1m30s``, ``1h``, ``-1s``), as ``-deadline`` takes."""
+    match = re.fullmatch(r"(-?)((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)", text.strip())
+    if not match:
+        raise ValueError(f'time: invalid duration "{text}"')
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    total = sum(
+        float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    )
+    return -total if match.group(1) else total
+
+
+def node_status(argv: list[str]) -> int:
+    """``nomadlab node status [-verbose] [NODE]``."""
+    parser = _parser("nomadlab node status", "nomadlab node status [-verbose] [NODE]")
+    parser.add_argument("-verbose", "--verbose", action="store_true")
+    parser.add_argument("node", nargs="?")
+    args = parser.parse_args(argv)
+    print(_lab().node_status(args.node, verbose=args.verbose))
+    return 0
+
+
+def node_drain(argv: list[str]) -> int:
+    """``nomadlab node drain -enable|-disable [-deadline D] [-detach] [-yes] NODE``."""
+    usage = "nomadlab node drain -enable|-disable [-deadline D] [-detach] [-yes] NODE"
+    parser = _parser("nomadlab node drain", usage)
+    parser.add_argument("-enable", "--enable", action="store_true")
+    parser.add_argument("-disable", "--disable", action="store_true")
+    parser.add_argument("-deadline", "--deadline", default=None)
+    parser.add_argument("-force", "--force", action="store_true")
+    parser.add_argument("-no-deadline", "--no-deadline", action="store_true")
+    parser.add_argument("-detach", "--detach", action="store_true")
+    parser.add_argument("-ignore-system", "--ignore-system", action="store_true")
+    parser.add_argument("-keep-ineligible", "--keep-ineligible", action="store_true")
+    parser.add_argument("-yes", "--yes", action="store_true")  # nomadlab never prompts
+    parser.add_argument("node")
+    args = parser.parse_args(argv)
+    if args.enable == args.disable:
+        return _fail("Either the '-enable' or '-disable' flag must be set")
+    deadline = None
+    if args.force:
+        deadline = -1.0
+    elif args.no_deadline:
+        deadline = 0.0
+    elif args.deadline is not None:
+        try:
+            deadline = go_duration(args.deadline)
+        except ValueError as exc:
+            return _fail(f"Failed to parse deadline {args.deadline!r}: {exc}")
+    _lab().node_drain(
+        args.node,
+        enable=args.enable,
+        deadline=deadline,
+        detach=args.detach,
+        ignore_system=args.ignore_system,
+        keep_ineligible=args.keep_ineligible,
+    )
+    return 0
+
+
+def node_eligibility(argv: list[str]) -> int:
+    """``nomadlab node eligibility -enable|-disable NODE``."""
+    usage = "nomadlab node eligibility -enable|-disable NODE"
+    parser = _parser("nomadlab node eligibility", usage)
+    parser.add_argument("-enable", "--enable", action="store_true")
+    parser.add_argument("-disable", "--disable", action="store_true")
+    parser.add_argument("node")
+    args = parser.parse_args(argv)
+    if args.enable == args.disable:
+        return _fail("Either the '-enable' or '-disable' flag must be set")
+    _lab().node_eligibility(args.node, enable=args.enable)
+    return 0
+
+
+def node_practice(verb: str) -> Callable[[list[str]], int]:
+    """``nomadlab node fail|recover NODE``: practice agent only."""
+
+    def command(argv: list[str]) -> int:
+        parser = _parser(f"nomadlab node {verb}", f"nomadlab node {verb} NODE")
+        parser.add_argument("node")
+        args = parser.parse_args(argv)
+        lab = _lab()
+        (lab.node_fail if verb == "fail" else lab.node_recover)(args.node)
+        return 0
+
+    return command
+
+
+def alloc_status(argv: list[str]) -> int:
+    """``nomadlab alloc status [-verbose] ALLOC``."""
+    parser = _parser("nomadlab alloc status", "nomadlab alloc status [-verbose] ALLOC")
+    parser.add_argument("-verbose", "--verbose", action="store_true")
+    parser.add_argument("alloc")
+    args = parser.parse_args(argv)
+    print(_lab().alloc_status(args.alloc, verbose=args.verbose))
+    return 0
+
+
+def alloc_logs(argv: list[str]) -> int:
+    """``nomadlab alloc logs [-stderr] [-job] ALLOC|JOB [TASK]``."""
+    usage = "nomadlab alloc logs [-stderr] [-job] ALLOC|JOB [TASK]"
+    parser = _parser("nomadlab alloc logs", usage)
+    parser.add_argument("-stderr", "--stderr", action="store_true")
+    parser.add_argument("-job", "--job", action="store_true")
+    parser.add_argument("alloc")
+    parser.add_argument("task", nargs="?")
+    args = parser.parse_args(argv)
+    text = _lab().logs(args.alloc, task=args.task, type="stderr" if args.stderr else "stdout")
+    sys.stdout.write(text)
+    return 0
+
+
+def alloc_restart(argv: list[str]) -> int:
+    """``nomadlab alloc restart [-all-tasks] ALLOC [TASK]``."""
+    usage = "nomadlab alloc restart [-all-tasks] ALLOC [TASK]"
+    parser = _parser("nomadlab alloc restart", usage)
+    parser.add_argument("-all-tasks", "--all-tasks", action="store_true")
+    parser.add_argument("-task", "--task", default=None)
+    parser.add_argument("alloc")
+    parser.add_argument("task_name", nargs="?")
+    args = parser.parse_args(argv)
+    _lab().alloc_restart(args.alloc, task=args.task or args.task_name, all_tasks=args.all_tasks)
+    return 0
+
+
+def alloc_signal(argv: list[str]) -> int:
+    """``nomadlab alloc signal [-s SIGNAL] ALLOC [TASK]``."""
+    usage = "nomadlab alloc signal [-s SIGNAL] ALLOC [TASK]"
+    parser = _parser("nomadlab alloc signal", usage)
+    parser.add_argument("-s", default="SIGKILL")
+    parser.add_argument("-task", "--task", default=None)
+    parser.add_argument("alloc")
+    parser.add_argument("task_name", nargs="?")
+    args = parser.parse_args(argv)
+    _lab().alloc_signal(args.alloc, signal=args.s, task=args.task or args.task_name)
+    return 0
+
+
+def alloc_stop(argv: list[str]) -> int:
+    """``nomadlab alloc stop [-detach] ALLOC``."""
+    parser = _parser("nomadlab alloc stop", "nomadlab alloc stop [-detach] ALLOC")
+    parser.add_argument("-detach", "--detach", action="store_true")
+    parser.add_argument("alloc")
+    args = parser.parse_args(argv)
+    return _lab().alloc_stop(args.alloc, detach=args.detach).exit_code
+
+
+NODE_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "status": node_status,
+    "drain": node_drain,
+    "eligibility": node_eligibility,
+    "fail": node_practice("fail"),
+    "recover": node_practice("recover"),
+}
+
+ALLOC_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "status": alloc_status,
+    "logs": alloc_logs,
+    "restart": alloc_restart,
+    "signal": alloc_signal,
+    "stop": alloc_stop,
+}
+
+
+def ui(argv: list[str]) -> int:
+    """``nomadlab ui [JOB]``: print the web UI's URL and open it in a browser."""
+    import webbrowser
+
+    parser = _parser("nomadlab ui", "nomadlab ui [JOB]")
+    parser.add_argument("job", nargs="?")
+    args = parser.parse_args(argv)
+    url = _lab(quiet=True).ui_url(args.job)
+    print(f'Opening URL "{url}"')
+    if not webbrowser.open(url):
+        print("No browser could be started here: open that URL in yours.")
+    return 0
+
+
 JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": job_run,
     "status": job_status,
@@ -188,35 +384,92 @@ JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
-def deployment(argv: list[str]) -> int:
-    """``nomadlab deployment status|promote|fail ID``: the deployment by ID or ID prefix."""
-    from nomadlab.monitor import format_deployment
+def deployment_by_prefix(lab: Lab, prefix: str) -> dict:
+    """The one deployment whose ID starts with ``prefix`` (the CLI accepts prefixes)."""
+    from nomadlab.errors import NomadLabError
 
-    if len(argv) != 2 or argv[0] not in ("status", "promote", "fail"):
-        print("Usage: nomadlab deployment <status|promote|fail> ID", file=sys.stderr)
-        return 1
-    verb, prefix = argv
-    lab = _lab()
     with lab._api():
         found = lab.nomad.deployments.get_deployments(prefix=prefix)
     if len(found) != 1:
         ids = ", ".join(d["ID"][:8] for d in found)
-        return _fail(
-            f'No deployment with prefix "{prefix}"' + (f" (matches: {ids})" if ids else "")
-        )
-    if verb == "status":
-        print(format_deployment(found[0]))
-        return 0
-    job_id = found[0]["JobID"]
-    return (lab.promote(job_id) if verb == "promote" else lab.fail(job_id)).exit_code
+        matches = f" (matches: {ids})" if ids else ""
+        raise NomadLabError(f'No single deployment with prefix "{prefix}"{matches}')
+    return found[0]
 
 
-def job(argv: list[str]) -> int:
-    """Dispatch ``nomadlab job <verb>``."""
-    if not argv or argv[0] not in JOB_COMMANDS:
-        print(f"Usage: nomadlab job <{'|'.join(JOB_COMMANDS)}> [args]", file=sys.stderr)
+def deployment_status(argv: list[str]) -> int:
+    """``nomadlab deployment status ID``."""
+    from nomadlab.monitor import format_deployment
+
+    parser = _parser("nomadlab deployment status", "nomadlab deployment status ID")
+    parser.add_argument("id")
+    print(format_deployment(deployment_by_prefix(_lab(), parser.parse_args(argv).id)))
+    return 0
+
+
+def deployment_promote(argv: list[str]) -> int:
+    """``nomadlab deployment promote ID``."""
+    parser = _parser("nomadlab deployment promote", "nomadlab deployment promote ID")
+    parser.add_argument("id")
+    lab = _lab()
+    return lab.promote(deployment_by_prefix(lab, parser.parse_args(argv).id)["JobID"]).exit_code
+
+
+def deployment_fail(argv: list[str]) -> int:
+    """``nomadlab deployment fail ID``."""
+    parser = _parser("nomadlab deployment fail", "nomadlab deployment fail ID")
+    parser.add_argument("id")
+    lab = _lab()
+    return lab.fail(deployment_by_prefix(lab, parser.parse_args(argv).id)["JobID"]).exit_code
+
+
+DEPLOYMENT_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "status": deployment_status,
+    "promote": deployment_promote,
+    "fail": deployment_fail,
+}
+
+
+def service_list(argv: list[str]) -> int:
+    """``nomadlab service list``."""
+    if argv:
+        return _fail("This command takes no arguments")
+    print(_lab(quiet=True).services())
+    return 0
+
+
+def service_info(argv: list[str]) -> int:
+    """``nomadlab service info [-verbose] [-filter EXPR] NAME``."""
+    parser = _parser("nomadlab service info", "nomadlab service info [options] <name>")
+    parser.add_argument("-verbose", action="store_true")
+    parser.add_argument("-filter", default="")
+    parser.add_argument("name")
+    args = parser.parse_args(argv)
+    print(_lab(quiet=True).service(args.name, filter=args.filter, verbose=args.verbose))
+    return 0
+
+
+SERVICE_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "list": service_list,
+    "info": service_info,
+}
+
+GROUPS = {
+    "job": JOB_COMMANDS,
+    "node": NODE_COMMANDS,
+    "alloc": ALLOC_COMMANDS,
+    "service": SERVICE_COMMANDS,
+    "deployment": DEPLOYMENT_COMMANDS,
+}
+
+
+def dispatch(group: str, argv: list[str]) -> int:
+    """Dispatch ``nomadlab <job|node|alloc|service|deployment> <verb>``."""
+    commands = GROUPS[group]
+    if not argv or argv[0] not in commands:
+        print(f"Usage: nomadlab {group} <{'|'.join(commands)}> [args]", file=sys.stderr)
         return 1
-    return JOB_COMMANDS[argv[0]](argv[1:])
+    return commands[argv[0]](argv[1:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,11 +491,11 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command in ("job", "deployment"):
+    if command in (*GROUPS, "ui"):
         from nomadlab.errors import NomadLabError
 
         try:
-            return job(rest) if command == "job" else deployment(rest)
+            return dispatch(command, rest) if command in GROUPS else ui(rest)
         except NomadLabError as exc:
             return _fail(exc)
         except KeyboardInterrupt:
