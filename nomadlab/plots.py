@@ -432,6 +432,8 @@ def versions_over_time(
     handles = [Patch(color=colors[v], label=f"version {v}") for v in versions]
     if any(a["ClientStatus"] == "failed" for a in allocs):
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="xx", label="failed"))
+    fig.legend(handles=handles, loc="outside right upper", frameon=False)
+    return fig
 
 
 #: Node events that open and close a period shaded on a node's row in

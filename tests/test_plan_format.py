@@ -150,10 +150,9 @@ def test_history_with_diffs_prints_as_in_the_job_history_docs() -> None:
         '+/- Task Group: "cache"\n'
         '  +/- Task: "redis"\n'
         "    +/- Resources {\n"
-        '          CPU:         "500"\n'
-        '          Cores:       "0"\n'
-        '      +/- MemoryMB:    "256" => "512"\n'
-        '          MemoryMaxMB: "0"\n'
+        '          CPU:      "500"\n'
+        '          Cores:    "0"\n'
+        '      +/- MemoryMB: "256" => "512"\n'
         "        }\n"
         "\n"
         "Version     = 0\n"
