@@ -75,9 +75,10 @@ def test_system_gc_collects_a_stopped_job_and_leaves_a_live_one(
     gone_evals = {e["ID"] for e in client.job.get_evaluations("gone")}
     client.job.deregister_job("gone")
     wait_for(
-        lambda: client.job.get_job("gone")["Status"] == "dead",
-        what="the stopped job to be dead",
+        lambda: all(a["ClientStatus"] == "complete" for a in client.job.get_allocations("gone")),
+        what="the stopped job's tasks to finish",
     )
+    assert client.job.get_job("gone")["Status"] == "dead"
     client.system.initiate_garbage_collection()
     assert client.jobs.get_jobs(prefix="gone") == []
     assert client.job.get_allocations("gone") == []

@@ -124,7 +124,7 @@ class Client:
             index = await self.store.wait(["allocs"], index, 300)
             await self.sync()
 
-    async def sync(self, batch: int = 100) -> None:
+    async def sync(self, batch: int = 10) -> None:
         """Start runners for new allocations, stop those the server no longer wants: only
         the allocations written since the last sync, yielding to the loop every ``batch``."""
         changed, removed = self.store.take_node_changes(self.node["ID"])
@@ -193,8 +193,7 @@ class AllocRunner:
         self._watch_health()
 
     async def _run(self) -> None:
-        for sub in ("alloc/logs", "alloc/data", "alloc/tmp"):
-            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(make_dirs, self.dir, ("alloc/logs", "alloc/data", "alloc/tmp"))
         await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
         self.report()
 
@@ -318,6 +317,15 @@ class AllocRunner:
         self.client.store.upsert_allocs([alloc])
 
 
+def make_dirs(root: Path, subdirs: tuple[str, ...], *files: Path) -> None:
+    """Create directories under ``root`` and empty files (run off the event loop: a slow
+    disk must not stall the API)."""
+    for sub in subdirs:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for file in files:
+        file.touch()
+
+
 def client_status(task_states: dict) -> tuple[str, str]:
     """An allocation's ClientStatus from its tasks (client/allocrunner getClientStatus)."""
     states = task_states.values()
@@ -382,12 +390,9 @@ class TaskRunner:
         name = self.task["Name"]
         self.emit(task_event("Received", "Task received by client"))
         task_dir = self.alloc_runner.dir / name
-        for sub in ("local", "secrets", "tmp"):
-            (task_dir / sub).mkdir(parents=True, exist_ok=True)
         logs = self.alloc_runner.dir / "alloc" / "logs"
         stdout, stderr = logs / f"{name}.stdout.0", logs / f"{name}.stderr.0"
-        stdout.touch()
-        stderr.touch()
+        await asyncio.to_thread(make_dirs, task_dir, ("local", "secrets", "tmp"), stdout, stderr)
         self.emit(task_event("Task Setup", "Building Task Directory"))
         while not self._killed.is_set():
             alloc = self.alloc_runner.alloc
