@@ -28,6 +28,7 @@ from types import TracebackType
 
 import tornado.httpserver
 
+from nomadlab.jupyter_proxy import proxy_secret
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
@@ -62,6 +63,7 @@ class PracticeAgent:
         self._own_data_dir = data_dir is None
         self.dev = dev
         self.log = log
+        self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
         self.store = StateStore()
         self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
         self.scheduler = Scheduler(self.store)
