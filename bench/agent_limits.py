@@ -26,28 +26,17 @@ from common import parse_echo_job, until
 from nomadlab.practice import Agent
 
 
-def sleeper(count: int) -> dict:
-    """``count`` copies of /bin/sleep with a small ask, so that a few hundred fit."""
-    return {
-        "ID": "huge",
-        "Name": "huge",
-        "Type": "service",
-        "Datacenters": ["dc1"],
-        "TaskGroups": [
-            {
-                "Name": "g",
-                "Count": count,
-                "Tasks": [
-                    {
-                        "Name": "t",
-                        "Driver": "raw_exec",
-                        "Config": {"command": "/bin/sleep", "args": ["3600"]},
-                        "Resources": {"CPU": 20, "MemoryMB": 16},
-                    }
-                ],
-            }
-        ],
-    }
+def sleeper(client: nomad.Nomad, count: int) -> dict:
+    """The tutorial's job with ``count`` copies of /bin/sleep asking little, so that a few
+    hundred fit."""
+    job = parse_echo_job(client)
+    job.update(ID="huge", Name="huge")
+    group = job["TaskGroups"][0]
+    group["Count"] = count
+    task = group["Tasks"][0]
+    task["Config"] = {"command": "/bin/sleep", "args": ["3600"]}
+    task["Resources"] = {"CPU": 20, "MemoryMB": 16}
+    return job
 
 
 def percentiles(samples: list[tuple[float, float]], since: float, until_: float) -> dict:
@@ -80,7 +69,9 @@ def leader_latency_while_placing(agent: Agent, client: nomad.Nomad, count: int) 
     time.sleep(2.0)  # a baseline before the job arrives
     start = time.perf_counter()
     try:
-        eval_id = client.jobs.register_job({"Job": sleeper(count)})["EvalID"]
+        job = sleeper(client, count)
+        group = job["TaskGroups"][0]["Name"]
+        eval_id = client.jobs.register_job({"Job": job})["EvalID"]
         evaluation = until(
             lambda: (e := client.evaluation.get_evaluation(eval_id))["Status"] == "complete" and e,
             poll=0.05,
@@ -88,7 +79,7 @@ def leader_latency_while_placing(agent: Agent, client: nomad.Nomad, count: int) 
         placed = time.perf_counter()
         allocs = client.job.get_allocations("huge")
         until(
-            lambda: client.job.get_summary("huge")["Summary"]["g"]["Running"] == len(allocs),
+            lambda: client.job.get_summary("huge")["Summary"][group]["Running"] == len(allocs),
             poll=0.1,
         )
         running = time.perf_counter()
@@ -97,7 +88,7 @@ def leader_latency_while_placing(agent: Agent, client: nomad.Nomad, count: int) 
         asker.join()
     return {
         "placed": len(allocs),
-        "coalesced": evaluation["FailedTGAllocs"]["g"]["CoalescedFailures"],
+        "coalesced": evaluation["FailedTGAllocs"][group]["CoalescedFailures"],
         "eval_seconds": placed - start,
         "running_seconds": running - start,
         "idle": percentiles(samples, 0, start),

@@ -9,35 +9,17 @@ from pathlib import Path
 
 import nomad
 import requests
-from conftest import task_processes, wait_for
+from conftest import raw_exec_job, task_processes, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.gc import TimeTable
 
 
 def sleeper(job_id: str, count: int, meta: str = "") -> dict:
-    return {
-        "ID": job_id,
-        "Name": job_id,
-        "Type": "service",
-        "Datacenters": ["dc1"],
-        "Meta": {"round": meta},
-        "TaskGroups": [
-            {
-                "Name": "g",
-                "Count": count,
-                "Update": {"MinHealthyTime": 500_000_000},
-                "Tasks": [
-                    {
-                        "Name": "t",
-                        "Driver": "raw_exec",
-                        "Config": {"command": "/bin/sleep", "args": ["3600"]},
-                        "Resources": {"CPU": 20, "MemoryMB": 16},
-                    }
-                ],
-            }
-        ],
-    }
+    job = raw_exec_job(job_id, count, "/bin/sleep", ["3600"], memory=16)
+    job["Meta"] = {"round": meta}
+    job["TaskGroups"][0]["Update"] = {"MinHealthyTime": 500_000_000}
+    return job
 
 
 def test_a_thousand_registrations_keep_six_versions(agent: Agent, client: nomad.Nomad) -> None:
