@@ -39,7 +39,12 @@ def node_drain(req: Request, node_id: str) -> dict:
     body = req.body()
     if not isinstance(body, dict):
         raise APIError(400, "Request body must be a JSON object")
-    return req.server.drain(req.server.node(node_id)["ID"], body.get("DrainSpec"))
+    return req.server.drain(
+        req.server.node(node_id)["ID"],
+        body.get("DrainSpec"),
+        mark_eligible=bool(body.get("MarkEligible")),
+        meta=body.get("Meta"),
+    )
 
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
