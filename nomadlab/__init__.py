@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "start": ("nomadlab.agent", "start"),
+    "start": ("nomadlab.lab", "start"),
     "Lab": ("nomadlab.lab", "Lab"),
     "watch": ("nomadlab.recording", "watch"),
 }

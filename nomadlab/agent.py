@@ -6,7 +6,7 @@ practice: neither; ``nomadlab agent -dev`` (the practice agent) runs as a detach
 
 An agent the kit starts outlives the Python process (a notebook kernel restart must not
 kill the learner's jobs), so it is recorded in ``$NOMADLAB_HOME/agent.json`` (default
-``~/.nomadlab``) and found again by the next :func:`start`, after checking that the
+``~/.nomadlab``) and found again by the next :func:`connect`, after checking that the
 process is alive and its HTTP API answers.
 """
 
@@ -33,8 +33,6 @@ from nomadlab.errors import NomadAPIError, NomadLabError, PermissionDenied, api_
 
 if TYPE_CHECKING:
     import nomad
-
-    from nomadlab.lab import Lab
 
 MODES = ("attach", "nomad", "practice")
 DEFAULT_PORT = 4646
@@ -483,7 +481,7 @@ def attach(address: str, timeout: float = 60.0, note: str = "") -> RunningAgent:
 def connect(
     mode: str | None = None, *, port: int | None = None, timeout: float = 60.0
 ) -> RunningAgent:
-    """Find or start the agent for ``mode`` (see :func:`start`), without building a Lab."""
+    """Find or start the agent for ``mode`` (see :func:`nomadlab.lab.start`), without a Lab."""
     mode = _requested_mode(mode)
     address = os.environ.get("NOMAD_ADDR", "").strip()
     if mode == "attach" or (mode is None and address):
@@ -514,23 +512,6 @@ def connect(
         agent = launch(mode, port, timeout)
         agent.note = note
         return agent
-
-
-def start(mode: str | None = None, *, port: int | None = None, timeout: float = 60.0,
-          quiet: bool = False) -> Lab:  # fmt: skip
-    """Get a working agent in any mode and a :class:`~nomadlab.lab.Lab` to drive it.
-
-    ``NOMAD_ADDR`` set → attach; else reuse the agent the kit started earlier; else start
-    ``nomad agent -dev`` if ``nomad`` is on PATH, or the practice agent. ``mode`` (or
-    ``NOMADLAB_AGENT``) forces ``"nomad"``, ``"practice"`` or ``"attach"``; ``port`` (or
-    ``NOMADLAB_PORT``) picks the HTTP port of an agent it starts (default 4646).
-    """
-    from nomadlab.lab import Lab
-
-    agent = connect(mode, port=port, timeout=timeout)
-    if not quiet:
-        print(agent.describe())
-    return Lab(agent)
 
 
 def stop(agent: RunningAgent, timeout: float = 10.0) -> bool:

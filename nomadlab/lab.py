@@ -3,6 +3,7 @@
 ``run`` is ``nomad job run``, ``status`` is ``nomad job status``, ``scale`` is ``nomad job
 scale``, ``stop`` is ``nomad job stop``; ``allocations``, ``addresses``/``url``, ``get`` and
 ``logs`` answer the tutorial's next questions (where is my service, what did it print).
+:func:`start` (``nomadlab.start()``) finds or starts an agent and wraps it in a :class:`Lab`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from nomadlab.errors import (
 )
 from nomadlab.monitor import Monitor, Outcome, format_alloc_metrics
 from nomadlab.results import JobList, JobStatus, RunResult, Table, Text, allocation_table
-from nomadlab.ui import Ui, default_ui, limit
+from nomadlab.terminal import Ui, default_ui, limit
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 RAW_EXEC_JOB = "jobs/http-echo.nomad.hcl"
@@ -554,6 +555,21 @@ class Lab:
         text = path.read_text(errors="replace") if path.exists() else ""
         kept = text.splitlines()[-lines:] if lines else text.splitlines()
         return Text("\n".join(kept))
+
+
+def start(mode: str | None = None, *, port: int | None = None, timeout: float = 60.0,
+          quiet: bool = False) -> Lab:  # fmt: skip
+    """Get a working agent in any mode and a :class:`~nomadlab.lab.Lab` to drive it.
+
+    ``NOMAD_ADDR`` set → attach; else reuse the agent the kit started earlier; else start
+    ``nomad agent -dev`` if ``nomad`` is on PATH, or the practice agent. ``mode`` (or
+    ``NOMADLAB_AGENT``) forces ``"nomad"``, ``"practice"`` or ``"attach"``; ``port`` (or
+    ``NOMADLAB_PORT``) picks the HTTP port of an agent it starts (default 4646).
+    """
+    agent = agents.connect(mode, port=port, timeout=timeout)
+    if not quiet:
+        print(agent.describe())
+    return Lab(agent)
 
 
 def _group_tasks(alloc: dict[str, Any]) -> list[str]:

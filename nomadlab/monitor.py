@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nomadlab.errors import NomadLabError, api_errors
-from nomadlab.ui import (
+from nomadlab.terminal import (
     Ui,
     format_kv,
     format_list,

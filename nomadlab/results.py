@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nomadlab.monitor import format_alloc_metrics, format_deployment
-from nomadlab.ui import format_kv, format_list, format_time, limit, parse_time, pretty_time_diff
+from nomadlab.terminal import (
+    format_kv,
+    format_list,
+    format_time,
+    limit,
+    parse_time,
+    pretty_time_diff,
+)
 
 
 class Text(str):

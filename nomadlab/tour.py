@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every step; exit 0 when all passed, 1 at the first failure (after cleaning up)."""
     import requests
 
-    from nomadlab.agent import start
+    from nomadlab.lab import start
 
     argv = argv or []
     keep = "-keep" in argv or "--keep" in argv

@@ -28,7 +28,7 @@ from nomadlab.monitor import Monitor, Outcome
 from nomadlab.plots import STATUS_COLORS
 from nomadlab.recording import TERMINAL, Background
 from nomadlab.results import Table, allocation_table
-from nomadlab.ui import Ui, limit
+from nomadlab.terminal import Ui, limit
 
 if TYPE_CHECKING:
     from nomadlab.lab import Lab

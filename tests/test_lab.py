@@ -22,7 +22,7 @@ from nomadlab.doctor import docker_ping
 from nomadlab.errors import NomadAPIError, NomadLabError, PlacementFailed
 from nomadlab.lab import Lab, alloc_ports, hcl_value
 from nomadlab.monitor import format_alloc_metrics, format_deployment_groups
-from nomadlab.ui import TerminalUi, format_list, parse_time, pretty_time_diff
+from nomadlab.terminal import TerminalUi, format_list, parse_time, pretty_time_diff
 
 JOB = "http-microservice"
 

@@ -1,0 +1,61 @@
+"""The HTTP API: Nomad's routes under /v1, on tornado, with Nomad's errors and headers.
+
+One module per area, as Nomad's command/agent/*_endpoint.go: each holds its endpoint
+functions and ROUTES; ``handler`` dispatches them (blocking queries, errors as Nomad sends
+them); ``make_app`` puts the routes together.
+"""
+
+from __future__ import annotations
+
+import tornado.web
+
+from nomadlab.practice import structs
+from nomadlab.practice.http import (
+    agent_endpoint,
+    alloc_endpoint,
+    deployment_endpoint,
+    eval_endpoint,
+    fs_endpoint,
+    job_endpoint,
+    node_endpoint,
+)
+from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound
+
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    *job_endpoint.ROUTES,
+    *alloc_endpoint.ROUTES,
+    *eval_endpoint.ROUTES,
+    *deployment_endpoint.ROUTES,
+    *node_endpoint.ROUTES,
+    *agent_endpoint.ROUTES,
+    *fs_endpoint.ROUTES,
+]
+
+
+def make_app(agent: Agent) -> tornado.web.Application:
+    """The tornado application serving the API (and a pointer at / for browsers)."""
+    handlers = [
+        (pattern, Endpoint, {"agent": agent, "methods": methods}) for pattern, methods in ROUTES
+    ]
+    handlers.append((r"/", UIHandler, {"agent": agent}))
+    return tornado.web.Application(handlers, default_handler_class=NotFound)
+
+
+class UIHandler(tornado.web.RequestHandler):
+    """The practice agent has no web UI (so /ui/ is a 404); / tells a browser what to try."""
+
+    def initialize(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        links = "".join(
+            f'<li><a href="{p}">{p}</a></li>'
+            for p in ("/v1/jobs", "/v1/allocations", "/v1/nodes", "/v1/agent/self")
+        )
+        self.finish(
+            "<!doctype html><title>nomadlab practice agent</title>"
+            "<h1>nomadlab practice agent</h1><p>This is the practice agent: it serves Nomad's "
+            f"HTTP API (version {structs.VERSION}) but not Nomad's web UI. Try:</p>"
+            f"<ul>{links}</ul>"
+        )

@@ -1,0 +1,62 @@
+"""The agent, status, region and namespace endpoints (Nomad's command/agent/
+agent_endpoint.go, status_endpoint.go, region_endpoint.go, namespace_endpoint.go)."""
+
+from __future__ import annotations
+
+from nomadlab.practice import structs
+from nomadlab.practice.http.handler import Handler, Request
+
+
+def agent_self(req: Request) -> dict:
+    return req.agent.self_info()
+
+
+def agent_members(req: Request) -> dict:
+    return {
+        "ServerName": req.agent.node_name,
+        "ServerRegion": structs.REGION,
+        "ServerDC": structs.DATACENTER,
+        "Members": [req.agent.member()],
+    }
+
+
+def agent_health(req: Request) -> dict:
+    return {"client": {"ok": True, "message": "ok"}, "server": {"ok": True, "message": "ok"}}
+
+
+def status_leader(req: Request) -> str:
+    return req.agent.rpc_addr
+
+
+def status_peers(req: Request) -> list[str]:
+    return [req.agent.rpc_addr]
+
+
+def regions(req: Request) -> list[str]:
+    return [structs.REGION]
+
+
+def namespaces(req: Request) -> list[dict]:
+    return [
+        {
+            "Name": "default",
+            "Description": "Default shared namespace",
+            "Quota": "",
+            "Meta": None,
+            "Capabilities": None,
+            "NodePoolConfiguration": None,
+            "CreateIndex": 1,
+            "ModifyIndex": 1,
+        }
+    ]
+
+
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (r"/v1/agent/self", {"GET": agent_self}),
+    (r"/v1/agent/members", {"GET": agent_members}),
+    (r"/v1/agent/health", {"GET": agent_health}),
+    (r"/v1/status/leader", {"GET": status_leader}),
+    (r"/v1/status/peers", {"GET": status_peers}),
+    (r"/v1/regions", {"GET": regions}),
+    (r"/v1/namespaces", {"GET": namespaces}),
+]

@@ -1,0 +1,38 @@
+"""The evaluation endpoints (command/agent/eval_endpoint.go)."""
+
+from __future__ import annotations
+
+from nomadlab.practice import structs
+from nomadlab.practice.http.handler import Handler, Read, Request, by_id
+
+
+def evaluations_list(req: Request) -> Read:
+    prefix = req.arg("prefix") or ""
+    return Read(
+        ("evals",),
+        lambda: sorted(
+            (e for e in req.store.evals.values() if e["ID"].startswith(prefix)),
+            key=lambda e: e["CreateIndex"],
+            reverse=True,
+        ),
+    )
+
+
+def evaluation_read(req: Request, eval_id: str) -> Read:
+    return Read(("evals",), lambda: by_id(req.store.evals, eval_id, "eval"))
+
+
+def evaluation_allocations(req: Request, eval_id: str) -> Read:
+    return Read(
+        ("allocs",),
+        lambda: [
+            structs.alloc_stub(a) for a in req.store.allocs.values() if a["EvalID"] == eval_id
+        ],
+    )
+
+
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (r"/v1/evaluations", {"GET": evaluations_list}),
+    (r"/v1/evaluation/([^/]+)", {"GET": evaluation_read}),
+    (r"/v1/evaluation/([^/]+)/allocations", {"GET": evaluation_allocations}),
+]

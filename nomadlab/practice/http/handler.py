@@ -1,0 +1,207 @@
+"""How every API route is served (Nomad's command/agent/http.go): dispatch to endpoint
+functions, blocking queries (``?index=N&wait=D``), and errors as Nomad sends them, a status
+code and a plain-text message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import tornado.web
+
+from nomadlab.practice import structs
+from nomadlab.practice.client import AllocRunner
+from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.server import APIError, Server
+from nomadlab.practice.state import StateStore
+
+MAX_WAIT = 600.0
+DEFAULT_WAIT = 300.0
+_WAIT = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, None: 1e-9}
+
+
+class Agent(Protocol):
+    """What the HTTP API needs of the agent it serves (the practice agent's PracticeAgent)."""
+
+    store: StateStore
+    server: Server
+    deployments: DeploymentWatcher
+    log: logging.Logger
+    node_name: str
+    blocking_queries: int
+
+    @property
+    def rpc_addr(self) -> str: ...
+
+    def alloc_dir(self, alloc: dict) -> Path: ...
+
+    def alloc_runner(self, alloc: dict) -> AllocRunner | None: ...
+
+    def member(self) -> dict: ...
+
+    def self_info(self) -> dict: ...
+
+
+@dataclass
+class Read:
+    """A read endpoint's answer: the tables it reads (for blocking) and how to read them."""
+
+    tables: tuple[str, ...]
+    read: Callable[[], Any]
+
+
+class Request:
+    """What an endpoint function sees of the HTTP request."""
+
+    def __init__(self, handler: Endpoint) -> None:
+        self.handler = handler
+        self.agent: Agent = handler.agent
+        self.store = handler.agent.store
+        self.server = handler.agent.server
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        return self.handler.get_query_argument(name, default)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean query parameter, parsed like Go's strconv.ParseBool."""
+        value = self.arg(name)
+        if value is None:
+            return default
+        if value == "":
+            return True
+        if value in ("1", "t", "T", "TRUE", "true", "True"):
+            return True
+        if value in ("0", "f", "F", "FALSE", "false", "False"):
+            return False
+        raise APIError(400, f'Failed to parse value of "{name}" ({value}) as a boolean')
+
+    @property
+    def namespace(self) -> str:
+        return self.arg("namespace") or self.handler.request.headers.get(
+            "X-Nomad-Namespace", structs.NAMESPACE
+        )
+
+    def body(self) -> Any:
+        """The JSON body: 400 when it is empty or malformed."""
+        raw = self.handler.request.body
+        if not raw or not raw.strip():
+            raise APIError(400, "Request body is empty")
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise APIError(400, f"Failed to decode request body: {exc}") from exc
+
+
+Handler = Callable[..., Any]
+
+
+class Endpoint(tornado.web.RequestHandler):
+    """Dispatches one route's methods to endpoint functions."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+    def initialize(self, agent: Agent, methods: dict[str, Handler]) -> None:
+        self.agent = agent
+        self.methods = methods
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+
+    async def dispatch(self, *args: str) -> None:
+        method = self.request.method
+        function = self.methods.get("GET" if method == "HEAD" else method)
+        try:
+            if function is None:
+                raise APIError(405, "Invalid method")
+            result = function(Request(self), *args)
+            if isinstance(result, Awaitable):
+                result = await result
+            if isinstance(result, Read):
+                await self.block(result)
+            elif result is not None:
+                self.set_header("X-Nomad-Index", str(self.agent.store.index))
+                self.send_json(result)
+        except APIError as exc:
+            self.send_error_text(exc.status, exc.message)
+
+    get = head = post = put = delete = patch = options = dispatch
+
+    async def block(self, read: Read) -> None:
+        """Serve a read, first waiting as a blocking query asks."""
+        store = self.agent.store
+        index_arg = self.get_query_argument("index", None)
+        if index_arg is not None:
+            try:
+                min_index = int(index_arg)
+            except ValueError as exc:
+                raise APIError(400, "Invalid index") from exc
+            wait = parse_wait(self.get_query_argument("wait", None))
+            if min_index > 0:
+                self.agent.blocking_queries += 1
+                try:
+                    await store.wait(read.tables, min_index, wait)
+                finally:
+                    self.agent.blocking_queries -= 1
+        data = read.read()
+        if self.request.connection.stream is None or self.request.connection.stream.closed():
+            return
+        self.set_header("X-Nomad-Index", str(max(1, store.max_index(read.tables))))
+        self.set_header("X-Nomad-KnownLeader", "true")
+        self.set_header("X-Nomad-LastContact", "0")
+        self.send_json(data)
+
+    def send_json(self, data: Any) -> None:
+        pretty = self.get_query_argument("pretty", None) is not None
+        self.finish(json.dumps(data, indent=4 if pretty else None))
+
+    def send_error_text(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(message)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = str(exc) if exc is not None and status_code >= 500 else self._reason
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(message)
+
+    def on_connection_close(self) -> None:
+        self.agent.log.debug("http: client closed the connection: %s", self.request.path)
+
+
+class NotFound(tornado.web.RequestHandler):
+    """Unknown routes answer as Go's mux does."""
+
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("404 page not found\n")
+
+
+def parse_wait(value: str | None) -> float:
+    """A blocking query's ``wait`` (``30s``, ``5m``, ``100ms``) in seconds, capped at 10m."""
+    if value is None:
+        return DEFAULT_WAIT
+    match = _WAIT.match(value.strip())
+    if not match:
+        raise APIError(400, "Invalid wait time")
+    return min(float(match.group(1)) * _UNITS[match.group(2)], MAX_WAIT)
+
+
+def by_id(table: dict[str, dict], object_id: str, what: str) -> dict:
+    """An object by full ID or unique prefix, else Nomad's 404 text."""
+    if object_id in table:
+        return table[object_id]
+    matches = (
+        [o for key, o in table.items() if key.startswith(object_id)] if len(object_id) >= 4 else []
+    )
+    if len(matches) == 1:
+        return matches[0]
+    raise APIError(404, f"{what} not found")

@@ -1,0 +1,161 @@
+"""The job endpoints (Nomad's command/agent/job_endpoint.go): /v1/jobs and /v1/job/:id/..."""
+
+from __future__ import annotations
+
+from nomadlab.practice import jobspec, structs
+from nomadlab.practice.http.handler import Handler, Read, Request
+from nomadlab.practice.scheduler import job_summary
+from nomadlab.practice.server import APIError
+
+
+def jobs_list(req: Request) -> Read:
+    prefix = req.arg("prefix") or ""
+    namespace = req.namespace
+
+    def read() -> list[dict]:
+        return [
+            structs.job_stub(job, job_summary(req.store, job))
+            for (ns, job_id), job in sorted(req.store.jobs.items())
+            if (namespace == "*" or ns == namespace) and job_id.startswith(prefix)
+        ]
+
+    return Read(("jobs", "job_summary"), read)
+
+
+def jobs_register(req: Request, job_id: str | None = None) -> dict:
+    body = req.body()
+    if not isinstance(body, dict) or not isinstance(body.get("Job"), dict):
+        raise APIError(400, "Job must be specified")
+    job = body["Job"]
+    if job_id is not None and job.get("ID") != job_id:
+        raise APIError(400, "Job ID does not match name")
+    return req.server.register(job, req.namespace)
+
+
+def jobs_parse(req: Request) -> dict:
+    body = req.body()
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    hcl = body.get("JobHCL")
+    if not hcl or not str(hcl).strip():
+        raise APIError(400, "Job spec is empty")
+    try:
+        job, _warnings = jobspec.parse_with_warnings(
+            hcl, body.get("Variables") or None, canonicalize=bool(body.get("Canonicalize"))
+        )
+    except jobspec.JobspecError as exc:
+        raise APIError(400, str(exc)) from exc
+    return job
+
+
+def lookup_job(req: Request, job_id: str) -> dict:
+    job = req.store.job(req.namespace, job_id)
+    if job is None:
+        raise APIError(404, "job not found")
+    return job
+
+
+def job_read(req: Request, job_id: str) -> Read:
+    return Read(("jobs",), lambda: lookup_job(req, job_id))
+
+
+def job_deregister(req: Request, job_id: str) -> dict:
+    return req.server.deregister(req.namespace, job_id, req.flag("purge"))
+
+
+def job_allocations(req: Request, job_id: str) -> Read:
+    include_all = req.flag("all")
+
+    def read() -> list[dict]:
+        allocs = req.store.job_allocs(req.namespace, job_id, any_create_index=include_all)
+        return [structs.alloc_stub(a) for a in allocs]
+
+    return Read(("allocs",), read)
+
+
+def job_evaluations(req: Request, job_id: str) -> Read:
+    return Read(("evals",), lambda: req.store.job_evals(req.namespace, job_id))
+
+
+def job_deployments(req: Request, job_id: str) -> Read:
+    return Read(("deployments",), lambda: req.store.job_deployments(req.namespace, job_id))
+
+
+def job_latest_deployment(req: Request, job_id: str) -> Read:
+    def read() -> dict | None:
+        deployments = req.store.job_deployments(req.namespace, job_id)
+        return deployments[0] if deployments else None
+
+    return Read(("deployments",), read)
+
+
+def job_summary_read(req: Request, job_id: str) -> Read:
+    return Read(("job_summary",), lambda: job_summary(req.store, lookup_job(req, job_id)))
+
+
+def job_versions(req: Request, job_id: str) -> Read:
+    def read() -> dict:
+        versions = req.store.job_versions.get((req.namespace, job_id))
+        if not versions:
+            raise APIError(404, "job versions not found")
+        return {"Versions": versions, "Diffs": None}
+
+    return Read(("job_versions",), read)
+
+
+def job_scale_status(req: Request, job_id: str) -> Read:
+    def read() -> dict:
+        job = lookup_job(req, job_id)
+        allocs = req.store.job_allocs(req.namespace, job_id)
+        groups = {}
+        for group in job["TaskGroups"]:
+            live = [
+                a
+                for a in allocs
+                if a["TaskGroup"] == group["Name"]
+                and a["DesiredStatus"] == "run"
+                and not structs.is_terminal(a)
+            ]
+            health = [(a.get("DeploymentStatus") or {}).get("Healthy") for a in live]
+            groups[group["Name"]] = {
+                "Desired": group["Count"],
+                "Placed": len(live),
+                "Running": sum(a["ClientStatus"] == "running" for a in live),
+                "Healthy": health.count(True),
+                "Unhealthy": health.count(False),
+                "Events": (job.get("ScalingEvents") or {}).get(group["Name"]),
+            }
+        return {
+            "JobID": job["ID"],
+            "Namespace": job["Namespace"],
+            "JobCreateIndex": job["CreateIndex"],
+            "JobModifyIndex": job["JobModifyIndex"],
+            "JobStopped": job["Stop"],
+            "TaskGroups": groups,
+        }
+
+    return Read(("jobs", "allocs"), read)
+
+
+def job_scale(req: Request, job_id: str) -> dict:
+    body = req.body()
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    return req.server.scale(req.namespace, job_id, body)
+
+
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (r"/v1/jobs", {"GET": jobs_list, "PUT": jobs_register, "POST": jobs_register}),
+    (r"/v1/jobs/parse", {"POST": jobs_parse, "PUT": jobs_parse}),
+    (
+        r"/v1/job/([^/]+)",
+        {"GET": job_read, "PUT": jobs_register, "POST": jobs_register, "DELETE": job_deregister},
+    ),
+    (r"/v1/job/([^/]+)/allocations", {"GET": job_allocations}),
+    (r"/v1/job/([^/]+)/evaluations", {"GET": job_evaluations}),
+    (r"/v1/job/([^/]+)/deployments", {"GET": job_deployments}),
+    (r"/v1/job/([^/]+)/deployment", {"GET": job_latest_deployment}),
+    (r"/v1/job/([^/]+)/summary", {"GET": job_summary_read}),
+    (r"/v1/job/([^/]+)/versions", {"GET": job_versions}),
+    (r"/v1/job/([^/]+)/scale", {"GET": job_scale_status, "POST": job_scale, "PUT": job_scale}),
+]

@@ -1,0 +1,51 @@
+"""The node endpoints (command/agent/node_endpoint.go)."""
+
+from __future__ import annotations
+
+from nomadlab.practice import structs
+from nomadlab.practice.http.handler import Handler, Read, Request
+from nomadlab.practice.server import APIError
+
+
+def nodes_list(req: Request) -> Read:
+    prefix = req.arg("prefix") or ""
+    return Read(
+        ("nodes",),
+        lambda: [
+            structs.node_stub(n)
+            for n in sorted(req.store.nodes.values(), key=lambda n: n["Name"])
+            if n["ID"].startswith(prefix)
+        ],
+    )
+
+
+def node_read(req: Request, node_id: str) -> Read:
+    return Read(("nodes",), lambda: req.server.node(node_id))
+
+
+def node_allocations(req: Request, node_id: str) -> Read:
+    """Full allocations, not stubs, as Node.GetAllocs answers."""
+    return Read(("allocs",), lambda: req.store.node_allocs(req.server.node(node_id)["ID"]))
+
+
+def node_eligibility(req: Request, node_id: str) -> dict:
+    body = req.body()
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    return req.server.set_eligibility(req.server.node(node_id)["ID"], body.get("Eligibility", ""))
+
+
+def node_drain(req: Request, node_id: str) -> dict:
+    body = req.body()
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    return req.server.drain(req.server.node(node_id)["ID"], body.get("DrainSpec"))
+
+
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (r"/v1/nodes", {"GET": nodes_list}),
+    (r"/v1/node/([^/]+)", {"GET": node_read}),
+    (r"/v1/node/([^/]+)/allocations", {"GET": node_allocations}),
+    (r"/v1/node/([^/]+)/eligibility", {"POST": node_eligibility, "PUT": node_eligibility}),
+    (r"/v1/node/([^/]+)/drain", {"POST": node_drain, "PUT": node_drain}),
+]

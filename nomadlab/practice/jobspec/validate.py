@@ -1,0 +1,319 @@
+"""Nomad's reasons to refuse a job on register: ``structs.Job.Validate`` with its error texts."""
+
+from __future__ import annotations
+
+import copy
+
+from nomadlab.practice.jobspec.canonicalize import _canonicalize_job
+from nomadlab.practice.jobspec.common import SECOND, _go_duration, format_errors
+
+# ---------------------------------------------------------------------------------------------
+# Validate: structs.Job.Validate and the register-time checks (nomad/job_endpoint_hooks.go)
+
+
+_JOB_TYPES = ("service", "batch", "system", "sysbatch", "_core")
+_HEALTH_CHECKS = ("checks", "task_states", "manual")
+_DELAY_FUNCTIONS = ("constant", "exponential", "fibonacci")
+_MAX_PORT = 65535
+
+
+def validate(job: dict) -> list[str]:
+    """Nomad's reasons to refuse a job on register, in its words; empty when the job is valid.
+
+    The job is canonicalized first (on a copy), as Nomad does; a group's or task's problems are
+    one entry, nested the way Nomad formats them.
+    """
+    job = _canonicalize_job(copy.deepcopy(job))
+    errors = _job_errors(job)
+    for group in job["TaskGroups"]:
+        if group_errors := _group_errors(group, job):
+            errors.append(
+                f"Task group {group['Name']} validation failed: {format_errors(group_errors)}"
+            )
+    if job["Type"] == "_core":
+        errors.append("job type cannot be core")
+    if not 1 <= job["Priority"] <= 100:
+        errors.append("job priority must be between [1, 100]")
+    return errors
+
+
+def _job_errors(job: dict) -> list[str]:
+    errors = []
+    if not job["ID"]:
+        errors.append("Missing job ID")
+    elif " " in job["ID"]:
+        errors.append("Job ID contains a space")
+    if not job["Name"]:
+        errors.append("Missing job name")
+    if not job["Type"]:
+        errors.append("Missing job type")
+    elif job["Type"] not in _JOB_TYPES:
+        errors.append(f'Invalid job type: "{job["Type"]}"')
+    if any(not dc for dc in job["Datacenters"]):
+        errors.append("Job datacenter must be non-empty string")
+    if not job["TaskGroups"]:
+        errors.append("Missing job task groups")
+    seen: dict[str, int] = {}
+    for index, group in enumerate(job["TaskGroups"], start=1):
+        name = group["Name"]
+        if not name:
+            errors.append(f"Job task group {index} missing name")
+        elif name in seen:
+            errors.append(f"Job task group {index} redefines '{name}' from group {seen[name]}")
+        else:
+            seen[name] = index
+        if job["Type"] == "system" and group["Count"] > 1:
+            errors.append(
+                f"Job task group {name} has count {group['Count']}. "
+                "Count cannot exceed 1 with system scheduler"
+            )
+    return errors
+
+
+def _group_errors(group: dict, job: dict) -> list[str]:
+    errors = []
+    if not group["Name"]:
+        errors.append("Missing task group name")
+    if group["Count"] < 0:
+        errors.append("Task group count can't be negative")
+    if not group["Tasks"]:
+        errors.append("Missing tasks for task group")
+    errors += _restart_errors(group["RestartPolicy"])
+    if job["Type"] == "system":
+        if group.get("ReschedulePolicy") is not None:
+            errors.append("System jobs should not have a reschedule policy")
+    else:
+        errors += _reschedule_errors(group["ReschedulePolicy"])
+    if group["EphemeralDisk"]["SizeMB"] < 10:
+        errors.append(f"minimum DiskMB value is 10; got {group['EphemeralDisk']['SizeMB']}")
+    if group.get("Update") is not None:
+        if job["Type"] not in ("service", "system"):
+            errors.append(f'Job type "{job["Type"]}" does not allow update block')
+        errors += _update_errors(group["Update"])
+    if job["Type"] != "service" and group.get("Migrate") is not None:
+        errors.append(f'Job type "{job["Type"]}" does not allow migrate block')
+    errors += _task_name_errors(group["Tasks"])
+    if network_errors := _network_errors(group):
+        errors.append(f"Task group network validation failed: {format_errors(network_errors)}")
+    for task in group["Tasks"]:
+        if task_errors := _task_errors(task, group, job):
+            errors.append(
+                f"Task {task.get('Name') or ''} validation failed: {format_errors(task_errors)}"
+            )
+    return errors
+
+
+def _restart_errors(policy: dict) -> list[str]:
+    errors = []
+    mode, attempts = policy["Mode"], policy["Attempts"]
+    interval, delay = policy["Interval"], policy["Delay"]
+    if mode not in ("delay", "fail"):
+        errors.append(f'Unsupported restart mode: "{mode}"')
+    if attempts == 0 and mode != "fail":
+        errors.append(f'Restart policy "{mode}" with {attempts} attempts is ambiguous')
+    if interval < 5 * SECOND:
+        errors.append(f"Interval can not be less than 5s (got {_go_duration(interval)})")
+    if attempts * delay > interval:
+        errors.append(
+            f"Nomad can't restart the TaskGroup {attempts} times in an interval of "
+            f"{_go_duration(interval)} with a delay of {_go_duration(delay)}"
+        )
+    return errors
+
+
+def _reschedule_errors(policy: dict) -> list[str]:
+    """ReschedulePolicy.Validate, without its cross-check of attempts against the interval."""
+    if not (policy["Attempts"] > 0 or policy["Unlimited"]):
+        return []
+    errors = []
+    attempts, interval, delay = policy["Attempts"], policy["Interval"], policy["Delay"]
+    if attempts > 0 and interval <= 0:
+        errors.append("Interval must be a non zero value if Attempts > 0")
+    if attempts > 0 and policy["Unlimited"]:
+        errors.append(
+            f"Reschedule Policy with Attempts = {attempts}, Interval = {_go_duration(interval)}, "
+            "and Unlimited = true is ambiguous"
+        )
+        errors.append("If Attempts >0, Unlimited cannot also be set to true")
+    if delay < 5 * SECOND:
+        errors.append(f"Delay cannot be less than 5s (got {_go_duration(delay)})")
+    if policy["DelayFunction"] not in _DELAY_FUNCTIONS:
+        choices = " ".join(f'"{f}"' for f in _DELAY_FUNCTIONS)
+        errors.append(
+            f'Invalid delay function "{policy["DelayFunction"]}", must be one of [{choices}]'
+        )
+    if policy["DelayFunction"] != "constant":
+        if policy["MaxDelay"] < 5 * SECOND:
+            errors.append(f"Max Delay cannot be less than 5s (got {_go_duration(delay)})")
+        if policy["MaxDelay"] < delay:
+            errors.append(
+                f"Max Delay cannot be less than Delay {_go_duration(delay)} "
+                f"(got {_go_duration(policy['MaxDelay'])})"
+            )
+    if not policy["Unlimited"] and interval < 15 * SECOND:
+        errors.append(f"Interval cannot be less than 15s (got {_go_duration(interval)})")
+    return errors
+
+
+def _update_errors(update: dict) -> list[str]:
+    errors = []
+    min_healthy, healthy = update["MinHealthyTime"], update["HealthyDeadline"]
+    progress = update["ProgressDeadline"]
+    if update["HealthCheck"] not in _HEALTH_CHECKS:
+        errors.append(f'Invalid health check given: "{update["HealthCheck"]}"')
+    if update["MaxParallel"] < 0:
+        errors.append(f"Max parallel can not be less than zero: {update['MaxParallel']} < 0")
+    if update["Canary"] < 0:
+        errors.append(f"Canary count can not be less than zero: {update['Canary']} < 0")
+    if update["Canary"] == 0 and update["AutoPromote"]:
+        errors.append("Auto Promote requires a Canary count greater than zero")
+    if min_healthy < 0:
+        errors.append(
+            f"Minimum healthy time may not be less than zero: {_go_duration(min_healthy)}"
+        )
+    if healthy <= 0:
+        errors.append(f"Healthy deadline must be greater than zero: {_go_duration(healthy)}")
+    if progress < 0:
+        errors.append(f"Progress deadline must be zero or greater: {_go_duration(progress)}")
+    if min_healthy >= healthy:
+        errors.append(
+            "Minimum healthy time must be less than healthy deadline: "
+            f"{_go_duration(min_healthy)} > {_go_duration(healthy)}"
+        )
+    if progress != 0 and healthy >= progress:
+        errors.append(
+            "Healthy deadline must be less than progress deadline: "
+            f"{_go_duration(healthy)} > {_go_duration(progress)}"
+        )
+    if update["Stagger"] <= 0:
+        errors.append(f"Stagger must be greater than zero: {_go_duration(update['Stagger'])}")
+    return errors
+
+
+def _task_name_errors(tasks: list[dict]) -> list[str]:
+    errors = []
+    seen: dict[str, int] = {}
+    for index, task in enumerate(tasks, start=1):
+        name = task.get("Name") or ""
+        if not name:
+            errors.append(f"Task {index} missing name")
+        elif name in seen:
+            errors.append(f"Task {index} redefines '{name}' from task {seen[name]}")
+        else:
+            seen[name] = index
+    if sum(1 for task in tasks if task["Leader"]) > 1:
+        errors.append("Only one task may be marked as leader")
+    return errors
+
+
+def _ports(network: dict) -> list[dict]:
+    return (network.get("ReservedPorts") or []) + (network.get("DynamicPorts") or [])
+
+
+def _network_errors(group: dict) -> list[str]:
+    """TaskGroup.validateNetworks: port labels unique in the group, static ports unique per host
+    network and below 65536, `to` in range."""
+    errors: list[str] = []
+    labels: set[str] = set()
+    static: dict[tuple[str, int], str] = {}
+
+    def check_static(port: dict, owner: str) -> None:
+        key = (port.get("HostNetwork") or "default", port["Value"])
+        if key in static:
+            if not port["IgnoreCollision"]:
+                errors.append(f"Static port {port['Value']} already reserved by {static[key]}")
+        elif port["Value"] > _MAX_PORT:
+            errors.append(
+                f"Port {port.get('Label')} ({port['Value']}) cannot be greater than {_MAX_PORT}"
+            )
+        else:
+            static[key] = owner
+
+    for network in group.get("Networks") or []:
+        for port in _ports(network):
+            label = port.get("Label")
+            if label in labels:
+                errors.append(f"Port label {label} already in use by taskgroup network")
+            labels.add(label)
+            if port["Value"] != 0:
+                check_static(port, f"taskgroup network:{label}")
+            if port["To"] < -1:
+                errors.append(f'Port "{label}" cannot be mapped to negative value {port["To"]}')
+            elif port["To"] > _MAX_PORT:
+                errors.append(
+                    f'Port "{label}" cannot be mapped to a port ({port["To"]}) '
+                    f"greater than {_MAX_PORT}"
+                )
+    for task in group["Tasks"]:
+        for network in task["Resources"].get("Networks") or []:
+            for port in _ports(network):
+                if port.get("Label") in labels:
+                    errors.append(
+                        f"Port label {port.get('Label')} already in use by taskgroup network"
+                    )
+                if port["Value"] != 0:
+                    check_static(port, f"{task.get('Name') or ''}:{port.get('Label')}")
+    return errors
+
+
+def _task_errors(task: dict, group: dict, job: dict) -> list[str]:
+    errors = []
+    name = task.get("Name") or ""
+    if not name:
+        errors.append("Missing task name")
+    if "/" in name or "\\" in name:
+        errors.append("Task name cannot include slashes")
+    if not task.get("Driver"):
+        errors.append("Missing task driver")
+    kill_timeout, update = task["KillTimeout"], group.get("Update")
+    if kill_timeout < 0:
+        errors.append("KillTimeout must be a positive value")
+    elif job["Type"] == "service" and update and 0 < update["ProgressDeadline"] < kill_timeout:
+        errors.append(
+            f"KillTimout ({_go_duration(kill_timeout)}) longer than the group's "
+            f"ProgressDeadline ({_go_duration(update['ProgressDeadline'])})"
+        )
+    if resource_errors := _resource_errors(task["Resources"]):
+        errors.append(format_errors(resource_errors))
+    if log_errors := _log_errors(task["LogConfig"], group["EphemeralDisk"]):
+        errors.append(format_errors(log_errors))
+    return errors
+
+
+def _resource_errors(resources: dict) -> list[str]:
+    errors = []
+    cpu, cores, memory = resources["CPU"], resources["Cores"], resources["MemoryMB"]
+    memory_max = resources["MemoryMaxMB"]
+    if cores > 0 and cpu > 0:
+        errors.append("Task can only ask for 'cpu' or 'cores' resource, not both.")
+    minimums = []
+    if cpu < 1 and cores == 0:
+        minimums.append(f"minimum CPU value is 1; got {cpu}")
+    if memory < 10:
+        minimums.append(f"minimum MemoryMB value is 10; got {memory}")
+    if minimums:
+        errors.append(format_errors(minimums))
+    if (resources.get("DiskMB") or 0) > 0:
+        errors.append(
+            "Task can't ask for disk resources, they have to be specified at the task group level."
+        )
+    if memory_max not in (0, -1) and memory_max < memory:
+        errors.append(
+            f"MemoryMaxMB value ({memory_max}) should be larger than MemoryMB value ({memory})"
+        )
+    return errors
+
+
+def _log_errors(logs: dict, disk: dict) -> list[str]:
+    errors = []
+    if logs["MaxFiles"] < 1:
+        errors.append(f"minimum number of files is 1; got {logs['MaxFiles']}")
+    if logs["MaxFileSizeMB"] < 1:
+        errors.append(f"minimum file size is 1MB; got {logs['MaxFileSizeMB']}")
+    usage = logs["MaxFiles"] * logs["MaxFileSizeMB"]
+    if disk["SizeMB"] <= usage:
+        errors.append(
+            f"log storage ({usage} MB) must be less than requested disk capacity "
+            f"({disk['SizeMB']} MB)"
+        )
+    return errors

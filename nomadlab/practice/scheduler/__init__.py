@@ -1,0 +1,20 @@
+"""The scheduler: evaluations in, allocations out (Nomad's ``scheduler/``).
+
+``generic_sched`` runs the evaluation queue and applies plans, ``reconcile`` decides per task
+group, ``feasible`` filters nodes, ``rank`` bin-packs and assigns ports and resources, and
+``util`` holds the plan and the records the scheduler builds.
+"""
+
+from nomadlab.practice.scheduler.generic_sched import Scheduler
+from nomadlab.practice.scheduler.reconcile import failed_at, reschedule_allowed, reschedule_delay
+from nomadlab.practice.scheduler.util import job_summary, stop, update_job_status
+
+__all__ = [
+    "Scheduler",
+    "failed_at",
+    "job_summary",
+    "reschedule_allowed",
+    "reschedule_delay",
+    "stop",
+    "update_job_status",
+]

@@ -1,0 +1,241 @@
+"""The scheduler: evaluations in, allocations out.
+
+An evaluation asks "does this job's desired state match what runs?". The scheduler
+reconciles each task group (place missing allocations, stop extra ones, replace changed
+ones under the ``update`` block's ``max_parallel``, reschedule failed ones), checks node
+feasibility (drivers, datacenter, eligibility), bin-packs CPU and memory, picks ports,
+and writes the result as one plan. What cannot be placed is recorded on the evaluation
+(``FailedTGAllocs``) and waits in a blocked evaluation, as in Nomad.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nomadlab.practice import structs
+from nomadlab.practice.scheduler.feasible import infeasible, static_port_collision
+from nomadlab.practice.scheduler.rank import assign_resources, exhausted, node_usage, ports_in_use
+from nomadlab.practice.scheduler.reconcile import Reconciler
+from nomadlab.practice.scheduler.util import (
+    Plan,
+    new_allocation,
+    new_deployment,
+    new_metric,
+    stop,
+    update_job_status,
+)
+from nomadlab.practice.state import StateStore
+from nomadlab.practice.structs import new_evaluation, now_ns
+
+log = logging.getLogger("nomad.scheduler")
+
+
+class Scheduler:
+    """Nomad's eval broker and a single scheduler worker, on the agent's event loop."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.blocked: dict[str, str] = {}  # blocked eval ID → "resources" | "constraints"
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    # The broker ----------------------------------------------------------------
+
+    def enqueue(self, evaluation: dict, wait_until_ns: int = 0) -> int:
+        """Store a new evaluation and queue it (at ``wait_until_ns`` if given)."""
+        index = self.store.upsert("evals", evaluation)
+        delay = wait_until_ns - now_ns()
+        if delay > 0:
+
+            def due() -> None:
+                self._timers.discard(handle)
+                self.queue.put_nowait(evaluation["ID"])
+
+            handle = asyncio.get_running_loop().call_later(delay / 1e9, due)
+            self._timers.add(handle)
+        else:
+            self.queue.put_nowait(evaluation["ID"])
+        return index
+
+    def unblock(self, reason: str) -> None:
+        """Capacity or nodes changed: blocked evaluations get another go."""
+        for eval_id, why in list(self.blocked.items()):
+            if reason == "nodes" or why == reason:
+                del self.blocked[eval_id]
+                evaluation = self.store.evals.get(eval_id)
+                if evaluation and evaluation["Status"] == "blocked":
+                    evaluation["Status"] = "pending"
+                    self.store.upsert("evals", evaluation)
+                    self.queue.put_nowait(eval_id)
+
+    async def run(self) -> None:
+        """The worker: take evaluations one at a time, as Nomad's scheduler workers do."""
+        while True:
+            eval_id = await self.queue.get()
+            evaluation = self.store.evals.get(eval_id)
+            if evaluation is None or evaluation["Status"] != "pending":
+                continue
+            try:
+                self.process(evaluation)
+            except Exception as exc:
+                log.exception("[ERROR] worker: failed to process evaluation %s", eval_id)
+                evaluation["Status"] = "failed"
+                evaluation["StatusDescription"] = f"scheduler error: {exc}"
+                self.store.upsert("evals", evaluation)
+
+    def stop(self) -> None:
+        """Cancel delayed evaluations (the agent is shutting down)."""
+        for handle in self._timers:
+            handle.cancel()
+
+    # One evaluation ------------------------------------------------------------
+
+    def process(self, evaluation: dict) -> None:
+        """Reconcile the evaluation's job and apply the plan."""
+        store = self.store
+        job = store.job(evaluation["Namespace"], evaluation["JobID"])
+        self._cancel_older_blocked(evaluation)
+        plan = Plan()
+        allocs = store.job_allocs(
+            evaluation["Namespace"], evaluation["JobID"], any_create_index=True
+        )
+        if job is not None:  # a purged job's allocations give way to the job of that name now
+            current = job["CreateIndex"]
+            for alloc in allocs:
+                if alloc["Job"]["CreateIndex"] != current and alloc["DesiredStatus"] == "run":
+                    plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
+            allocs = [a for a in allocs if a["Job"]["CreateIndex"] == current]
+        stopping = job is None or job["Stop"]
+        if not stopping:
+            plan.deployment, plan.updates_allowed = self._deployment_for(job, evaluation)
+        groups = {} if stopping else {g["Name"]: g for g in job["TaskGroups"]}
+        for name in sorted({a["TaskGroup"] for a in allocs} | set(groups)):
+            group_allocs = [a for a in allocs if a["TaskGroup"] == name]
+            if name not in groups:
+                for alloc in group_allocs:
+                    if alloc["DesiredStatus"] == "run":
+                        plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
+                continue
+            Reconciler(self, job, groups[name], group_allocs, evaluation, plan).run()
+        self._apply(evaluation, job, plan)
+
+    def _apply(self, evaluation: dict, job: dict | None, plan: Plan) -> None:
+        store = self.store
+        deployment = plan.deployment
+        if deployment is not None:
+            placed = [a for a in plan.allocs if a.get("DeploymentID") == deployment["ID"]]
+            if "CreateIndex" not in deployment and not placed:
+                deployment = None
+            else:
+                store.upsert("deployments", deployment)
+                evaluation["DeploymentID"] = deployment["ID"]
+        if plan.allocs:
+            store.upsert_allocs(plan.allocs)
+        for followup, wait_until in plan.followups:
+            self.enqueue(followup, wait_until)
+        evaluation["Status"] = "complete"
+        evaluation["QueuedAllocations"] = plan.queued if job else {}
+        evaluation["ModifyTime"] = now_ns()
+        if plan.failed:
+            evaluation["FailedTGAllocs"] = plan.failed
+            blocked = new_evaluation(
+                job,
+                "queued-allocs",
+                Status="blocked",
+                StatusDescription="created to place remaining allocations",
+                PreviousEval=evaluation["ID"],
+                JobModifyIndex=job["JobModifyIndex"],
+            )
+            constraints_only = all(m["NodesExhausted"] == 0 for m in plan.failed.values())
+            self.blocked[blocked["ID"]] = "constraints" if constraints_only else "resources"
+            store.upsert("evals", blocked)
+            evaluation["BlockedEval"] = blocked["ID"]
+        store.upsert("evals", evaluation)
+        if job is not None:
+            update_job_status(store, job)
+
+    def _cancel_older_blocked(self, evaluation: dict) -> None:
+        """A newer evaluation of the job supersedes its blocked one."""
+        for other in self.store.job_evals(evaluation["Namespace"], evaluation["JobID"]):
+            if other["Status"] == "blocked" and other["ID"] != evaluation["ID"]:
+                other["Status"] = "canceled"
+                other["StatusDescription"] = f"evaluation {evaluation['ID'][:8]} successful"
+                self.blocked.pop(other["ID"], None)
+                self.store.upsert("evals", other)
+
+    def _deployment_for(self, job: dict, evaluation: dict) -> tuple[dict | None, bool]:
+        """The job version's deployment (the running one, or a new one for a new version),
+        and whether destructive updates may proceed (not after a failed deployment)."""
+        if job["Type"] != "service":
+            return None, True
+        for deployment in self.store.job_deployments(job["Namespace"], job["ID"]):
+            if deployment["JobVersion"] == job["Version"]:
+                if deployment["Status"] in ("running", "paused"):
+                    return deployment, deployment["Status"] == "running"
+                return None, deployment["Status"] != "failed"
+            if deployment["Status"] in ("running", "paused"):
+                deployment["Status"] = "cancelled"
+                deployment["StatusDescription"] = "Cancelled due to newer version of job"
+                self.store.upsert("deployments", deployment)
+        if evaluation["TriggeredBy"] not in ("job-register", "job-scaling"):
+            return None, True
+        return new_deployment(job, evaluation), True
+
+    # Placement ---------------------------------------------------------------
+
+    def place(self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan) -> dict | None:
+        """Choose a node for one new allocation; record why not on failure."""
+        ask_cpu = sum(t["Resources"]["CPU"] for t in group["Tasks"])
+        ask_mem = sum(t["Resources"]["MemoryMB"] for t in group["Tasks"])
+        metric = new_metric()
+        pending = [a for a in plan.allocs if a["DesiredStatus"] == "run"]
+        ports_used = ports_in_use(self.store, pending)
+        collision = static_port_collision(group, ports_used)
+        candidates = []
+        for node in sorted(self.store.nodes.values(), key=lambda n: n["Name"]):
+            metric["NodesEvaluated"] += 1
+            reason = infeasible(node, job, group)
+            if reason:
+                metric["NodesFiltered"] += 1
+                metric["ConstraintFiltered"][reason] = (
+                    metric["ConstraintFiltered"].get(reason, 0) + 1
+                )
+                if node["NodeClass"]:
+                    metric["ClassFiltered"][node["NodeClass"]] = (
+                        metric["ClassFiltered"].get(node["NodeClass"], 0) + 1
+                    )
+                continue
+            metric["NodesAvailable"][node["Datacenter"]] = (
+                metric["NodesAvailable"].get(node["Datacenter"], 0) + 1
+            )
+            used_cpu, used_mem, same_job = node_usage(self.store, node, job, pending)
+            capacity = node["NodeResources"]
+            if used_cpu + ask_cpu > capacity["Cpu"]["CpuShares"]:
+                exhausted(metric, "cpu")
+                continue
+            if used_mem + ask_mem > capacity["Memory"]["MemoryMB"]:
+                exhausted(metric, "memory")
+                continue
+            if collision:  # every practice node shares this host's ports
+                exhausted(metric, f"network: reserved port collision {collision}")
+                continue
+            fit = (used_cpu + ask_cpu) / capacity["Cpu"]["CpuShares"] + (
+                used_mem + ask_mem
+            ) / capacity["Memory"]["MemoryMB"]
+            # Binpack prefers full nodes; job anti-affinity spreads a job's copies.
+            score = fit / 2 - same_job / max(group["Count"], 1)
+            candidates.append((score, node))
+        if not candidates:
+            failure = plan.failed.setdefault(group["Name"], metric)
+            if failure is not metric:
+                failure["CoalescedFailures"] += 1
+            plan.queued[group["Name"]] = plan.queued.get(group["Name"], 0) + 1
+            return None
+        node = max(candidates, key=lambda c: c[0])[1]
+        metric["NodesInPool"] = len(self.store.nodes)
+        metric["ScoreMetaData"] = [{"NodeID": node["ID"], "NormScore": 1.0, "Scores": {}}]
+        alloc = new_allocation(job, group, name, node, evaluation, metric)
+        assign_resources(alloc, group, node, ports_used)
+        plan.allocs.append(alloc)
+        return alloc

@@ -1,0 +1,263 @@
+"""Reconciling one task group: which allocations to keep, place, stop, update in place or
+replace under ``max_parallel``, and reschedule after a failure (scheduler/reconcile.go)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Protocol
+
+from nomadlab.practice import structs
+from nomadlab.practice.scheduler.util import Plan, deployment_group_state, stop
+from nomadlab.practice.state import StateStore
+from nomadlab.practice.structs import new_evaluation, now_ns
+
+# Fields of a task whose change needs a new allocation (scheduler/util.go tasksUpdated).
+DESTRUCTIVE_TASK_FIELDS = (
+    "Driver",
+    "User",
+    "Config",
+    "Env",
+    "Meta",
+    "Resources",
+    "Artifacts",
+    "Templates",
+    "Vault",
+    "KillSignal",
+    "Lifecycle",
+)
+DESTRUCTIVE_GROUP_FIELDS = ("Networks", "EphemeralDisk", "Meta", "Volumes")
+
+
+class Placer(Protocol):
+    """What the reconciler needs from the scheduler: the state, and placing one allocation."""
+
+    store: StateStore
+
+    def place(
+        self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan
+    ) -> dict | None: ...
+
+
+class Reconciler:
+    """One task group's reconciliation (scheduler/reconcile.go, the parts a learner meets)."""
+
+    def __init__(
+        self,
+        scheduler: Placer,
+        job: dict,
+        group: dict,
+        allocs: list[dict],
+        evaluation: dict,
+        plan: Plan,
+    ) -> None:
+        self.scheduler = scheduler
+        self.job = job
+        self.group = group
+        self.allocs = allocs
+        self.evaluation = evaluation
+        self.plan = plan
+        self.deployment = plan.deployment
+
+    def run(self) -> None:
+        count = self.group["Count"]
+        live = [
+            a for a in self.allocs if a["DesiredStatus"] == "run" and not structs.is_terminal(a)
+        ]
+        failed = [
+            a for a in self.allocs if a["DesiredStatus"] == "run" and a["ClientStatus"] == "failed"
+        ]
+        # Scale down: the highest indexes go first.
+        live.sort(key=alloc_index)
+        keep: dict[int, dict] = {}
+        for alloc in live:
+            index = alloc_index(alloc)
+            if index >= count or index in keep:
+                self.plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
+            else:
+                keep[index] = alloc
+        self._update(keep)
+        held = self._reschedule(failed, count, set(keep))
+        for index in range(count):
+            if index not in keep and index not in held:
+                self._place(index)
+        self._record_desired_total(count)
+
+    def _update(self, keep: dict[int, dict]) -> None:
+        """Bring kept allocations to the job's version: in place, or replaced under max_parallel."""
+        job, group = self.job, self.group
+        destructive = []
+        for index, alloc in sorted(keep.items()):
+            if alloc["JobVersion"] == job["Version"]:
+                continue
+            if group_changed(alloc["Job"], job, group["Name"]):
+                destructive.append((index, alloc))
+            else:
+                updated = copy.deepcopy(alloc)
+                updated["Job"] = job
+                updated["JobVersion"] = job["Version"]
+                if self.deployment is not None:
+                    updated["DeploymentID"] = self.deployment["ID"]
+                    updated["DeploymentStatus"] = None
+                self.plan.allocs.append(updated)
+        limit = self._update_limit()
+        for index, alloc in destructive[:limit]:
+            self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
+            replacement = self._place(index, previous=alloc)
+            if replacement is None:
+                del keep[index]
+            else:
+                keep[index] = replacement  # the index is covered: no second placement
+
+    def _update_limit(self) -> int:
+        """How many destructive updates may start now: max_parallel less those in flight."""
+        if not self.plan.updates_allowed:
+            return 0
+        update = self.group.get("Update") or {}
+        max_parallel = update.get("MaxParallel") or 0
+        if max_parallel <= 0 or self.deployment is None:
+            return 1_000_000
+        in_flight = sum(
+            1
+            for a in self.scheduler.store.allocs.values()
+            if a.get("DeploymentID") == self.deployment["ID"]
+            and a["TaskGroup"] == self.group["Name"]
+            and a["DesiredStatus"] == "run"
+            and not structs.is_terminal(a)
+            and not (a.get("DeploymentStatus") or {}).get("Healthy")
+        )
+        return max(0, max_parallel - in_flight)
+
+    def _reschedule(self, failed: list[dict], count: int, kept: set[int]) -> set[int]:
+        """Replace failed allocations per the reschedule policy; returns indexes they hold."""
+        held = set()
+        policy = self.group.get("ReschedulePolicy") or {}
+        for alloc in sorted(failed, key=alloc_index):
+            index = alloc_index(alloc)
+            if index >= count or index in kept or alloc.get("NextAllocation"):
+                continue
+            held.add(index)
+            if not reschedule_allowed(alloc, policy):
+                continue
+            wait_until = failed_at(alloc) + reschedule_delay(alloc, policy)
+            if wait_until > now_ns():
+                # A follow-up that comes due early (clocks) plans the next one, never stalls.
+                if alloc.get("FollowupEvalID") in ("", None, self.evaluation["ID"]):
+                    followup = new_evaluation(
+                        self.job,
+                        "alloc-failure",
+                        StatusDescription="created for delayed rescheduling",
+                        PreviousEval=self.evaluation["ID"],
+                        JobModifyIndex=self.job["JobModifyIndex"],
+                        WaitUntil=structs.rfc3339(wait_until),
+                    )
+                    self.plan.followups.append((followup, wait_until))
+                    marked = copy.deepcopy(alloc)
+                    marked["FollowupEvalID"] = followup["ID"]
+                    self.plan.allocs.append(marked)
+                continue
+            replacement = self._place(index, previous=alloc)
+            if replacement is not None:
+                old = stop(alloc, structs.ALLOC_RESCHEDULED)
+                old["NextAllocation"] = replacement["ID"]
+                self.plan.allocs.append(old)
+        return held
+
+    def _place(self, index: int, previous: dict | None = None) -> dict | None:
+        name = f"{self.job['ID']}.{self.group['Name']}[{index}]"
+        alloc = self.scheduler.place(self.job, self.group, name, self.evaluation, self.plan)
+        if alloc is None:
+            return None
+        if self.deployment is not None:
+            alloc["DeploymentID"] = self.deployment["ID"]
+        if previous is not None:
+            alloc["PreviousAllocation"] = previous["ID"]
+            if previous["ClientStatus"] == "failed":
+                events = list((previous.get("RescheduleTracker") or {}).get("Events") or [])
+                events.append(
+                    {
+                        "RescheduleTime": now_ns(),
+                        "PrevAllocID": previous["ID"],
+                        "PrevNodeID": previous["NodeID"],
+                        "Delay": reschedule_delay(
+                            previous, self.group.get("ReschedulePolicy") or {}
+                        ),
+                    }
+                )
+                alloc["RescheduleTracker"] = {"Events": events}
+        return alloc
+
+    def _record_desired_total(self, count: int) -> None:
+        if self.deployment is None:
+            return
+        state = self.deployment["TaskGroups"].setdefault(
+            self.group["Name"], deployment_group_state(self.group)
+        )
+        state["DesiredTotal"] = count
+
+
+_INDEX = re.compile(r"\[(\d+)\]$")
+
+
+def alloc_index(alloc: dict) -> int:
+    """The N of ``job.group[N]``."""
+    match = _INDEX.search(alloc["Name"])
+    return int(match.group(1)) if match else 0
+
+
+def group_changed(old_job: dict, new_job: dict, group_name: str) -> bool:
+    """True when the group's tasks changed in a way that needs new allocations."""
+    old = next((g for g in old_job["TaskGroups"] if g["Name"] == group_name), None)
+    new = next((g for g in new_job["TaskGroups"] if g["Name"] == group_name), None)
+    if old is None or new is None:
+        return True
+    if any(old.get(f) != new.get(f) for f in DESTRUCTIVE_GROUP_FIELDS):
+        return True
+    old_tasks = {t["Name"]: t for t in old["Tasks"]}
+    new_tasks = {t["Name"]: t for t in new["Tasks"]}
+    if old_tasks.keys() != new_tasks.keys():
+        return True
+    return any(
+        old_tasks[name].get(f) != new_tasks[name].get(f)
+        for name in new_tasks
+        for f in DESTRUCTIVE_TASK_FIELDS
+    )
+
+
+def failed_at(alloc: dict) -> int:
+    """When an allocation failed, in Unix nanoseconds: its last task event, as Nomad's
+    LastEventTime (not ModifyTime, which later client reports move)."""
+    times = [
+        event["Time"]
+        for state in (alloc.get("TaskStates") or {}).values()
+        for event in state.get("Events") or []
+    ]
+    return max(times, default=alloc.get("ModifyTime") or now_ns())
+
+
+def reschedule_allowed(alloc: dict, policy: dict) -> bool:
+    """The reschedule policy still allows another attempt (attempts within interval)."""
+    if policy.get("Unlimited"):
+        return True
+    attempts = policy.get("Attempts") or 0
+    interval = policy.get("Interval") or 0
+    events = (alloc.get("RescheduleTracker") or {}).get("Events") or []
+    recent = [e for e in events if now_ns() - e["RescheduleTime"] < interval]
+    return len(recent) < attempts
+
+
+def reschedule_delay(alloc: dict, policy: dict) -> int:
+    """The delay before the next attempt: constant, exponential or fibonacci, capped."""
+    base = policy.get("Delay") or 0
+    events = (alloc.get("RescheduleTracker") or {}).get("Events") or []
+    function = policy.get("DelayFunction") or "constant"
+    if function == "exponential":
+        delay = base * (2 ** len(events))
+    elif function == "fibonacci":
+        previous, delay = 0, base
+        for _ in events:
+            previous, delay = delay, previous + delay
+    else:
+        delay = base
+    max_delay = policy.get("MaxDelay") or 0
+    return min(delay, max_delay) if max_delay else delay
