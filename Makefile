@@ -27,11 +27,10 @@ lock: $(BIN)/uv
 	$(LOCK) -o requirements/lab.txt
 	$(LOCK) --extra test -o requirements/test.txt
 
-# JupyterLab refuses root unless told; containers and some workshop images run as root.
-ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
-
+# JupyterLab at the repository root, notebooks/00_setup.ipynb open, terminals with the kit's
+# nomadlab and python; when it stops, it offers to stop the agent the kit started.
 lab: $(BIN)/.installed
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+	$(BIN)/nomadlab lab
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -20,6 +20,8 @@ USAGE = """Usage: nomadlab <command> [args]
 
 Commands:
     agent -dev          Run the practice agent: a local Nomad dev agent written in Python
+    agent stop          Stop the agent nomadlab started (from a notebook, the tour, `nomadlab lab`)
+    lab                 Open JupyterLab at the kit's root, with notebooks/00_setup.ipynb
     doctor              Check this machine: Python, packages, nomad, Docker, port 4646, NOMAD_ADDR
     tour                Run the tutorial end to end: agent, job, service, scale, status, stop
     job run FILE        Run a job like `nomad job run` (-var key=value, -detach)
@@ -110,6 +112,20 @@ def job_stop(argv: list[str]) -> int:
     return _lab().stop(args.job, purge=args.purge).exit_code
 
 
+def agent_stop(argv: list[str]) -> int:
+    """``nomadlab agent stop``: stop the agent the kit started and recorded, if it runs."""
+    from nomadlab import agent as agents
+    from nomadlab.lab import Lab
+
+    _parser("nomadlab agent stop", "nomadlab agent stop").parse_args(argv)
+    running = agents.find_running()
+    if running is None or not running.started_by_kit:
+        print(f"No agent started by nomadlab is running (none recorded in {agents.state_file()}).")
+        return 0
+    Lab(running).stop_agent()
+    return 0
+
+
 JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": job_run,
     "status": job_status,
@@ -133,10 +149,16 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 1
     command, rest = argv[0], argv[1:]
+    if command == "agent" and rest[:1] == ["stop"]:
+        return agent_stop(rest[1:])
     if command == "agent":
         from nomadlab.practice.agent import main as agent_main
 
         return agent_main(rest)
+    if command == "lab":
+        from nomadlab.launcher import main as lab_main
+
+        return lab_main(rest)
     if command == "doctor":
         from nomadlab.doctor import main as doctor_main
 
