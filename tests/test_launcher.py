@@ -58,10 +58,14 @@ def test_stopping_the_lab_offers_to_stop_the_agent_the_kit_started(home: Path) -
     assert not alive(pid)
 
 
-def test_nomadlab_agent_stop(home: Path) -> None:
+def test_nomadlab_agent_start_then_stop(home: Path) -> None:
     nothing = run_cli("agent", "stop")
     assert nothing.returncode == 0 and "No agent started by nomadlab is running" in nothing.stdout
-    pid = nomadlab.start(quiet=True).agent.pid
+    started = run_cli("agent", "start")
+    assert started.returncode == 0, started.stderr
+    assert "practice mode" in started.stdout and "started (pid" in started.stdout
+    assert "reused (pid" in run_cli("agent", "start").stdout, "one agent, found again"
+    pid = json.loads((home / "agent.json").read_text())["pid"]
     stopped = run_cli("agent", "stop")
     assert stopped.returncode == 0, stopped.stderr
     assert f"Stopped the practice agent (pid {pid})." in stopped.stdout

@@ -57,23 +57,27 @@ with open({record!r}, "w") as out:
 """
 
 LEAVE_A_JOB = """
+import json
 import nomadlab
 lab = nomadlab.start()
 lab.run("jobs/http-echo.nomad.hcl", detach=True)
 import time
-while not [a for a in lab.nomad.job.get_allocations("http-microservice")
-           if a["ClientStatus"] == "running"]:
+while not (running := [a["ID"] for a in lab.nomad.job.get_allocations("http-microservice")
+                       if a["ClientStatus"] == "running"]):
     time.sleep(0.2)
+with open({record!r}, "w") as out:
+    json.dump(running, out)
 """
 
 
 def test_each_notebook_gets_its_agent_in_parallel_and_nothing_outlives_it(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     records = {name: tmp_path / f"{name}.json" for name in ("one", "three")}
+    allocs = tmp_path / "allocs.json"
     _notebook(repo / "notebooks" / "01_one.ipynb", [SEEN.format(record=str(records["one"]))])
     _notebook(
         repo / "notebooks" / "02_three.ipynb",
-        [SEEN.format(record=str(records["three"])), LEAVE_A_JOB],
+        [SEEN.format(record=str(records["three"])), LEAVE_A_JOB.format(record=str(allocs))],
         metadata={"nomadlab": {"nodes": 3}},
     )
     result = _pytest(repo, "-n", "2", "--dist", "loadfile", "notebooks")
@@ -88,7 +92,8 @@ def test_each_notebook_gets_its_agent_in_parallel_and_nothing_outlives_it(tmp_pa
     for record in seen.values():  # every agent stopped, its port free, no task left
         port = int(record["address"].rsplit(":", 1)[1])
         assert port_free(port), f"an agent still listens on {record['address']}"
-    assert not task_processes(), "a task process outlived its notebook's agent"
+    left = set(json.loads(allocs.read_text()))
+    assert left and not task_processes(left), "a task process outlived its notebook's agent"
     assert not [
         p for p in psutil.process_iter(["cmdline"])
         if any(r["address"].rsplit(":", 1)[1] in (p.info["cmdline"] or []) for r in seen.values())
