@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -178,3 +179,19 @@ def test_a_notebook_runs_against_the_agent_binder_started(binder: dict, tmp_path
     agent = json.loads((binder["home"] / ".nomadlab" / "agent.json").read_text())
     status, _, jobs = _get(f"{agent['address']}/v1/jobs")
     assert status == 200 and json.loads(jobs) == [], "the notebook left a job"
+
+
+def test_the_readme_first_screen_has_the_two_commands_the_badge_and_a_picture() -> None:
+    first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:30])
+    assert "make lab" in first_screen and "make test" in first_screen
+    badge = "(https://mybinder.org/v2/gh/"
+    assert badge in first_screen and "labpath=notebooks%2F00_setup.ipynb)" in first_screen
+    picture = re.search(r"!\[([^\]]+)\]\(([^)]+\.png)\)", first_screen)
+    assert picture and (ROOT / picture[2]).is_file(), "a picture, with alt text"
+
+
+def test_binder_installs_the_labs_lock_and_start_hands_over() -> None:
+    assert (ROOT / "binder/requirements.txt").read_text().count("-r ../requirements/lab.txt") == 1
+    start = (ROOT / "binder/start").read_text().rstrip().splitlines()
+    assert start[-1] == 'exec "$@"' and os.access(ROOT / "binder/start", os.X_OK)
+    assert os.access(ROOT / "binder/postBuild", os.X_OK)
