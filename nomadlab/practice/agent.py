@@ -28,10 +28,12 @@ from types import TracebackType
 
 import tornado.httpserver
 
+from nomadlab.jupyter_proxy import proxy_secret
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
+from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.http import make_app
 from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.scheduler import Scheduler
@@ -61,11 +63,13 @@ class PracticeAgent:
         self._own_data_dir = data_dir is None
         self.dev = dev
         self.log = log
+        self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
         self.store = StateStore()
-        self.reaper = Reaper(self.data_dir if self._own_data_dir else None)
+        self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.core = CoreScheduler(self.store)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -108,6 +112,8 @@ class PracticeAgent:
         for coroutine in (
             self.scheduler.run(),
             self.deployments.run(),
+            self.reaper.supervise(),
+            self.core.run(),
             *(client.run() for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))
@@ -131,6 +137,7 @@ class PracticeAgent:
             task.cancel()
         self.scheduler.stop()
         await asyncio.gather(*(client.shutdown() for client in self.clients))
+        self.reaper.sweep(everything=True)
         self.reaper.close()
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)

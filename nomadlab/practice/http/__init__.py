@@ -7,7 +7,10 @@ them); ``make_app`` puts the routes together.
 
 from __future__ import annotations
 
+from typing import Any
+
 import tornado.web
+from tornado.httputil import HTTPServerRequest
 
 from nomadlab.practice import structs
 from nomadlab.practice.http import (
@@ -18,8 +21,10 @@ from nomadlab.practice.http import (
     fs_endpoint,
     job_endpoint,
     node_endpoint,
+    system_endpoint,
 )
-from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound
+from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
+from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound, Refused
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *job_endpoint.ROUTES,
@@ -29,7 +34,26 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *node_endpoint.ROUTES,
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
+    *system_endpoint.ROUTES,
 ]
+
+
+class Application(tornado.web.Application):
+    """Routes every request, but first refuses what no route may see (see ``crosssite``)."""
+
+    def __init__(self, handlers: list, guard: CrossSiteGuard, **settings: Any) -> None:
+        super().__init__(handlers, **settings)
+        self.guard = guard
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        refusal = self.guard.refusal(request)
+        if refusal is not None:
+            return self.get_handler_delegate(request, Refused, {"status": 403, "text": refusal})
+        if request.method == "OPTIONS":  # answered here so that no route can grant CORS
+            return self.get_handler_delegate(
+                request, Refused, {"status": 405, "text": "Invalid method"}
+            )
+        return super().find_handler(request, **kwargs)
 
 
 def make_app(agent: Agent) -> tornado.web.Application:
@@ -38,7 +62,8 @@ def make_app(agent: Agent) -> tornado.web.Application:
         (pattern, Endpoint, {"agent": agent, "methods": methods}) for pattern, methods in ROUTES
     ]
     handlers.append((r"/", UIHandler, {"agent": agent}))
-    return tornado.web.Application(handlers, default_handler_class=NotFound)
+    guard = CrossSiteGuard(agent.proxy_secret, bound_addresses(agent.bind))
+    return Application(handlers, guard, default_handler_class=NotFound)
 
 
 class UIHandler(tornado.web.RequestHandler):

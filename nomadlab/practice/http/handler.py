@@ -18,6 +18,7 @@ import tornado.web
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner
 from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
@@ -33,9 +34,12 @@ class Agent(Protocol):
     store: StateStore
     server: Server
     deployments: DeploymentWatcher
+    core: CoreScheduler
     log: logging.Logger
     node_name: str
     blocking_queries: int
+    bind: str
+    proxy_secret: str
 
     @property
     def rpc_addr(self) -> str: ...
@@ -183,6 +187,30 @@ class NotFound(tornado.web.RequestHandler):
         self.set_status(404)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish("404 page not found\n")
+
+
+@tornado.web.stream_request_body
+class Refused(tornado.web.RequestHandler):
+    """A request refused before routing: its status and plain text, sent once the body has
+    arrived (answering earlier makes tornado reset the connection under the client), the
+    body discarded as it comes rather than held in memory."""
+
+    SUPPORTED_METHODS = Endpoint.SUPPORTED_METHODS
+
+    def initialize(self, status: int, text: str, max_body: int | None = None) -> None:
+        self.status, self.text = status, text
+        if max_body is not None:
+            self.request.connection.set_max_body_size(max_body)
+
+    def data_received(self, chunk: bytes) -> None:
+        """Discarded: a refused request's body is never looked at."""
+
+    def refuse(self, *args: str) -> None:
+        self.set_status(self.status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(self.text)
+
+    get = head = post = put = delete = patch = options = refuse
 
 
 def parse_wait(value: str | None) -> float:
