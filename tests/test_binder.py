@@ -2,9 +2,10 @@
 
 A fresh virtual environment gets binder/requirements.txt and runs binder/postBuild, as
 repo2docker does; binder/start then wraps a real Jupyter server. The practice agent is up
-before JupyterLab, its API (and its web UI, where the agent serves one) is fetched through the
-server's proxy, JupyterLab's settings and terminals are the kit's, and a notebook executes in
-that environment against the agent binder/start brought up.
+before JupyterLab; its API (and its web UI, where the agent serves one) is fetched through
+the server's proxy: the kit's named entry ``/nomad/`` (the "Nomad UI" tile) and
+``/proxy/<port>/``. JupyterLab's settings and terminals are the kit's, and a notebook
+executes in that environment against the agent binder/start brought up.
 """
 
 from __future__ import annotations
@@ -139,13 +140,12 @@ def test_the_agent_is_up_before_jupyterlab_and_answers_through_its_proxy(binder:
     assert agent.create_time() >= server.create_time(), "the agent is binder/start's"
     assert binder["agent_first"], "the agent was recorded before Jupyter first answered"
 
-    proxied = f"{binder['base']}/proxy/{binder['agent_port']}"
-    status, kind, body = _get(f"{proxied}/v1/agent/self?token={TOKEN}")
-    assert status == 200, body
-    assert json.loads(body)["config"]["Version"]["Version"]
-    direct = _get(f"{record['address']}/ui/")
-    if direct[0] == 200:  # the agent serves a web UI: it must come through the proxy too
-        status, kind, body = _get(f"{proxied}/ui/?token={TOKEN}")
+    for proxied in (f"{binder['base']}/nomad", f"{binder['base']}/proxy/{binder['agent_port']}"):
+        status, kind, body = _get(f"{proxied}/v1/agent/self?token={TOKEN}")
+        assert status == 200, (proxied, body)
+        assert json.loads(body)["config"]["Version"]["Version"]
+    if _get(f"{record['address']}/ui/")[0] == 200:  # the agent serves a web UI: the tile's path
+        status, kind, body = _get(f"{binder['base']}/nomad/ui/?token={TOKEN}")
         assert status == 200 and kind.startswith("text/html"), body[:500]
 
 

@@ -8,45 +8,13 @@ import labkit
 import pytest
 from conftest import JOBS, wait_for
 from labkit import fast_echo, run_cli, sleep_job
+from test_hierarchy import TWO_GROUPS
 
 import nomadlab
 from nomadlab.errors import NomadLabError, PlacementFailed
 from nomadlab.exercises import notebooks
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
-
-SHOP = """
-job "shop" {
-  datacenters = ["dc1"]
-  group "web" {
-    count = 2
-    network {
-      port "http" {}
-    }
-    task "server" {
-      driver = "raw_exec"
-      config {
-        command = "python3"
-        args    = ["-m", "http.server", "${NOMAD_PORT_http}"]
-      }
-    }
-  }
-  group "cache" {
-    network {
-      port "db" {
-        static = 6379
-      }
-    }
-    task "redis" {
-      driver = "docker"
-      config {
-        image = "redis:7"
-        ports = ["db"]
-      }
-    }
-  }
-}
-"""
 
 
 @pytest.fixture
@@ -80,15 +48,15 @@ def test_01_names_the_usable_drivers(lab: Lab) -> None:
 def test_02_passes_on_the_solution_and_hints_at_what_is_missing(lab: Lab, tmp_path: Path) -> None:
     (tmp_path / "jobs").mkdir()
     shop = tmp_path / "jobs" / "shop.nomad.hcl"
-    shop.write_text(SHOP.replace("count = 2", "count = 3"))
+    shop.write_text(TWO_GROUPS.replace("count = 2", "count = 3"))
     assert (
         'group "web" runs 3 copies; the exercise asks for 2.' in nomadlab.check("02", lab).message
     )
-    shop.write_text(SHOP.replace("static = 6379", "static = 6380"))
+    shop.write_text(TWO_GROUPS.replace("static = 6379", "static = 6380"))
     assert 'static port "db" with the number 6379' in nomadlab.check("02", lab).message
     shop.write_text("job {")
     assert "the agent cannot parse" in nomadlab.check("02", lab).message
-    shop.write_text(SHOP)
+    shop.write_text(TWO_GROUPS)
     verdict = nomadlab.check("02_job_hierarchy", lab)
     assert verdict.passed and "cache (count 1, static port 6379)" in verdict.message, verdict
 
