@@ -8,7 +8,9 @@ runs the whole tutorial once, ``agent -dev`` is the practice agent.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -36,6 +38,23 @@ Commands:
                         List a directory of an allocation, or print a file, like `nomad alloc fs`
     check NN            Check the exercise of notebook NN against the agent: ✓, or a hint
     checkpoint NN       Put the agent in the state a learner has at the start of notebook NN
+    node status [-verbose] [NODE]
+                        List the nodes, or show one with its events and allocations
+    node drain -enable|-disable [-deadline D] [-detach] NODE
+                        Move a node's allocations elsewhere, a batch at a time
+    node eligibility -enable|-disable NODE
+                        Allow or forbid new placements on a node
+    node fail|recover NODE
+                        Practice agent only (not Nomad's API): a node's machine dies / returns
+    alloc status [-verbose] ALLOC
+                        Show an allocation, its reschedules, task events and placement
+    alloc logs [-stderr] ALLOC|JOB [TASK]
+                        Print what a task wrote
+    alloc restart|signal|stop ALLOC
+                        Restart its tasks in place, send a signal (-s), or stop and replace it
+    service list        List the services registered in Nomad, like `nomad service list`
+    service info NAME   Show a service's instances (-verbose, -filter EXPR)
+    ui [JOB]            Open the web UI (a job's page) in a browser like `nomad ui`
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -184,6 +203,185 @@ def checkpoint(argv: list[str]) -> int:
     return 0
 
 
+def go_duration(text: str) -> float:
+    """Seconds in a Go duration (``90s``, ``1m30s``, ``1h``, ``-1s``), as ``-deadline`` takes."""
+    match = re.fullmatch(r"(-?)((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)", text.strip())
+    if not match:
+        raise ValueError(f'time: invalid duration "{text}"')
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    total = sum(
+        float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    )
+    return -total if match.group(1) else total
+
+
+def node_status(argv: list[str]) -> int:
+    """``nomadlab node status [-verbose] [NODE]``."""
+    parser = _parser("nomadlab node status", "nomadlab node status [-verbose] [NODE]")
+    parser.add_argument("-verbose", "--verbose", action="store_true")
+    parser.add_argument("node", nargs="?")
+    args = parser.parse_args(argv)
+    print(_lab().node_status(args.node, verbose=args.verbose))
+    return 0
+
+
+def node_drain(argv: list[str]) -> int:
+    """``nomadlab node drain -enable|-disable [-deadline D] [-detach] [-yes] NODE``."""
+    usage = "nomadlab node drain -enable|-disable [-deadline D] [-detach] [-yes] NODE"
+    parser = _parser("nomadlab node drain", usage)
+    parser.add_argument("-enable", "--enable", action="store_true")
+    parser.add_argument("-disable", "--disable", action="store_true")
+    parser.add_argument("-deadline", "--deadline", default=None)
+    parser.add_argument("-force", "--force", action="store_true")
+    parser.add_argument("-no-deadline", "--no-deadline", action="store_true")
+    parser.add_argument("-detach", "--detach", action="store_true")
+    parser.add_argument("-ignore-system", "--ignore-system", action="store_true")
+    parser.add_argument("-keep-ineligible", "--keep-ineligible", action="store_true")
+    parser.add_argument("-yes", "--yes", action="store_true")  # nomadlab never prompts
+    parser.add_argument("node")
+    args = parser.parse_args(argv)
+    if args.enable == args.disable:
+        return _fail("Either the '-enable' or '-disable' flag must be set")
+    deadline = None
+    if args.force:
+        deadline = -1.0
+    elif args.no_deadline:
+        deadline = 0.0
+    elif args.deadline is not None:
+        try:
+            deadline = go_duration(args.deadline)
+        except ValueError as exc:
+            return _fail(f"Failed to parse deadline {args.deadline!r}: {exc}")
+    _lab().node_drain(
+        args.node,
+        enable=args.enable,
+        deadline=deadline,
+        detach=args.detach,
+        ignore_system=args.ignore_system,
+        keep_ineligible=args.keep_ineligible,
+    )
+    return 0
+
+
+def node_eligibility(argv: list[str]) -> int:
+    """``nomadlab node eligibility -enable|-disable NODE``."""
+    usage = "nomadlab node eligibility -enable|-disable NODE"
+    parser = _parser("nomadlab node eligibility", usage)
+    parser.add_argument("-enable", "--enable", action="store_true")
+    parser.add_argument("-disable", "--disable", action="store_true")
+    parser.add_argument("node")
+    args = parser.parse_args(argv)
+    if args.enable == args.disable:
+        return _fail("Either the '-enable' or '-disable' flag must be set")
+    _lab().node_eligibility(args.node, enable=args.enable)
+    return 0
+
+
+def node_practice(verb: str) -> Callable[[list[str]], int]:
+    """``nomadlab node fail|recover NODE``: practice agent only."""
+
+    def command(argv: list[str]) -> int:
+        parser = _parser(f"nomadlab node {verb}", f"nomadlab node {verb} NODE")
+        parser.add_argument("node")
+        args = parser.parse_args(argv)
+        lab = _lab()
+        (lab.node_fail if verb == "fail" else lab.node_recover)(args.node)
+        return 0
+
+    return command
+
+
+def alloc_status(argv: list[str]) -> int:
+    """``nomadlab alloc status [-verbose] ALLOC``."""
+    parser = _parser("nomadlab alloc status", "nomadlab alloc status [-verbose] ALLOC")
+    parser.add_argument("-verbose", "--verbose", action="store_true")
+    parser.add_argument("alloc")
+    args = parser.parse_args(argv)
+    print(_lab().alloc_status(args.alloc, verbose=args.verbose))
+    return 0
+
+
+def alloc_logs(argv: list[str]) -> int:
+    """``nomadlab alloc logs [-stderr] [-job] ALLOC|JOB [TASK]``."""
+    usage = "nomadlab alloc logs [-stderr] [-job] ALLOC|JOB [TASK]"
+    parser = _parser("nomadlab alloc logs", usage)
+    parser.add_argument("-stderr", "--stderr", action="store_true")
+    parser.add_argument("-job", "--job", action="store_true")
+    parser.add_argument("alloc")
+    parser.add_argument("task", nargs="?")
+    args = parser.parse_args(argv)
+    text = _lab().logs(args.alloc, task=args.task, type="stderr" if args.stderr else "stdout")
+    sys.stdout.write(text)
+    return 0
+
+
+def alloc_restart(argv: list[str]) -> int:
+    """``nomadlab alloc restart [-all-tasks] ALLOC [TASK]``."""
+    usage = "nomadlab alloc restart [-all-tasks] ALLOC [TASK]"
+    parser = _parser("nomadlab alloc restart", usage)
+    parser.add_argument("-all-tasks", "--all-tasks", action="store_true")
+    parser.add_argument("-task", "--task", default=None)
+    parser.add_argument("alloc")
+    parser.add_argument("task_name", nargs="?")
+    args = parser.parse_args(argv)
+    _lab().alloc_restart(args.alloc, task=args.task or args.task_name, all_tasks=args.all_tasks)
+    return 0
+
+
+def alloc_signal(argv: list[str]) -> int:
+    """``nomadlab alloc signal [-s SIGNAL] ALLOC [TASK]``."""
+    usage = "nomadlab alloc signal [-s SIGNAL] ALLOC [TASK]"
+    parser = _parser("nomadlab alloc signal", usage)
+    parser.add_argument("-s", default="SIGKILL")
+    parser.add_argument("-task", "--task", default=None)
+    parser.add_argument("alloc")
+    parser.add_argument("task_name", nargs="?")
+    args = parser.parse_args(argv)
+    _lab().alloc_signal(args.alloc, signal=args.s, task=args.task or args.task_name)
+    return 0
+
+
+def alloc_stop(argv: list[str]) -> int:
+    """``nomadlab alloc stop [-detach] ALLOC``."""
+    parser = _parser("nomadlab alloc stop", "nomadlab alloc stop [-detach] ALLOC")
+    parser.add_argument("-detach", "--detach", action="store_true")
+    parser.add_argument("alloc")
+    args = parser.parse_args(argv)
+    return _lab().alloc_stop(args.alloc, detach=args.detach).exit_code
+
+
+NODE_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "status": node_status,
+    "drain": node_drain,
+    "eligibility": node_eligibility,
+    "fail": node_practice("fail"),
+    "recover": node_practice("recover"),
+}
+
+ALLOC_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "status": alloc_status,
+    "logs": alloc_logs,
+    "restart": alloc_restart,
+    "signal": alloc_signal,
+    "stop": alloc_stop,
+    "fs": alloc_fs,
+}
+
+
+def ui(argv: list[str]) -> int:
+    """``nomadlab ui [JOB]``: print the web UI's URL and open it in a browser."""
+    import webbrowser
+
+    parser = _parser("nomadlab ui", "nomadlab ui [JOB]")
+    parser.add_argument("job", nargs="?")
+    args = parser.parse_args(argv)
+    url = _lab(quiet=True).ui_url(args.job)
+    print(f'Opening URL "{url}"')
+    if not webbrowser.open(url):
+        print("No browser could be started here: open that URL in yours.")
+    return 0
+
+
 JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": job_run,
     "status": job_status,
@@ -191,13 +389,45 @@ JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "stop": job_stop,
     "allocs": job_allocs,
 }
-ALLOC_COMMANDS: dict[str, Callable[[list[str]], int]] = {"fs": alloc_fs}
 
 
-def _verbs(noun: str, commands: dict[str, Callable[[list[str]], int]], argv: list[str]) -> int:
-    """Dispatch ``nomadlab NOUN <verb>``."""
+def service_list(argv: list[str]) -> int:
+    """``nomadlab service list``."""
+    if argv:
+        return _fail("This command takes no arguments")
+    print(_lab(quiet=True).services())
+    return 0
+
+
+def service_info(argv: list[str]) -> int:
+    """``nomadlab service info [-verbose] [-filter EXPR] NAME``."""
+    parser = _parser("nomadlab service info", "nomadlab service info [options] <name>")
+    parser.add_argument("-verbose", action="store_true")
+    parser.add_argument("-filter", default="")
+    parser.add_argument("name")
+    args = parser.parse_args(argv)
+    print(_lab(quiet=True).service(args.name, filter=args.filter, verbose=args.verbose))
+    return 0
+
+
+SERVICE_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "list": service_list,
+    "info": service_info,
+}
+
+GROUPS = {
+    "job": JOB_COMMANDS,
+    "node": NODE_COMMANDS,
+    "alloc": ALLOC_COMMANDS,
+    "service": SERVICE_COMMANDS,
+}
+
+
+def dispatch(group: str, argv: list[str]) -> int:
+    """Dispatch ``nomadlab <job|node|alloc|service> <verb>``."""
+    commands = GROUPS[group]
     if not argv or argv[0] not in commands:
-        print(f"Usage: nomadlab {noun} <{'|'.join(commands)}> [args]", file=sys.stderr)
+        print(f"Usage: nomadlab {group} <{'|'.join(commands)}> [args]", file=sys.stderr)
         return 1
     return commands[argv[0]](argv[1:])
 
@@ -220,8 +450,8 @@ def _dispatch(argv: list[str]) -> int:
         return 0 if argv else 1
     command, rest = argv[0], argv[1:]
     kit: dict[str, Callable[[list[str]], int]] = {
-        "job": lambda args: _verbs("job", JOB_COMMANDS, args),
-        "alloc": lambda args: _verbs("alloc", ALLOC_COMMANDS, args),
+        **{group: functools.partial(dispatch, group) for group in GROUPS},
+        "ui": ui,
         "check": check,
         "checkpoint": checkpoint,
     }

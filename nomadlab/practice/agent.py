@@ -32,12 +32,15 @@ from nomadlab.jupyter_proxy import proxy_secret
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.drainer import NodeDrainer
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.gc import CoreScheduler
+from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.http import make_app
+from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.scheduler import Scheduler
-from nomadlab.practice.server import Server
+from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
 log = logging.getLogger("nomad")
@@ -69,7 +72,10 @@ class PracticeAgent:
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.periodic = PeriodicDispatch(self.store, self.server)
         self.core = CoreScheduler(self.store)
+        self.drainer = NodeDrainer(self.store, self.scheduler)
+        self.heartbeater = NodeHeartbeater(self.store, self.scheduler)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -88,7 +94,7 @@ class PracticeAgent:
 
     @property
     def rpc_addr(self) -> str:
-        return f"{self.bind}:{self.http_port + 1}"
+        return f"{self.bind}:{RPC_PORT}"
 
     def listen(self) -> None:
         """Bind the HTTP port; raises OSError when it is taken."""
@@ -112,9 +118,12 @@ class PracticeAgent:
         for coroutine in (
             self.scheduler.run(),
             self.deployments.run(),
+            self.periodic.run(),
             self.reaper.supervise(),
             self.core.run(),
+            self.drainer.run(),
             *(client.run() for client in self.clients),
+            *(client.heartbeat(self.heartbeater.heartbeat) for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))
         for client in self.clients:
@@ -136,12 +145,48 @@ class PracticeAgent:
         for task in self._tasks:
             task.cancel()
         self.scheduler.stop()
+        self.heartbeater.stop()
         await asyncio.gather(*(client.shutdown() for client in self.clients))
         self.reaper.sweep(everything=True)
         self.reaper.close()
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         log.info("agent: shutdown complete")
+
+    async def fail_node(self, node_id: str) -> dict:
+        """Practice only: the node's machine dies (its tasks are killed, its heartbeats
+        stop); Nomad's heartbeat timer then marks it down, as for a real lost machine."""
+        client = self.node_client(node_id)
+        if not client.alive:
+            raise APIError(400, f'node "{client.node["Name"]}" has already failed')
+        await client.fail()
+        log.warning(
+            "practice: node %s failed: its tasks are gone and it stops heartbeating",
+            client.node["Name"],
+        )
+        return self.practice_node_response(client)
+
+    def recover_node(self, node_id: str) -> dict:
+        """Practice only: the failed node's machine is back and heartbeats again."""
+        client = self.node_client(node_id)
+        if client.alive:
+            raise APIError(400, f'node "{client.node["Name"]}" has not failed')
+        client.recover()
+        log.info("practice: node %s recovered", client.node["Name"])
+        return self.practice_node_response(client)
+
+    def node_client(self, node_id: str) -> Client:
+        node = self.server.node(node_id)
+        return next(c for c in self.clients if c.node["ID"] == node["ID"])
+
+    def practice_node_response(self, client: Client) -> dict:
+        return {
+            "NodeID": client.node["ID"],
+            "Name": client.node["Name"],
+            "Failed": not client.alive,
+            "Status": client.node["Status"],
+            "Index": self.store.index,
+        }
 
     def alloc_dir(self, alloc: dict) -> Path:
         return self.client_for(alloc).alloc_dir(alloc["ID"])
@@ -157,13 +202,13 @@ class PracticeAgent:
         return {
             "Name": f"{self.node_name}.global",
             "Addr": self.bind,
-            "Port": self.http_port + 2,
+            "Port": SERF_PORT,
             "Tags": {
                 "region": structs.REGION,
                 "dc": structs.DATACENTER,
                 "role": "nomad",
                 "build": structs.VERSION,
-                "port": str(self.http_port + 1),
+                "port": str(RPC_PORT),
                 "bootstrap": "1",
             },
             "Status": "alive",
@@ -193,8 +238,8 @@ class PracticeAgent:
                 },
                 "Ports": {
                     "HTTP": self.http_port,
-                    "RPC": self.http_port + 1,
-                    "Serf": self.http_port + 2,
+                    "RPC": RPC_PORT,
+                    "Serf": SERF_PORT,
                 },
                 "Addresses": {"HTTP": self.bind, "RPC": self.bind, "Serf": self.bind},
                 "Client": {
@@ -205,7 +250,7 @@ class PracticeAgent:
                 },
                 "Server": {"Enabled": True, "BootstrapExpect": 1},
                 "ACL": {"Enabled": False},
-                "UI": {"Enabled": False},
+                "UI": {"Enabled": True},
                 "Practice": True,
             },
             "member": self.member(),
@@ -232,6 +277,11 @@ class PracticeAgent:
             },
         }
 
+
+# The dev agent's RPC and Serf ports whatever its HTTP port: the practice agent opens neither,
+# so it reports Nomad's defaults (as /v1/status/leader shows them).
+RPC_PORT = 4647
+SERF_PORT = 4648
 
 BANNER = """==> No configuration files loaded
 ==> Starting Nomad agent...
@@ -284,7 +334,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-node", default=None, help="node name (default: the hostname)")
     parser.add_argument("-nodes", type=int, default=1, help="how many client nodes to simulate")
     parser.add_argument("-data-dir", type=Path, default=None, help="where alloc dirs go")
-    parser.add_argument("-log-level", default="INFO", choices=["DEBUG", "INFO", "WARN", "ERROR"])
+    parser.add_argument(
+        "-log-level",
+        default="DEBUG",
+        choices=["DEBUG", "INFO", "WARN", "ERROR"],
+        help="log level (default DEBUG, as -dev sets it)",
+    )
     args = parser.parse_args(argv)
     if not args.dev:
         parser.error("Must specify either server, client or dev mode for the agent.")
@@ -328,7 +383,7 @@ async def serve(args: argparse.Namespace) -> int:
             version=structs.VERSION,
             http=agent.http_addr,
             rpc=agent.rpc_addr,
-            serf=f"{args.bind}:{agent.http_port + 2}",
+            serf=f"{args.bind}:{SERF_PORT}",
             level=args.log_level,
             nodes=len(agent.clients),
             node_id=agent.clients[0].node["ID"],

@@ -6,12 +6,23 @@ where Nomad would, creates the evaluation that makes the scheduler act on it.
 
 from __future__ import annotations
 
+import base64
 import copy
+from typing import Any
 
-from nomadlab.practice import jobspec, structs
-from nomadlab.practice.scheduler import Scheduler, stop, update_job_status
+from nomadlab.practice import jobspec, services, structs
+from nomadlab.practice.drainer import add_node_event
+from nomadlab.practice.scheduler import Scheduler, is_template, stop, update_job_status
 from nomadlab.practice.state import StateStore
-from nomadlab.practice.structs import new_evaluation, now_ns
+from nomadlab.practice.structs import new_evaluation, now_ns, rfc3339
+
+# Node events (nomad/node_endpoint.go).
+DRAIN_SET_EVENT = "Node drain strategy set"
+DRAIN_DISABLED_EVENT = "Node drain disabled"
+DRAIN_UPDATED_EVENT = "Node drain strategy updated"
+ELIGIBLE_EVENT = "Node marked as eligible for scheduling"
+INELIGIBLE_EVENT = "Node marked as ineligible for scheduling"
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 class APIError(Exception):
@@ -43,7 +54,7 @@ class Server:
         self.store = store
         self.scheduler = scheduler
 
-    def register(self, job: dict, namespace: str, warnings: list[str] | None = None) -> dict:
+    def register(self, job: dict, namespace: str) -> dict:
         """Register (or update) a job: a new version if its spec changed, and an evaluation."""
         if not isinstance(job, dict):
             raise APIError(400, "Job must be specified")
@@ -56,7 +67,9 @@ class Server:
             raise APIError(400, str(exc)) from exc
         if errors:
             raise APIError(500, jobspec.format_errors(errors))
+        services.add_implied_constraints(job)
         previous = self.store.job(job["Namespace"], job["ID"])
+        assign_scaling_policy_ids(job, previous)
         if previous is not None and not spec_changed(previous, job):
             job = previous
         else:
@@ -65,17 +78,129 @@ class Server:
             )
             job.setdefault("StatusDescription", "")
             self.store.upsert_job(job)
+        if is_template(job):  # periodic and parameterized parents get no evaluation
+            update_job_status(self.store, job)
+            response = register_response({"ID": ""}, 0, job, jobspec.warnings(job))
+            return {**response, "Index": self.store.index}
         evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
         update_job_status(self.store, job)
+        return register_response(evaluation, index, job, jobspec.warnings(job))
+
+    def launch_child(self, parent: dict, child_id: str, **fields: Any) -> tuple[dict, dict, int]:
+        """Register a child of a periodic or parameterized job (periodic.go deriveJob,
+        Job.Dispatch): a copy under ``child_id`` with ParentID set, and its evaluation."""
+        child = copy.deepcopy(parent)
+        for key in SERVER_FIELDS:
+            child.pop(key, None)
+        child.update(ID=child_id, Name=child_id, ParentID=parent["ID"], **fields)
+        child.update(Status="pending", Stop=False, Stable=False, SubmitTime=now_ns())
+        child.setdefault("StatusDescription", "")
+        self.store.upsert_job(child)
+        evaluation = new_evaluation(child, "job-register", JobModifyIndex=child["JobModifyIndex"])
+        index = self.scheduler.enqueue(evaluation)
+        update_job_status(self.store, child)
+        self.store.commit(["job_summary"])  # the parent's Children changed
+        return child, evaluation, index
+
+    def dispatch(self, namespace: str, job_id: str, body: dict) -> dict:
+        """``nomad job dispatch``: launch a parameterized job's child with its meta and
+        payload, checked as Nomad's validateDispatchRequest checks them."""
+        parent = self.store.job(namespace, job_id)
+        if parent is None:
+            raise APIError(404, f'parameterized job "{job_id}" not found')
+        config = parent.get("ParameterizedJob")
+        if config is None or parent.get("Dispatched"):
+            raise APIError(500, f'Specified job "{job_id}" is not a parameterized job')
+        if parent["Stop"]:
+            raise APIError(500, f'Specified job "{job_id}" is stopped')
+        payload, meta = dispatch_arguments(body)
+        mode = config.get("Payload") or "optional"
+        if mode == "required" and not payload:
+            raise APIError(500, "Payload is not provided but required by parameterized job")
+        if mode == "forbidden" and payload:
+            raise APIError(500, "Payload provided but forbidden by parameterized job")
+        if len(payload) > DISPATCH_PAYLOAD_LIMIT:
+            raise APIError(
+                500, f"Payload exceeds maximum size; {len(payload)} > {DISPATCH_PAYLOAD_LIMIT}"
+            )
+        required = config.get("MetaRequired") or []
+        allowed = set(required) | set(config.get("MetaOptional") or [])
+        unpermitted = sorted(set(meta) - allowed)
+        if unpermitted:
+            keys = " ".join(unpermitted)
+            raise APIError(500, f"Dispatch request included unpermitted metadata keys: [{keys}]")
+        missing = [key for key in required if key not in meta]
+        if missing:
+            keys = " ".join(missing)
+            raise APIError(500, f"Dispatch did not provide required meta keys: [{keys}]")
+        template = body.get("IdPrefixTemplate") or ""
+        if not isinstance(template, str) or "/" in template:
+            raise APIError(400, "IdPrefixTemplate must be a string without '/'")
+        stamp, suffix = int(now_ns() // 1_000_000_000), structs.new_id()[:8]
+        prefix = f"{template}-" if template else ""
+        child, evaluation, index = self.launch_child(
+            parent,
+            f"{parent['ID']}/dispatch-{prefix}{stamp}-{suffix}",
+            Dispatched=True,
+            Meta={**(parent.get("Meta") or {}), **meta} or None,
+            Payload=base64.b64encode(payload).decode() if payload else None,
+        )
         return {
+            "DispatchedJobID": child["ID"],
             "EvalID": evaluation["ID"],
             "EvalCreateIndex": index,
-            "JobModifyIndex": job["JobModifyIndex"],
-            "Warnings": "\n".join(warnings or []),
+            "JobCreateIndex": child["CreateIndex"],
             "Index": index,
-            "LastContact": 0,
-            "KnownLeader": False,
+        }
+
+    def evaluate(self, namespace: str, job_id: str, force_reschedule: bool = False) -> dict:
+        """``nomad job eval``: a new evaluation of the job as it is (Job.Evaluate);
+        ``force_reschedule`` replaces failed allocations now, whatever their policy."""
+        job = self.store.job(namespace, job_id)
+        if job is None:
+            raise APIError(404, "job not found")
+        if job.get("Periodic") is not None:
+            raise APIError(500, "can't evaluate periodic job")
+        if job.get("ParameterizedJob") is not None and not job.get("Dispatched"):
+            raise APIError(500, "can't evaluate parameterized job")
+        if force_reschedule:
+            failed = [
+                a
+                for a in self.store.job_allocs(namespace, job_id)
+                if a["ClientStatus"] == "failed" and a["DesiredStatus"] == "run"
+            ]
+            for alloc in failed:
+                alloc["DesiredTransition"] = {
+                    **(alloc.get("DesiredTransition") or {}),
+                    "ForceReschedule": True,
+                }
+            if failed:
+                self.store.upsert_allocs(failed)
+        evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
+        return register_response(evaluation, self.scheduler.enqueue(evaluation), job)
+
+    def evaluate_node(self, node_id: str) -> dict:
+        """``nomad node eval``: evaluate every job with allocations on the node
+        (Node.Evaluate, ``node-update``)."""
+        node = self.node(node_id)
+        jobs = {}
+        for alloc in self.store.node_allocs(node["ID"]):
+            job = self.store.job(alloc["Namespace"], alloc["JobID"])
+            if job is not None:
+                jobs[(job["Namespace"], job["ID"])] = job
+        eval_ids, index = [], 0
+        for job in jobs.values():
+            evaluation = new_evaluation(
+                job, "node-update", NodeID=node["ID"], JobModifyIndex=job["JobModifyIndex"]
+            )
+            index = self.scheduler.enqueue(evaluation)
+            eval_ids.append(evaluation["ID"])
+        return {
+            "EvalIDs": eval_ids,
+            "EvalCreateIndex": index,
+            "NodeModifyIndex": node["ModifyIndex"],
+            "Index": self.store.index,
         }
 
     def deregister(self, namespace: str, job_id: str, purge: bool) -> dict:
@@ -186,68 +311,77 @@ class Server:
         return {"EvalID": evaluation["ID"], "Index": index}
 
     def set_eligibility(self, node_id: str, eligibility: str) -> dict:
-        """Mark a node eligible or ineligible for new placements."""
+        """Mark a node eligible or ineligible for new placements (Node.UpdateEligibility)."""
         if eligibility not in ("eligible", "ineligible"):
-            raise APIError(400, f'invalid scheduling eligibility "{eligibility}"')
+            raise APIError(500, f'invalid scheduling eligibility "{eligibility}"')
         node = self.node(node_id)
-        if node["Drain"] and eligibility == "eligible":
+        if node["DrainStrategy"] is not None and eligibility == "eligible":
             raise APIError(
-                400, "can not set node's scheduling eligibility to eligible while draining"
+                500, "can not set node's scheduling eligibility to eligible while it is draining"
             )
-        node["SchedulingEligibility"] = eligibility
+        if node["SchedulingEligibility"] != eligibility:
+            add_node_event(
+                node,
+                ELIGIBLE_EVENT if eligibility == "eligible" else INELIGIBLE_EVENT,
+                "Cluster",
+            )
+            self._set_eligibility(node, eligibility)
+        return self._node_update_response(node)
+
+    def _node_update_response(self, node: dict) -> dict:
         index = self.store.upsert("nodes", node)
-        self.scheduler.unblock("nodes")
         return {"EvalIDs": [], "EvalCreateIndex": 0, "NodeModifyIndex": index, "Index": index}
 
-    def drain(self, node_id: str, spec: dict | None) -> dict:
-        """Drain a node: make it ineligible and move its allocations elsewhere (or undrain)."""
-        node = self.node(node_id)
-        if spec is None:
-            node.update(Drain=False, DrainStrategy=None, SchedulingEligibility="eligible")
-            index = self.store.upsert("nodes", node)
+    def _set_eligibility(self, node: dict, eligibility: str) -> None:
+        """Change eligibility; blocked evaluations retry on a node turning eligible."""
+        node["SchedulingEligibility"] = eligibility
+        if eligibility == "eligible":
             self.scheduler.unblock("nodes")
-            return {"EvalIDs": [], "EvalCreateIndex": 0, "NodeModifyIndex": index, "Index": index}
-        node.update(
-            Drain=True,
-            DrainStrategy={
-                "Deadline": spec.get("Deadline", 0),
-                "IgnoreSystemJobs": False,
-                "ForceDeadline": None,
-                "StartedAt": structs.rfc3339(now_ns()),
-            },
-            SchedulingEligibility="ineligible",
-        )
-        self.store.upsert("nodes", node)
-        moved, jobs = [], {}
-        for alloc in self.store.node_allocs(node_id):
-            if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
-                moved.append(stop(alloc, structs.ALLOC_NODE_DRAINING, migrate=True))
-                jobs[(alloc["Namespace"], alloc["JobID"])] = alloc["Job"]
-        if moved:
-            self.store.upsert_allocs(moved)
-        eval_ids = []
-        for (namespace, job_id), alloc_job in jobs.items():
-            job = self.store.job(namespace, job_id) or alloc_job
-            evaluation = new_evaluation(
-                job, "node-drain", NodeID=node_id, JobModifyIndex=job["JobModifyIndex"]
+
+    def drain(
+        self, node_id: str, spec: dict | None, mark_eligible: bool = False, meta: dict | None = None
+    ) -> dict:
+        """Start, change or cancel a node's drain (Node.UpdateDrain). The drain itself runs in
+        the background (``drainer``); this only records the strategy and makes the node
+        ineligible, or, when ``spec`` is None, cancels it."""
+        node = self.node(node_id)
+        now = now_ns()
+        last = node.get("LastDrain") or {}
+        if spec is None:
+            was_draining = node["DrainStrategy"] is not None
+            node.update(Drain=False, DrainStrategy=None)
+            if was_draining:
+                node["LastDrain"] = {**last, "Status": "canceled", "UpdatedAt": rfc3339(now)}
+                add_node_event(node, DRAIN_DISABLED_EVENT, "Drain")
+            if mark_eligible:
+                self._set_eligibility(node, "eligible")
+        else:
+            if not isinstance(spec, dict):
+                raise APIError(400, "DrainSpec must be an object")
+            deadline = spec.get("Deadline") or 0
+            if not isinstance(deadline, int) or isinstance(deadline, bool):
+                raise APIError(400, "DrainSpec.Deadline must be a duration in nanoseconds")
+            updating = node["DrainStrategy"] is not None
+            node.update(
+                Drain=True,
+                DrainStrategy={
+                    "Deadline": deadline,
+                    "IgnoreSystemJobs": bool(spec.get("IgnoreSystemJobs")),
+                    # A negative deadline forces the drain at once (DeadlineTime).
+                    "ForceDeadline": rfc3339(now + deadline) if deadline > 0 else GO_ZERO_TIME,
+                    "StartedAt": node["DrainStrategy"]["StartedAt"] if updating else rfc3339(now),
+                },
+                LastDrain={
+                    "StartedAt": last.get("StartedAt") if updating else rfc3339(now),
+                    "UpdatedAt": rfc3339(now),
+                    "Status": "draining",
+                    "AccessorID": "",
+                    "Meta": meta,
+                },
             )
-            self.scheduler.enqueue(evaluation)
-            eval_ids.append(evaluation["ID"])
-        node["Drain"] = False  # the drain is complete once its allocations are told to move
-        node["DrainStrategy"] = None
-        node["LastDrain"] = {
-            "Status": "complete",
-            "StartedAt": structs.rfc3339(now_ns()),
-            "UpdatedAt": structs.rfc3339(now_ns()),
-            "Meta": None,
-        }
-        index = self.store.upsert("nodes", node)
-        return {
-            "EvalIDs": eval_ids,
-            "EvalCreateIndex": index,
-            "NodeModifyIndex": index,
-            "Index": index,
-        }
+            add_node_event(node, DRAIN_UPDATED_EVENT if updating else DRAIN_SET_EVENT, "Drain")
+            self._set_eligibility(node, "ineligible")
+        return self._node_update_response(node)
 
     def alloc_terminal(self, alloc: dict) -> None:
         """A client reported an allocation finished (Node.UpdateAlloc): free its resources
@@ -272,6 +406,56 @@ class Server:
                 raise APIError(404, "node not found")
             node = matches[0]
         return node
+
+
+DISPATCH_PAYLOAD_LIMIT = 16 * 1024  # nomad/job_endpoint.go DispatchPayloadSizeLimit
+
+
+def dispatch_arguments(body: dict) -> tuple[bytes, dict[str, str]]:
+    """A dispatch request's payload (base64 in JSON, as Go's []byte) and meta, or 400."""
+    raw = body.get("Payload") or ""
+    try:
+        payload = base64.b64decode(raw, validate=True) if raw else b""
+    except (ValueError, TypeError) as exc:
+        raise APIError(400, "Payload must be base64-encoded bytes") from exc
+    meta = body.get("Meta") or {}
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise APIError(400, "Meta must be an object of strings")
+    return payload, meta
+
+
+def assign_scaling_policy_ids(job: dict, previous: dict | None) -> None:
+    """Give each group's ``scaling`` policy its target and an ID, kept from the previous
+    version of the job for the same group (as the state store does)."""
+    kept = {
+        g["Name"]: g["Scaling"]["ID"]
+        for g in (previous or {}).get("TaskGroups") or []
+        if (g.get("Scaling") or {}).get("ID")
+    }
+    for group in job["TaskGroups"]:
+        policy = group.get("Scaling")
+        if policy:
+            policy["Target"] = {
+                "Namespace": job["Namespace"],
+                "Job": job["ID"],
+                "Group": group["Name"],
+            }
+            policy["ID"] = policy.get("ID") or kept.get(group["Name"]) or structs.new_id()
+
+
+def register_response(evaluation: dict, index: int, job: dict, warnings: str = "") -> dict:
+    """JobRegisterResponse, which ``job eval`` answers with too."""
+    return {
+        "EvalID": evaluation["ID"],
+        "EvalCreateIndex": index,
+        "JobModifyIndex": job["JobModifyIndex"],
+        "Warnings": warnings,
+        "Index": index,
+        "LastContact": 0,
+        "KnownLeader": False,
+    }
 
 
 def spec_changed(old: dict, new: dict) -> bool:

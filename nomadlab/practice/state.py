@@ -13,7 +13,16 @@ import asyncio
 import copy
 from collections.abc import Iterable
 
-TABLES = ("jobs", "job_versions", "allocs", "evals", "deployments", "nodes", "job_summary")
+TABLES = (
+    "jobs",
+    "job_versions",
+    "allocs",
+    "evals",
+    "deployments",
+    "nodes",
+    "job_summary",
+    "services",
+)
 JOB_TRACKED_VERSIONS = 6  # nomad/structs: versions of a job kept for `nomad job history`
 
 
@@ -29,6 +38,7 @@ class StateStore:
         self.evals: dict[str, dict] = {}
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
+        self.services: dict[str, dict] = {}  # service registrations (nomadlab.practice.services)
         self._allocs_by: dict[str, dict[object, dict[str, dict]]] = {
             "job": {},
             "node": {},
@@ -147,6 +157,13 @@ class StateStore:
     def _unindex(self, alloc: dict) -> None:
         for name, key in _alloc_keys(alloc):
             _discard(self._allocs_by[name], key, alloc["ID"])
+
+    def replay_node_changes(self, node_id: str) -> None:
+        """Hand a node's client every allocation on it again, as if each had just changed
+        (a client coming back reconciles everything the server wants there)."""
+        self._node_changes.setdefault(node_id, set()).update(
+            a["ID"] for a in self.node_allocs(node_id)
+        )
 
     def take_node_changes(self, node_id: str) -> tuple[list[dict], list[str]]:
         """What changed on a node since the last call (its client's view): allocations

@@ -16,9 +16,10 @@ from typing import Any, Protocol
 import tornado.web
 
 from nomadlab.practice import structs
-from nomadlab.practice.client import AllocRunner
+from nomadlab.practice.client import AllocRunner, Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.gc import CoreScheduler
+from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
@@ -34,10 +35,13 @@ class Agent(Protocol):
     store: StateStore
     server: Server
     deployments: DeploymentWatcher
+    periodic: PeriodicDispatch
     core: CoreScheduler
     log: logging.Logger
     node_name: str
     blocking_queries: int
+    clients: list[Client]
+    data_dir: Path
     bind: str
     proxy_secret: str
 
@@ -51,6 +55,10 @@ class Agent(Protocol):
     def member(self) -> dict: ...
 
     def self_info(self) -> dict: ...
+
+    async def fail_node(self, node_id: str) -> dict: ...
+
+    def recover_node(self, node_id: str) -> dict: ...
 
 
 @dataclass
