@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from nomadlab.errors import NomadAPIError, NomadLabError, PermissionDenied, api_errors, explain
+from nomadlab.errors import (
+    NomadAPIError,
+    NomadLabError,
+    PermissionDenied,
+    api_errors,
+    explain,
+    say,
+)
 
 if TYPE_CHECKING:
     import nomad
@@ -462,15 +469,20 @@ def web_ui(agent: RunningAgent) -> str | None:
     return url if response.ok else None
 
 
-def attach(address: str, timeout: float = 60.0, note: str = "") -> RunningAgent:
-    """Use the agent or cluster at ``address`` without starting anything."""
-    address = address.rstrip("/")
-    scheme = urlsplit(address).scheme
-    if scheme not in ("http", "https"):
+def checked_address(address: str) -> str:
+    """``address`` without a trailing slash; a kit error if it lacks http:// or https://."""
+    address = address.strip().rstrip("/")
+    if urlsplit(address).scheme not in ("http", "https"):
         raise NomadLabError(
             f"NOMAD_ADDR={address!r} needs a scheme, like http://127.0.0.1:4646 or "
             "https://nomad.example.com:4646."
         )
+    return address
+
+
+def attach(address: str, timeout: float = 60.0, note: str = "") -> RunningAgent:
+    """Use the agent or cluster at ``address`` without starting anything."""
+    address = checked_address(address)
     agent = RunningAgent(mode="attach", address=address, note=note)
     wait_ready(agent, timeout)
     identify(agent)
@@ -495,8 +507,9 @@ def connect(
         running = find_running()
         if running is not None:
             if mode is not None and running.mode != mode:
-                running.note = (
-                    f"asked for {mode} mode; call lab.stop_agent() and start again to switch"
+                running.note = f"asked for {mode} mode; " + say(
+                    "call lab.stop_agent() and start again to switch",
+                    "`nomadlab agent stop`, then start again to switch",
                 )
             return running
         port = port or int(os.environ.get("NOMADLAB_PORT") or DEFAULT_PORT)
