@@ -163,3 +163,15 @@ def test_the_deployment_panel_fails_a_canary(lab: Lab) -> None:
         assert "can&#x27;t fail terminal deployment" in panel.status.value
     finally:
         panel.close()
+
+
+def test_the_blue_green_exercise_is_checked(lab: Lab) -> None:
+    import nomadlab
+
+    lab.run(JOBSPEC, count=2)
+    assert not nomadlab.check("05", lab).passed
+    lab.run(JOBSPEC, count=2, canary=2, text="green")
+    waiting = nomadlab.check("05", lab)
+    assert not waiting.passed and "promote them" in waiting.message
+    lab.promote(JOB)
+    assert nomadlab.check("05", lab).passed
