@@ -27,12 +27,13 @@ def lab(agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Lab:
 
 
 def test_every_checker_gives_a_hint_on_a_fresh_agent_but_01(lab: Lab) -> None:
-    assert list(notebooks()) == ["01", "02", "03", "04"]
+    assert list(notebooks()) == ["01", "02", "03", "04", "05"]
     assert nomadlab.check("01", lab).passed, "01's exercise only reads what a fresh agent has"
     for number, expected in [
         ("02", "save your jobspec as jobs/shop.nomad.hcl"),
         ("03", "http-microservice is not running. Run it with two copies: lab.run("),
         ("04", "no running job has a static port"),
+        ("05", "no echo-update deployment yet"),
     ]:
         verdict = nomadlab.check(number, lab)
         assert not verdict.passed and expected in verdict.message, (number, verdict)
