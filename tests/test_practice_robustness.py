@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import random
 import sys
+import threading
 
 import nomad
 import pytest
@@ -144,3 +145,119 @@ def test_mutated_jobs_never_crash_the_agent_or_leak_processes(agent: Agent, seed
     assert requests.get(f"{agent.address}/v1/jobs", timeout=10).json() == []
     log = agent.log_file.read_text()
     assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:3000]
+
+
+# --- Request limits: no request can freeze the agent or be answered without a clear error.
+
+
+def meta_hcl(keys: int) -> str:
+    """A jobspec with ``keys`` meta entries: slow for python-hcl2, as the issue found."""
+    meta = "\n".join(f'    key{i:06d} = "value{i}"' for i in range(keys))
+    return f'job "big" {{\n  meta {{\n{meta}\n  }}\n  group "g" {{\n    task "t" {{\n' + (
+        '      driver = "raw_exec"\n      config { command = "/bin/true" }\n    }\n  }\n}\n'
+    )
+
+
+def test_parsing_runs_off_the_event_loop(agent: Agent) -> None:
+    """The API keeps answering while a large jobspec is parsed, which takes seconds."""
+    result: dict = {}
+
+    def parse() -> None:
+        result["response"] = requests.post(
+            f"{agent.address}/v1/jobs/parse", json={"JobHCL": meta_hcl(3_000)}, timeout=300
+        )
+
+    thread = threading.Thread(target=parse)
+    thread.start()
+    answered_meanwhile = 0
+    while thread.is_alive():
+        leader = requests.get(f"{agent.address}/v1/status/leader", timeout=60)
+        assert leader.status_code == 200
+        answered_meanwhile += thread.is_alive()
+    thread.join()
+    response = result["response"]
+    assert response.status_code == 200, response.text[:500]
+    assert len(response.json()["Meta"]) == 3_000
+    assert answered_meanwhile >= 3, "the API did not answer while the jobspec was parsed"
+
+
+def test_a_jobspec_over_the_parse_limit_is_a_400(agent: Agent) -> None:
+    response = requests.post(
+        f"{agent.address}/v1/jobs/parse", json={"JobHCL": meta_hcl(70_000)}, timeout=60
+    )
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert "the practice agent parses at most 1048576 bytes" in response.text
+
+
+def test_a_body_over_the_limit_is_a_413_with_text(agent: Agent) -> None:
+    response = requests.put(
+        f"{agent.address}/v1/jobs", data=b"{" + b" " * (9 << 20) + b"}", timeout=60
+    )
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert "Request body too large" in response.text
+    assert requests.get(f"{agent.address}/v1/status/leader", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ({"JobHCL": 5}, "into Go struct field JobsParseRequest.JobHCL of type string"),
+        ({"JobHCL": "job {}", "Variables": 1}, "JobsParseRequest.Variables of type string"),
+        ({"JobHCL": "job {}", "Canonicalize": "yes"}, "JobsParseRequest.Canonicalize of type bool"),
+        ([1], "json: cannot unmarshal array into Go value of type api.JobsParseRequest"),
+    ],
+)
+def test_parse_requests_of_the_wrong_shape_are_400s(agent: Agent, body: object, text: str) -> None:
+    response = requests.post(f"{agent.address}/v1/jobs/parse", json=body, timeout=10)
+    assert response.status_code == 400
+    assert text in response.text
+
+
+def test_numbers_beyond_int64_are_gos_400(agent: Agent, client: nomad.Nomad) -> None:
+    parsed = client.jobs.request(
+        "parse", method="post", json={"JobHCL": echo_hcl(), "Variables": echo_variables()}
+    ).json()
+    parsed["TaskGroups"][0]["Count"] = 2**63
+    response = requests.put(f"{agent.address}/v1/jobs", json={"Job": parsed}, timeout=10)
+    assert response.status_code == 400
+    assert "json: cannot unmarshal number 9223372036854775808 into Go struct field" in response.text
+    assert response.text.endswith("Count of type int")
+    scale = requests.post(
+        f"{agent.address}/v1/job/x/scale",
+        json={"Count": 2**63, "Target": {"Group": "g"}},
+        timeout=10,
+    )
+    assert scale.status_code == 400
+    assert "cannot unmarshal number 9223372036854775808 into Go struct field Count" in scale.text
+    assert requests.get(f"{agent.address}/v1/jobs", timeout=10).json() == []
+
+
+def test_json_nested_a_thousand_deep_is_a_400(agent: Agent) -> None:
+    for path in ("/v1/jobs", "/v1/job/x/scale", "/v1/jobs/parse"):
+        response = requests.put(f"{agent.address}{path}", data="[" * 1000 + "]" * 1000, timeout=10)
+        assert response.status_code == 400, (path, response.text)
+        assert "exceeded max depth" in response.text
+    assert "Traceback" not in agent.log_file.read_text()
+
+
+@pytest.mark.parametrize(
+    "query", ["index=-1", "index=%2B5", "index=%D9%A5", "index=1_0", "index=18446744073709551616"]
+)
+def test_index_is_parsed_as_gos_uint64(agent: Agent, query: str) -> None:
+    response = requests.get(f"{agent.address}/v1/jobs?{query}", timeout=10)
+    assert (response.status_code, response.text) == (400, "Invalid index")
+    assert response.headers["Content-Type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("wait", ["abc", "5", "1e3s", "%D9%A5s", "1h-2m", "s"])
+def test_wait_is_parsed_as_gos_duration(agent: Agent, wait: str) -> None:
+    response = requests.get(f"{agent.address}/v1/jobs?index=1&wait={wait}", timeout=10)
+    assert (response.status_code, response.text) == (400, "Invalid wait time")
+
+
+def test_go_durations_are_accepted(agent: Agent) -> None:
+    for wait in ("0", "1h30m", ".5s", "100ms", "1%C2%B5s", "-1s"):
+        response = requests.get(f"{agent.address}/v1/jobs?wait={wait}", timeout=10)
+        assert response.status_code == 200, (wait, response.text)

@@ -34,6 +34,8 @@ from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.http import make_app
+from nomadlab.practice.http.handler import MAX_BODY
+from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import Server
@@ -63,6 +65,7 @@ class PracticeAgent:
         self.dev = dev
         self.log = log
         self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
+        self.parser = ParsePool()
         self.store = StateStore()
         self.reaper = Reaper(self.data_dir if self._own_data_dir else None)
         self.scheduler = Scheduler(self.store)
@@ -91,7 +94,7 @@ class PracticeAgent:
     def listen(self) -> None:
         """Bind the HTTP port; raises OSError when it is taken."""
         sockets = tornado.netutil.bind_sockets(self.http_port, address=self.bind, reuse_port=False)
-        self._http = tornado.httpserver.HTTPServer(make_app(self))
+        self._http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=MAX_BODY)
         self._http.add_sockets(sockets)
         self.http_port = sockets[0].getsockname()[1]
 
@@ -132,6 +135,7 @@ class PracticeAgent:
         for task in self._tasks:
             task.cancel()
         self.scheduler.stop()
+        await self.parser.close()
         await asyncio.gather(*(client.shutdown() for client in self.clients))
         self.reaper.close()
         if self._own_data_dir:

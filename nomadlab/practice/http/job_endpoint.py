@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nomadlab.practice import jobspec, structs
 from nomadlab.practice.http.handler import Handler, Read, Request
+from nomadlab.practice.jobspec.schema import json_type
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
 
@@ -23,7 +24,7 @@ def jobs_list(req: Request) -> Read:
 
 
 def jobs_register(req: Request, job_id: str | None = None) -> dict:
-    body = req.body()
+    body = req.body(check_ints=False)  # the job's own types are checked on register
     if not isinstance(body, dict) or not isinstance(body.get("Job"), dict):
         raise APIError(400, "Job must be specified")
     job = body["Job"]
@@ -32,16 +33,38 @@ def jobs_register(req: Request, job_id: str | None = None) -> dict:
     return req.server.register(job, req.namespace)
 
 
-def jobs_parse(req: Request) -> dict:
+# api.JobsParseRequest's fields and their Go types.
+_PARSE_FIELDS = {
+    "JobHCL": (str, "string"),
+    "Variables": (str, "string"),
+    "Canonicalize": (bool, "bool"),
+}
+
+
+async def jobs_parse(req: Request) -> dict:
+    """HCL → Job JSON, parsed in a worker process so the event loop keeps serving."""
     body = req.body()
     if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+        raise APIError(
+            400,
+            f"json: cannot unmarshal {json_type(body)} into Go value of type api.JobsParseRequest",
+        )
+    for field, (kind, go_type) in _PARSE_FIELDS.items():
+        value = body.get(field)
+        if value is not None and (
+            not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
+        ):
+            raise APIError(
+                400,
+                f"json: cannot unmarshal {json_type(value)} into Go struct field "
+                f"JobsParseRequest.{field} of type {go_type}",
+            )
     hcl = body.get("JobHCL")
-    if not hcl or not str(hcl).strip():
+    if not hcl or not hcl.strip():
         raise APIError(400, "Job spec is empty")
     try:
-        job, _warnings = jobspec.parse_with_warnings(
-            hcl, body.get("Variables") or None, canonicalize=bool(body.get("Canonicalize"))
+        job, _warnings = await req.agent.parser.parse(
+            hcl, body.get("Variables") or None, bool(body.get("Canonicalize"))
         )
     except jobspec.JobspecError as exc:
         raise APIError(400, str(exc)) from exc
