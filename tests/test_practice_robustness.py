@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import collections
 import copy
+import json
 import random
+import re
 import sys
 import threading
 
 import nomad
 import pytest
 import requests
-from conftest import echo_hcl, echo_variables, task_processes, wait_for
+from conftest import echo_hcl, echo_variables, register_echo, task_processes, wait_for
 
 from nomadlab.practice import Agent
 
@@ -230,7 +233,10 @@ def test_numbers_beyond_int64_are_gos_400(agent: Agent, client: nomad.Nomad) -> 
         timeout=10,
     )
     assert scale.status_code == 400
-    assert "cannot unmarshal number 9223372036854775808 into Go struct field Count" in scale.text
+    assert (
+        "unmarshal number 9223372036854775808 into Go struct field ScalingRequest.Count"
+        in scale.text
+    )
     assert requests.get(f"{agent.address}/v1/jobs", timeout=10).json() == []
 
 
@@ -261,3 +267,163 @@ def test_go_durations_are_accepted(agent: Agent) -> None:
     for wait in ("0", "1h30m", ".5s", "100ms", "1%C2%B5s", "-1s"):
         response = requests.get(f"{agent.address}/v1/jobs?wait={wait}", timeout=10)
         assert response.status_code == 200, (wait, response.text)
+
+
+# --- A seeded fuzz of the write endpoints: Nomad's plain-text 4xx, never a traceback.
+
+FUZZ_REQUESTS = 2400
+SLEEPER = {
+    "ID": "fuzz",
+    "Name": "fuzz",
+    "Datacenters": ["dc1"],
+    "TaskGroups": [
+        {
+            "Name": "g",
+            "Count": 1,
+            "Tasks": [
+                {
+                    "Name": "t",
+                    "Driver": "raw_exec",
+                    "Config": {"command": "/bin/sleep", "args": ["600"]},
+                    "Resources": {"CPU": 20, "MemoryMB": 20},
+                }
+            ],
+        }
+    ],
+}
+VALIDATION_500 = re.compile(r"^\d+ errors? occurred:\n")
+
+
+def deep(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def fuzz_body(rng: random.Random, base: object) -> bytes:
+    """A valid body mutated: values and types swapped, keys dropped, deep or huge values,
+    or bytes that are not JSON at all."""
+    roll = rng.random()
+    if roll < 0.06:
+        return rng.choice([b"", b"{", b"null", b"\xff\xfe", b'{"Job": }', b"[]" * 10, b"1e999"])
+    body = copy.deepcopy(base)
+    if roll < 0.12:
+        depth = rng.choice([50, 200, 1000])
+        return ('{"Job": ' + "[" * depth + "1" + "]" * depth + "}").encode()
+    if isinstance(body, dict):
+        mutate(body, rng)
+        for key in list(body)[:2]:
+            if rng.random() < 0.3:
+                body[key] = rng.choice(
+                    [*ODD_VALUES, 2**63, 2**64, "x" * 100_000, deep(20), {"k": [None]}]
+                )
+    return json.dumps(body).encode()
+
+
+def test_fuzzed_writes_get_plain_text_4xx_and_the_tutorial_job_still_runs(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    rng = random.Random(9)
+    node_id = client.nodes.get_nodes()[0]["ID"]
+    requests.put(f"{agent.address}/v1/jobs", json={"Job": SLEEPER}, timeout=10).raise_for_status()
+    alloc_id = wait_for(lambda: [a["ID"] for a in client.job.get_allocations("fuzz")])[0]
+    parse = {"JobHCL": echo_hcl(), "Variables": echo_variables(), "Canonicalize": True}
+    writes = [
+        ("PUT", "/v1/jobs", {"Job": SLEEPER}),
+        ("POST", "/v1/job/fuzz", {"Job": SLEEPER}),
+        ("POST", "/v1/jobs/parse", parse),
+        ("POST", "/v1/job/fuzz/scale", {"Count": 1, "Target": {"Group": "g"}, "Message": "m"}),
+        ("POST", f"/v1/node/{node_id}/drain", {"DrainSpec": {"Deadline": 10**9}}),
+        ("POST", f"/v1/node/{node_id}/eligibility", {"Eligibility": "eligible"}),
+        ("POST", f"/v1/client/allocation/{alloc_id}/signal", {"Signal": "SIGCONT", "Task": "t"}),
+        ("POST", f"/v1/client/allocation/{alloc_id}/restart", {"TaskName": "t"}),
+        ("POST", f"/v1/allocation/{alloc_id}/stop", {}),
+        ("POST", "/v1/deployment/fail/none", {}),
+        ("DELETE", "/v1/job/fuzz", None),
+    ]
+    session = requests.Session()
+    unexpected, statuses = [], collections.Counter()
+    for number in range(FUZZ_REQUESTS):
+        method, path, base = writes[number % len(writes)]
+        if method == "POST" and path.endswith("/parse") and number % 3:
+            continue  # parsing is slow: one in three
+        data = fuzz_body(rng, base) if base is not None else None
+        params = rng.choice([{}, {"purge": rng.choice(["true", "x", "1"])}, {"index": "-1"}])
+        response = session.request(method, agent.address + path, data=data, params=params)
+        statuses[response.status_code // 100] += 1
+        ok = response.status_code < 400 or (
+            400 <= response.status_code < 500
+            and response.headers.get("Content-Type", "").startswith("text/plain")
+        )
+        validation = response.status_code == 500 and VALIDATION_500.match(response.text)
+        known_500 = response.status_code == 500 and response.text in (
+            "Task not running",
+            "can't fail terminal deployment",
+        )
+        if not (ok or validation or known_500) or "Traceback" in response.text:
+            unexpected.append(
+                (method, path, data and data[:200], response.status_code, response.text[:300])
+            )
+    assert not unexpected, unexpected[:5]
+    assert sum(statuses.values()) >= 2000 and statuses[2] >= 200 and statuses[4] >= 500, statuses
+    log = agent.log_file.read_text()
+    assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:3000]
+    # Afterwards the node takes work again and the tutorial's job runs.
+    requests.post(f"{agent.address}/v1/node/{node_id}/drain", json={"DrainSpec": None}, timeout=10)
+    for job in client.jobs.get_jobs():
+        client.job.deregister_job(job["ID"], purge=True)
+    register_echo(client)
+    wait_for(
+        lambda: any(
+            a["ClientStatus"] == "running" for a in client.job.get_allocations("http-microservice")
+        ),
+        what="the tutorial job to run after the fuzz",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        ({"ID": "j" * 70_000}, "Job ID is longer than 1000 characters"),
+        ({"ID": "a\0b"}, "Job ID contains a null character"),
+        ({"task": "."}, 'Task name cannot be "."'),
+        ({"task": ".."}, 'Task name cannot be ".."'),
+        ({"task": "a/b"}, "Task name cannot include slashes"),
+    ],
+)
+def test_job_and_task_names_nomad_or_the_disk_cannot_take_are_refused(
+    agent: Agent, change: dict, text: str
+) -> None:
+    job = copy.deepcopy(SLEEPER)
+    job["ID"] = change.get("ID", "named")
+    job["TaskGroups"][0]["Tasks"][0]["Name"] = change.get("task", "t")
+    response = requests.put(f"{agent.address}/v1/jobs", json={"Job": job}, timeout=30)
+    assert response.status_code == 500  # Nomad answers validation errors with 500
+    assert text in response.text
+    assert requests.get(f"{agent.address}/v1/jobs", timeout=10).json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "text"),
+    [
+        ("drain", {"DrainSpec": 5}, "NodeUpdateDrainRequest.DrainSpec of type api.DrainSpec"),
+        ("drain", {"DrainSpec": {"Deadline": "1h"}}, "DrainSpec.Deadline of type time.Duration"),
+        ("eligibility", {"Eligibility": []}, "Eligibility of type string"),
+    ],
+)
+def test_node_writes_of_the_wrong_shape_are_400s(
+    agent: Agent, client: nomad.Nomad, path: str, body: dict, text: str
+) -> None:
+    node_id = client.nodes.get_nodes()[0]["ID"]
+    response = requests.post(f"{agent.address}/v1/node/{node_id}/{path}", json=body, timeout=10)
+    assert response.status_code == 400
+    assert text in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/"), ("PROPFIND", "/v1/jobs")])
+def test_405s_are_plain_text(agent: Agent, method: str, path: str) -> None:
+    response = requests.request(method, f"{agent.address}{path}", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.text == "Invalid method"

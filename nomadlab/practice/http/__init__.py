@@ -29,6 +29,7 @@ from nomadlab.practice.http.handler import (
     Endpoint,
     Handler,
     NotFound,
+    PlainTextErrors,
     Refused,
 )
 
@@ -77,7 +78,7 @@ def make_app(agent: Agent) -> tornado.web.Application:
     return Application(handlers, guard, default_handler_class=NotFound)
 
 
-class UIHandler(tornado.web.RequestHandler):
+class UIHandler(PlainTextErrors):
     """The practice agent has no web UI (so /ui/ is a 404); / tells a browser what to try."""
 
     def initialize(self, agent: Agent) -> None:

@@ -144,10 +144,56 @@ def json_problem(body: Any, check_ints: bool = True) -> str | None:
     return None
 
 
+def go_fields(body: Any, struct: str, fields: dict[str, tuple[type, str]]) -> dict:
+    """``body`` checked as Go's encoding/json decodes it into the api struct ``struct``:
+    400 with Go's text for a non-object body or a field of the wrong JSON type (null is
+    the zero value); ``fields`` maps a field to its Python type and its Go type's name."""
+    from nomadlab.practice.jobspec.schema import json_type
+
+    if not isinstance(body, dict):
+        raise APIError(
+            400, f"json: cannot unmarshal {json_type(body)} into Go value of type api.{struct}"
+        )
+    for field, (kind, go_type) in fields.items():
+        value = body.get(field)
+        if value is None:
+            continue
+        wrong = type(value) is not kind and not (kind is float and type(value) is int)
+        if kind is int and type(value) is int and not INT64[0] <= value <= INT64[1]:
+            raise APIError(
+                400,
+                f"json: cannot unmarshal number {value} into Go struct field "
+                f"{struct}.{field} of type {go_type}",
+            )
+        if wrong:
+            raise APIError(
+                400,
+                f"json: cannot unmarshal {json_type(value)} into Go struct field "
+                f"{struct}.{field} of type {go_type}",
+            )
+    return body
+
+
 Handler = Callable[..., Any]
 
 
-class Endpoint(tornado.web.RequestHandler):
+class PlainTextErrors(tornado.web.RequestHandler):
+    """Errors tornado raises itself (an unknown method, a malformed query) as plain text,
+    as Nomad sends every error: never tornado's HTML page."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = str(exc) if exc is not None and status_code >= 500 else self._reason
+        if status_code == 405:
+            message = "Invalid method"
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.clear_header("Content-Type")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(message)
+
+
+class Endpoint(PlainTextErrors):
     """Dispatches one route's methods to endpoint functions."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
@@ -208,17 +254,11 @@ class Endpoint(tornado.web.RequestHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(message)
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = str(exc) if exc is not None and status_code >= 500 else self._reason
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(message)
-
     def on_connection_close(self) -> None:
         self.agent.log.debug("http: client closed the connection: %s", self.request.path)
 
 
-class NotFound(tornado.web.RequestHandler):
+class NotFound(PlainTextErrors):
     """Unknown routes answer as Go's mux does."""
 
     def prepare(self) -> None:
@@ -228,7 +268,7 @@ class NotFound(tornado.web.RequestHandler):
 
 
 @tornado.web.stream_request_body
-class Refused(tornado.web.RequestHandler):
+class Refused(PlainTextErrors):
     """A request refused before routing: its status and plain text, sent once the body has
     arrived (answering earlier makes tornado reset the connection under the client), the
     body discarded as it comes rather than held in memory."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nomadlab.practice import jobspec, structs
-from nomadlab.practice.http.handler import Handler, Read, Request
+from nomadlab.practice.http.handler import Handler, Read, Request, go_fields
 from nomadlab.practice.jobspec.schema import json_type
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
@@ -39,26 +39,16 @@ _PARSE_FIELDS = {
     "Variables": (str, "string"),
     "Canonicalize": (bool, "bool"),
 }
+_SCALE_FIELDS = {
+    "Count": (int, "int64"), "Target": (dict, "map[string]string"), "Message": (str, "string"),
+    "Error": (bool, "bool"), "Meta": (dict, "map[string]interface {}"),
+    "PolicyOverride": (bool, "bool"),
+}  # fmt: skip
 
 
 async def jobs_parse(req: Request) -> dict:
     """HCL → Job JSON, parsed in a worker process so the event loop keeps serving."""
-    body = req.body()
-    if not isinstance(body, dict):
-        raise APIError(
-            400,
-            f"json: cannot unmarshal {json_type(body)} into Go value of type api.JobsParseRequest",
-        )
-    for field, (kind, go_type) in _PARSE_FIELDS.items():
-        value = body.get(field)
-        if value is not None and (
-            not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
-        ):
-            raise APIError(
-                400,
-                f"json: cannot unmarshal {json_type(value)} into Go struct field "
-                f"JobsParseRequest.{field} of type {go_type}",
-            )
+    body = go_fields(req.body(), "JobsParseRequest", _PARSE_FIELDS)
     hcl = body.get("JobHCL")
     if not hcl or not hcl.strip():
         raise APIError(400, "Job spec is empty")
@@ -161,9 +151,14 @@ def job_scale_status(req: Request, job_id: str) -> Read:
 
 
 def job_scale(req: Request, job_id: str) -> dict:
-    body = req.body()
-    if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+    body = go_fields(req.body(check_ints=False), "ScalingRequest", _SCALE_FIELDS)
+    for value in (body.get("Target") or {}).values():
+        if not isinstance(value, str):
+            raise APIError(
+                400,
+                f"json: cannot unmarshal {json_type(value)} into Go struct field "
+                f"ScalingRequest.Target of type string",
+            )
     return req.server.scale(req.namespace, job_id, body)
 
 
