@@ -83,3 +83,16 @@ def register_echo(client: nomad.Nomad, count: int = 1, fast: bool = False) -> di
         },
     ).json()
     return client.jobs.register_job({"Job": parsed})
+
+
+def raw_exec_job(job_id: str, command: str, *args: str, job_type: str = "service") -> dict:
+    """A one-task raw_exec job (group "g", task "t") in the API's JSON, for tests that need a
+    command of their own rather than the tutorial's job."""
+    task = {"Name": "t", "Driver": "raw_exec", "Config": {"command": command, "args": list(args)}}
+    return {
+        "ID": job_id,
+        "Name": job_id,
+        "Type": job_type,
+        "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [task]}],
+    }

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 import requests
-from conftest import wait_for
+from conftest import raw_exec_job, wait_for
 
 from nomadlab.practice import Agent
 
@@ -60,27 +60,7 @@ def fs_alloc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Agent, 
         mp.setenv("NOMADLAB_HOME", str(tmp / "home"))
         agent = Agent(http_port=None, log_file=tmp / "agent.log").start()
     try:
-        job = {
-            "ID": "files",
-            "Name": "files",
-            "Datacenters": ["dc1"],
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": 1,
-                    "Tasks": [
-                        {
-                            "Name": "t",
-                            "Driver": "raw_exec",
-                            "Config": {
-                                "command": sys.executable,
-                                "args": ["-c", TASK, str(secret)],
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
+        job = raw_exec_job("files", sys.executable, "-c", TASK, str(secret))
         requests.put(f"{agent.address}/v1/jobs", json={"Job": job}, timeout=10).raise_for_status()
         alloc_id = wait_for(
             lambda: [a["ID"] for a in requests.get(f"{agent.address}/v1/allocations").json()],

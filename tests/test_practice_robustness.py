@@ -13,7 +13,14 @@ import threading
 import nomad
 import pytest
 import requests
-from conftest import echo_hcl, echo_variables, register_echo, task_processes, wait_for
+from conftest import (
+    echo_hcl,
+    echo_variables,
+    raw_exec_job,
+    register_echo,
+    task_processes,
+    wait_for,
+)
 
 from nomadlab.practice import Agent
 
@@ -272,25 +279,8 @@ def test_go_durations_are_accepted(agent: Agent) -> None:
 # --- A seeded fuzz of the write endpoints: Nomad's plain-text 4xx, never a traceback.
 
 FUZZ_REQUESTS = 2400
-SLEEPER = {
-    "ID": "fuzz",
-    "Name": "fuzz",
-    "Datacenters": ["dc1"],
-    "TaskGroups": [
-        {
-            "Name": "g",
-            "Count": 1,
-            "Tasks": [
-                {
-                    "Name": "t",
-                    "Driver": "raw_exec",
-                    "Config": {"command": "/bin/sleep", "args": ["600"]},
-                    "Resources": {"CPU": 20, "MemoryMB": 20},
-                }
-            ],
-        }
-    ],
-}
+SLEEPER = raw_exec_job("fuzz", "/bin/sleep", "600")
+SLEEPER["TaskGroups"][0]["Tasks"][0]["Resources"] = {"CPU": 20, "MemoryMB": 20}
 VALIDATION_500 = re.compile(r"^\d+ errors? occurred:\n")
 
 

@@ -83,17 +83,19 @@ class PracticeAgent:
 
     @property
     def http_addr(self) -> str:
-        """The advertised HTTP address: the bind address, or loopback when binding all."""
-        advertise = "127.0.0.1" if ipaddress.ip_address(self.bind).is_unspecified else self.bind
-        return f"{advertise}:{self.http_port}"
+        """The advertised HTTP address: the bind address, or loopback when binding all (both
+        families then listen, so 127.0.0.1 reaches it)."""
+        return host_port(advertised(self.bind), self.http_port)
 
     @property
     def rpc_addr(self) -> str:
-        return f"{self.bind}:{self.http_port + 1}"
+        return host_port(self.bind, self.http_port + 1)
 
     def listen(self) -> None:
-        """Bind the HTTP port; raises OSError when it is taken."""
-        sockets = tornado.netutil.bind_sockets(self.http_port, address=self.bind, reuse_port=False)
+        """Bind the HTTP port; raises OSError when it is taken. ``0.0.0.0`` or ``::`` listen
+        on every address of both families (dual-stack), as Go's listener on ``[::]`` does."""
+        address = None if ipaddress.ip_address(self.bind).is_unspecified else self.bind
+        sockets = tornado.netutil.bind_sockets(self.http_port, address=address, reuse_port=False)
         self._http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=MAX_BODY)
         self._http.add_sockets(sockets)
         self.http_port = sockets[0].getsockname()[1]
@@ -198,6 +200,8 @@ class PracticeAgent:
                 "Addresses": {"HTTP": self.bind, "RPC": self.bind, "Serf": self.bind},
                 "Client": {
                     "Enabled": True,
+                    # The kit's launch-time id, so that it can tell its agent from a forgery.
+                    "Meta": {"nomadlab_agent_id": os.environ.get("NOMADLAB_AGENT_ID", "")},
                     "NetworkInterface": "lo",
                     "MinDynamicPort": 20000,
                     "MaxDynamicPort": 32000,
@@ -327,7 +331,7 @@ async def serve(args: argparse.Namespace) -> int:
             version=structs.VERSION,
             http=agent.http_addr,
             rpc=agent.rpc_addr,
-            serf=f"{args.bind}:{agent.http_port + 2}",
+            serf=host_port(args.bind, agent.http_port + 2),
             level=args.log_level,
             nodes=len(agent.clients),
             node_id=agent.clients[0].node["ID"],
@@ -374,7 +378,7 @@ class Agent:
 
     @property
     def address(self) -> str:
-        return f"http://{self.bind}:{self.http_port}"
+        return f"http://{host_port(advertised(self.bind), self.http_port)}"
 
     @property
     def pid(self) -> int | None:
@@ -459,8 +463,19 @@ class Agent:
         self.stop()
 
 
+def advertised(bind: str) -> str:
+    """The address to reach an agent bound to ``bind``: loopback when it binds all."""
+    return "127.0.0.1" if ipaddress.ip_address(bind).is_unspecified else bind
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets (``[::1]:4646``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

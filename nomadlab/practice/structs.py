@@ -245,5 +245,5 @@ def node_stub(node: dict) -> dict:
     """NodeListStub: the list endpoint's view of a node."""
     stub = {key: node.get(key) for key in NODE_STUB_FIELDS}
     stub["Attributes"] = None
-    stub["Address"] = node["HTTPAddr"].rsplit(":", 1)[0]
+    stub["Address"] = node["HTTPAddr"].rsplit(":", 1)[0].strip("[]")
     return stub
