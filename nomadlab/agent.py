@@ -46,7 +46,7 @@ _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 AGENT_ID_META = (
     "nomadlab_agent_id"  # node meta echoing the id the kit chose at launch (an HCL identifier)
 )
-AGENT_ID_ENV = "NOMADLAB_AGENT_ID"  # how the practice agent (and the nomad stand-in) get it
+AGENT_ID_ENV = "NOMADLAB_KIT_AGENT_ID"  # how the practice agent (and the nomad stand-in) get it
 
 # Launches the agent in its own session and reports its pid, then exits: the agent is then
 # nobody's child in this process, so it never lingers as a zombie and outlives the kernel.

@@ -33,10 +33,11 @@ from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
+from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.http import make_app
 from nomadlab.practice.http.handler import MAX_BODY
 from nomadlab.practice.jobspec.worker import ParsePool
-from nomadlab.practice.reaper import Reaper
+from nomadlab.practice.reaper import HELPER_VAR, Reaper
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import Server
 from nomadlab.practice.state import StateStore
@@ -65,12 +66,13 @@ class PracticeAgent:
         self.dev = dev
         self.log = log
         self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
-        self.parser = ParsePool()
         self.store = StateStore()
-        self.reaper = Reaper(self.data_dir if self._own_data_dir else None)
+        self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
+        self.parser = ParsePool({HELPER_VAR: self.reaper.agent_id})
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.core = CoreScheduler(self.store)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -115,6 +117,8 @@ class PracticeAgent:
         for coroutine in (
             self.scheduler.run(),
             self.deployments.run(),
+            self.reaper.supervise(),
+            self.core.run(),
             *(client.run() for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))
@@ -139,6 +143,7 @@ class PracticeAgent:
         self.scheduler.stop()
         await self.parser.close()
         await asyncio.gather(*(client.shutdown() for client in self.clients))
+        self.reaper.sweep(everything=True)
         self.reaper.close()
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -201,7 +206,7 @@ class PracticeAgent:
                 "Client": {
                     "Enabled": True,
                     # The kit's launch-time id, so that it can tell its agent from a forgery.
-                    "Meta": {"nomadlab_agent_id": os.environ.get("NOMADLAB_AGENT_ID", "")},
+                    "Meta": {"nomadlab_agent_id": os.environ.get("NOMADLAB_KIT_AGENT_ID", "")},
                     "NetworkInterface": "lo",
                     "MinDynamicPort": 20000,
                     "MaxDynamicPort": 32000,

@@ -114,6 +114,7 @@ class Client:
         self.drivers = drivers
         self.data_dir = data_dir
         self.runners: dict[str, AllocRunner] = {}
+        self._destroying: set[asyncio.Task] = set()
         self.on_alloc_terminal: Callable[[dict], None] = lambda alloc: None
 
     async def run(self) -> None:
@@ -121,11 +122,17 @@ class Client:
         index = 0
         while True:
             index = await self.store.wait(["allocs"], index, 300)
-            self.sync()
+            await self.sync()
 
-    def sync(self) -> None:
-        """Start runners for new allocations, stop those the server no longer wants."""
-        for alloc in self.store.node_allocs(self.node["ID"]):
+    async def sync(self, batch: int = 100) -> None:
+        """Start runners for new allocations, stop those the server no longer wants: only
+        the allocations written since the last sync, yielding to the loop every ``batch``."""
+        changed, removed = self.store.take_node_changes(self.node["ID"])
+        for alloc_id in removed:
+            self._destroy(alloc_id)
+        for number, alloc in enumerate(changed, 1):
+            if number % batch == 0:
+                await asyncio.sleep(0)
             runner = self.runners.get(alloc["ID"])
             if runner is None:
                 if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
@@ -136,6 +143,20 @@ class Client:
                 runner.stop()
             else:
                 runner.update(alloc)
+
+    def _destroy(self, alloc_id: str) -> None:
+        """The server collected an allocation: stop its runner if any, remove its directory
+        (the client's alloc GC)."""
+        runner = self.runners.pop(alloc_id, None)
+
+        async def destroy() -> None:
+            if runner is not None:
+                await runner.stop_and_wait()
+            await asyncio.to_thread(shutil.rmtree, self.alloc_dir(alloc_id), True)
+
+        task = asyncio.create_task(destroy(), name=f"destroy-{alloc_id[:8]}")
+        self._destroying.add(task)
+        task.add_done_callback(self._destroying.discard)
 
     async def shutdown(self) -> None:
         """Stop every task on this node (the agent is exiting)."""

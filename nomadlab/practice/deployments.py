@@ -8,6 +8,7 @@ and, while a rolling update is under way, asks the scheduler for the next batch 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from nomadlab.practice import structs
@@ -33,9 +34,13 @@ class DeploymentWatcher:
         index = 0
         while True:
             index = await self.store.wait(["allocs", "deployments"], index, self._next_deadline())
+            started = time.monotonic()
             for deployment in list(self.store.deployments.values()):
                 if deployment["Status"] == "running":
                     self.check(deployment)
+            # A big deployment costs a scan per change: let changes gather for as long as
+            # the last round took (at most 0.25 s), so the loop stays free for the API.
+            await asyncio.sleep(min(0.25, time.monotonic() - started))
 
     def _next_deadline(self) -> float:
         """Seconds until the nearest progress deadline, so the watcher wakes for it."""
@@ -48,9 +53,7 @@ class DeploymentWatcher:
 
     def check(self, deployment: dict) -> None:
         """Update the counters of one running deployment and end it when it is decided."""
-        allocs = [
-            a for a in self.store.allocs.values() if a.get("DeploymentID") == deployment["ID"]
-        ]
+        allocs = self.store.deployment_allocs(deployment["ID"])
         changed = False
         healthy_total = 0
         for name, state in deployment["TaskGroups"].items():

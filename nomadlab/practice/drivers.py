@@ -19,6 +19,11 @@ import psutil
 from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.structs import now_ns, rfc3339
 
+# The task's first moments: wait for a line on stdin (the gate), then become the task with
+# stdin from /dev/null. If the agent dies first, the pipe closes, ``read`` fails and the task
+# never runs: no task process exists that the watchdog does not know.
+GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@" </dev/null', "nomadlab-task")
+
 
 class DriverError(Exception):
     """The driver could not start the task (Nomad's "Driver Failure" event)."""
@@ -50,7 +55,7 @@ class TaskHandle:
         if self._result is None:
             returncode = await self.process.wait()
             self._kill_group(signal.SIGKILL)
-            self._reaper.untrack(self.pid)
+            self._reaper.exited(self.pid)
             code, sig = (0, -returncode) if returncode < 0 else (returncode, 0)
             self._result = ExitResult(code, sig)
         return self._result
@@ -132,21 +137,36 @@ class RawExecDriver:
         if not isinstance(args, list):
             raise DriverError('"args" must be a list of strings')
         binary = lookup_binary(command, task_dir, env.get("PATH", os.defpath))
-        with stdout.open("ab") as out, stderr.open("ab") as err:
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    binary,
-                    *[str(a) for a in args],
-                    cwd=task_dir,
-                    env=env,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise DriverError(f"failed to launch command with executor: {exc}") from exc
-        self.reaper.track(process.pid)
+        env = self.reaper.task_environment(env)
+        gate_read, gate_write = os.pipe()
+        try:
+            with (
+                stdout.open("ab") as out,
+                stderr.open("ab") as err,
+                self.reaper.launching(env) as launched,
+            ):
+                try:
+                    process = await asyncio.create_subprocess_exec(
+                        *GATE,
+                        binary,
+                        *[str(a) for a in args],
+                        cwd=task_dir,
+                        env=env,
+                        stdin=gate_read,
+                        stdout=out,
+                        stderr=err,
+                        start_new_session=True,
+                    )
+                except OSError as exc:
+                    raise DriverError(f"failed to launch command with executor: {exc}") from exc
+                os.close(gate_read)
+                gate_read = -1
+                launched(process.pid)
+            os.write(gate_write, b"go\n")  # the watchdog holds the group: the task may run
+        finally:
+            os.close(gate_write)
+            if gate_read >= 0:
+                os.close(gate_read)
         return TaskHandle(process, self.reaper)
 
 

@@ -1,72 +1,271 @@
-"""The reaper: a watchdog process that kills task process groups if the agent dies.
+"""The reaper: no task process outlives its job or the agent, whatever the task does.
 
-A task runs in its own session, so it survives its parent. Nomad keeps an executor
-per task for that; the practice agent keeps one reaper: it learns each task's process
-group over a pipe and, when the pipe closes (the agent exited or was SIGKILLed), kills
-every group still listed and removes the agent's temporary data dir. No orphans, on
-Linux and macOS alike.
+Nomad's executor keeps each task in a cgroup; the practice agent has three layers instead:
+
+- a **watchdog process** learns each task's process group over a pipe *before* the task may
+  run (the task waits at a gate until the agent has told the watchdog), and when the pipe
+  closes (the agent exited, even by SIGKILL) kills every group still listed, then every
+  process carrying this agent's marker in its environment, and removes the temporary data dir;
+- the **marker**: every task inherits ``NOMADLAB_AGENT_ID``, so a task that double-forks and
+  calls ``setsid()`` is still found, by the agent and by the watchdog;
+- on Linux the agent is a **child subreaper** (``prctl(PR_SET_CHILD_SUBREAPER)``): such an
+  escapee is re-parented to the agent, which kills it once its task has stopped (and tells
+  the watchdog its group, in case the agent dies first).
+
+The agent checks the watchdog every second; if it has died, the agent logs it and starts a
+new one that learns every live group.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ctypes
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+import psutil
+
+log = logging.getLogger("nomad.client.reaper")
+
+AGENT_ID_VAR = "NOMADLAB_AGENT_ID"
+HELPER_VAR = "NOMADLAB_AGENT_HELPER"  # marks the agent's own worker processes, not tasks
+PR_SET_CHILD_SUBREAPER = 36
+SWEEP_INTERVAL = 1.0
 
 
 class Reaper:
-    """The agent's end of the pipe to the watchdog process."""
+    """The agent's side: the pipe to the watchdog, the groups it holds, and the sweeps."""
 
-    def __init__(self, data_dir: Path | None = None) -> None:
-        """Start the watchdog; ``data_dir``, if given, is removed when the agent is gone."""
-        self._process = subprocess.Popen(
+    def __init__(self, data_dir: Path | None = None, subreaper: bool = False) -> None:
+        """Start the watchdog; ``data_dir``, if given, is removed when the agent is gone.
+        ``subreaper`` makes this process adopt its tasks' orphans (Linux; the agent only)."""
+        self.agent_id = uuid.uuid4().hex
+        self.data_dir = data_dir
+        self.groups: set[int] = set()
+        self.tasks: dict[int, tuple[str, str]] = {}  # main pid → (alloc ID, task name)
+        self.starting: set[tuple[str, str]] = set()
+        self.subreaper = subreaper and set_child_subreaper()
+        self.restarts = 0
+        self._process = self._spawn()
+
+    # The watchdog process -------------------------------------------------------
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "nomadlab.practice.reaper",
-                *([str(data_dir)] if data_dir else []),
+                self.agent_id,
+                *([str(self.data_dir)] if self.data_dir else []),
             ],
             stdin=subprocess.PIPE,
             start_new_session=True,
         )
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def check(self) -> bool:
+        """Repair a dead watchdog: log it, start a new one, teach it every live group.
+        Returns True when a repair was needed."""
+        code = self._process.poll()
+        if code is None:
+            return False
+        log.error(
+            "reaper: watchdog process %d exited (%s); starting a new one with %d task group(s)",
+            self._process.pid,
+            f"signal {-code}" if code < 0 else f"exit code {code}",
+            len(self.groups),
+        )
+        self.restarts += 1
+        self._process = self._spawn()
+        self._write("".join(f"+{pgid}\n" for pgid in sorted(self.groups)))
+        return True
+
     def track(self, pgid: int) -> None:
-        """Kill this process group if the agent dies."""
-        self._send(f"+{pgid}")
+        """Kill this process group if the agent dies. Returns once the watchdog holds it."""
+        self.groups.add(pgid)
+        self._send(f"+{pgid}\n")
 
     def untrack(self, pgid: int) -> None:
         """The group is gone (its task exited); forget it so its number can be reused."""
-        self._send(f"-{pgid}")
+        self.groups.discard(pgid)
+        self._send(f"-{pgid}\n")
+
+    def _send(self, text: str) -> None:
+        try:
+            self._write(text)
+        except OSError:  # the watchdog died: a new one learns every group, this one included
+            if not self.check():
+                raise
+
+    def _write(self, text: str) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(text.encode())
+        self._process.stdin.flush()
 
     def close(self) -> None:
         """Stop the watchdog after the agent has stopped its tasks itself."""
         if self._process.stdin and not self._process.stdin.closed:
-            self._process.stdin.close()
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
         self._process.wait(timeout=10)
 
-    def _send(self, line: str) -> None:
-        assert self._process.stdin is not None
-        self._process.stdin.write(f"{line}\n".encode())
-        self._process.stdin.flush()
+    # Tasks and their orphans -----------------------------------------------------
+
+    def task_environment(self, env: dict[str, str]) -> dict[str, str]:
+        """The environment a task starts with: its own, plus this agent's marker."""
+        return {**env, AGENT_ID_VAR: self.agent_id}
+
+    @contextlib.contextmanager
+    def launching(self, env: dict[str, str]) -> Iterator[Callable[[int], None]]:
+        """While a task's process is being created, sweeps leave processes of that task
+        alone; call the function given with its pid once it exists (held at its gate)."""
+        owner = task_owner(env)
+        self.starting.add(owner)
+
+        def launched(pid: int) -> None:
+            self.tasks[pid] = owner
+            self.track(pid)
+
+        try:
+            yield launched
+        finally:
+            self.starting.discard(owner)
+
+    def exited(self, pid: int) -> None:
+        """A task's main process exited and its group was killed: forget the group and kill
+        what the task left outside it."""
+        self.tasks.pop(pid, None)
+        self.untrack(pid)
+        self.sweep()
+
+    def sweep(self, everything: bool = False) -> int:
+        """Kill this agent's processes that belong to no running task (all of them when
+        ``everything``) and reap exited orphans. Returns how many were killed."""
+        running = {*self.tasks.values(), *self.starting}
+        killed = 0
+        for proc in self._candidates():
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    if self.subreaper:
+                        os.waitpid(proc.pid, os.WNOHANG)
+                        self.groups.discard(proc.pid)
+                    continue
+                env = proc.environ()
+                pgid = os.getpgid(proc.pid)
+            except (psutil.Error, ChildProcessError, ProcessLookupError):
+                continue
+            ours = env.get(AGENT_ID_VAR) == self.agent_id
+            if env.get(HELPER_VAR) == self.agent_id and not everything:
+                continue  # the agent's own worker (HCL parsing), not a task's orphan
+            if not (ours or self.subreaper):
+                continue
+            if not everything and ours and task_owner(env) in running:
+                if pgid not in self.groups:
+                    self.track(pgid)  # the watchdog kills it too if the agent dies first
+                continue
+            killed += kill_process(proc.pid)
+        return killed
+
+    def _candidates(self) -> list[psutil.Process]:
+        """Processes that may be task orphans: this process's children it did not start
+        (a subreaper adopts them), else every process (the marker tells)."""
+        try:
+            if not self.subreaper:
+                return [p for p in psutil.process_iter() if p.pid != os.getpid()]
+            own = set(self.tasks) | {self._process.pid}
+            return [c for c in psutil.Process().children() if c.pid not in own]
+        except psutil.Error:
+            return []
+
+    async def supervise(self) -> None:
+        """Every second: repair the watchdog if it died, sweep the tasks' orphans."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                self.check()
+                self.sweep()
+            except OSError:
+                log.exception("reaper: supervision failed; trying again in %gs", SWEEP_INTERVAL)
 
 
-def kill_groups(groups: set[int]) -> None:
+def set_child_subreaper() -> bool:
+    """Make this process adopt its descendants' orphans (Linux); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def task_owner(env: dict[str, str]) -> tuple[str, str]:
+    """Which task a process belongs to, by the environment its task started with."""
+    return env.get("NOMAD_ALLOC_ID", ""), env.get("NOMAD_TASK_NAME", "")
+
+
+def environ(proc: psutil.Process) -> dict[str, str]:
+    """A process's environment, or {} when it has gone or is not ours to read."""
+    try:
+        return proc.environ()
+    except psutil.Error:
+        return {}
+
+
+def kill_process(pid: int) -> int:
+    """SIGKILL a process and the group it leads, if any; 1 if it existed, else 0."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return 0
+    return 1
+
+
+def kill_groups(groups: Iterable[int]) -> None:
     """SIGKILL each process group; one that is already gone is fine."""
     for pgid in groups:
         try:
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             continue
 
 
+def kill_marked(agent_id: str, quiet_rounds: int = 3, deadline: float = 5.0) -> None:
+    """Kill every process carrying ``agent_id``'s marker, scanning again until
+    ``quiet_rounds`` scans in a row find none (a task may be forking while we look)."""
+    quiet = 0
+    stop_at = time.monotonic() + deadline
+    while quiet < quiet_rounds and time.monotonic() < stop_at:
+        found = 0
+        for proc in psutil.process_iter():
+            if proc.pid != os.getpid() and environ(proc).get(AGENT_ID_VAR) == agent_id:
+                found += kill_process(proc.pid)
+        quiet = 0 if found else quiet + 1
+        time.sleep(0.05)
+
+
 def main(argv: list[str]) -> None:
-    """Read ``+pgid`` / ``-pgid`` lines until end of input, then kill what is left and
-    remove the data dir named in ``argv``, if any."""
+    """The watchdog: ``AGENT_ID [DATA_DIR]``. Read ``+pgid`` / ``-pgid`` lines until end of
+    input, then kill what is left and every marked process, and remove DATA_DIR, if any."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    agent_id, data_dirs = argv[0], argv[1:]
     groups: set[int] = set()
     for line in sys.stdin.buffer:
         text = line.decode().strip()
@@ -75,7 +274,8 @@ def main(argv: list[str]) -> None:
         elif text[:1] == "-":
             groups.discard(int(text[1:]))
     kill_groups(groups)
-    for data_dir in argv:
+    kill_marked(agent_id)
+    for data_dir in data_dirs:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

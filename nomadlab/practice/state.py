@@ -3,6 +3,8 @@
 Every write bumps one global index and stamps the tables it touched, so a reader can
 ask "has anything in `allocs` changed since index N?" and wait for the answer without
 polling (Nomad's blocking queries). The scheduler and the clients watch it the same way.
+Allocations are also indexed by job, node, deployment and evaluation, and evaluations and
+deployments by job (go-memdb's secondary indexes), so no read scans every allocation.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import copy
 from collections.abc import Iterable
 
 TABLES = ("jobs", "job_versions", "allocs", "evals", "deployments", "nodes", "job_summary")
+JOB_TRACKED_VERSIONS = 6  # nomad/structs: versions of a job kept for `nomad job history`
 
 
 class StateStore:
@@ -26,6 +29,17 @@ class StateStore:
         self.evals: dict[str, dict] = {}
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
+        self._allocs_by: dict[str, dict[object, dict[str, dict]]] = {
+            "job": {},
+            "node": {},
+            "deployment": {},
+            "eval": {},
+        }
+        self._by_job: dict[str, dict[tuple[str, str], dict[str, dict]]] = {
+            "evals": {},
+            "deployments": {},
+        }
+        self._node_changes: dict[str, set[str]] = {}
         self._waiters: set[tuple[frozenset[str], int, asyncio.Future[None]]] = set()
 
     # Writes ------------------------------------------------------------------
@@ -52,7 +66,15 @@ class StateStore:
         job["JobModifyIndex"] = index
         job["Version"] = previous["Version"] + 1 if previous else 0
         self.jobs[key] = job
-        self.job_versions.setdefault(key, []).insert(0, copy.deepcopy(job))
+        versions = self.job_versions.setdefault(key, [])
+        versions.insert(0, copy.deepcopy(job))
+        if len(versions) > JOB_TRACKED_VERSIONS:
+            # Keep the newest stable version: if it is the one to go, the one before goes.
+            stable = next((i for i, v in enumerate(versions) if v.get("Stable")), -1)
+            limit = JOB_TRACKED_VERSIONS
+            if stable == limit:
+                versions[limit - 1], versions[limit] = versions[limit], versions[limit - 1]
+            del versions[limit]
         return index
 
     def update_job_status(self, job: dict, status: str) -> None:
@@ -79,18 +101,60 @@ class StateStore:
             obj["CreateIndex"] = index
         obj["ModifyIndex"] = index
         rows[obj["ID"]] = obj
+        if table in self._by_job:
+            key = (obj["Namespace"], obj["JobID"])
+            self._by_job[table].setdefault(key, {})[obj["ID"]] = obj
+        return index
+
+    def delete(self, table: str, ids: Iterable[str]) -> int:
+        """Remove evaluations or deployments (garbage collection)."""
+        index = self.commit([table])
+        rows: dict[str, dict] = getattr(self, table)
+        for row_id in ids:
+            obj = rows.pop(row_id, None)
+            if obj is not None and table in self._by_job:
+                key = (obj["Namespace"], obj["JobID"])
+                _discard(self._by_job[table], key, row_id)
         return index
 
     def upsert_allocs(self, allocs: list[dict]) -> int:
         """Write several allocations under one index, as one plan is applied."""
         index = self.commit(["allocs", "job_summary", "jobs"])
         for alloc in allocs:
-            if alloc["ID"] not in self.allocs:
+            previous = self.allocs.get(alloc["ID"])
+            if previous is None:
                 alloc["CreateIndex"] = index
                 alloc["AllocModifyIndex"] = index
+            else:
+                self._unindex(previous)
             alloc["ModifyIndex"] = index
             self.allocs[alloc["ID"]] = alloc
+            for name, key in _alloc_keys(alloc):
+                self._allocs_by[name].setdefault(key, {})[alloc["ID"]] = alloc
+            self._node_changes.setdefault(alloc["NodeID"], set()).add(alloc["ID"])
         return index
+
+    def delete_allocs(self, ids: Iterable[str]) -> int:
+        """Remove allocations (garbage collection); their clients see them go."""
+        index = self.commit(["allocs", "job_summary", "jobs"])
+        for alloc_id in ids:
+            alloc = self.allocs.pop(alloc_id, None)
+            if alloc is not None:
+                self._unindex(alloc)
+                self._node_changes.setdefault(alloc["NodeID"], set()).add(alloc_id)
+        return index
+
+    def _unindex(self, alloc: dict) -> None:
+        for name, key in _alloc_keys(alloc):
+            _discard(self._allocs_by[name], key, alloc["ID"])
+
+    def take_node_changes(self, node_id: str) -> tuple[list[dict], list[str]]:
+        """What changed on a node since the last call (its client's view): allocations
+        written, in the order they were first written, and IDs of those removed."""
+        changed = self._node_changes.pop(node_id, set())
+        allocs = [self.allocs[i] for i in changed if i in self.allocs]
+        removed = [i for i in changed if i not in self.allocs]
+        return sorted(allocs, key=lambda a: a["CreateIndex"]), removed
 
     # Reads -------------------------------------------------------------------
 
@@ -105,24 +169,24 @@ class StateStore:
         return sorted(
             (
                 a
-                for a in self.allocs.values()
-                if a["JobID"] == job_id
-                and a["Namespace"] == namespace
-                and (
-                    any_create_index or job is None or a["Job"]["CreateIndex"] == job["CreateIndex"]
-                )
+                for a in self._allocs_by["job"].get((namespace, job_id), {}).values()
+                if any_create_index or job is None or a["Job"]["CreateIndex"] == job["CreateIndex"]
             ),
             key=lambda a: (a["CreateIndex"], a["Name"]),
         )
 
+    def deployment_allocs(self, deployment_id: str) -> list[dict]:
+        """The allocations of a deployment."""
+        return list(self._allocs_by["deployment"].get(deployment_id, {}).values())
+
+    def eval_allocs(self, eval_id: str) -> list[dict]:
+        """The allocations an evaluation created."""
+        return list(self._allocs_by["eval"].get(eval_id, {}).values())
+
     def job_evals(self, namespace: str, job_id: str) -> list[dict]:
         """Every evaluation of a job, newest first."""
         return sorted(
-            (
-                e
-                for e in self.evals.values()
-                if e["JobID"] == job_id and e["Namespace"] == namespace
-            ),
+            self._by_job["evals"].get((namespace, job_id), {}).values(),
             key=lambda e: e["CreateIndex"],
             reverse=True,
         )
@@ -134,10 +198,8 @@ class StateStore:
         return sorted(
             (
                 d
-                for d in self.deployments.values()
-                if d["JobID"] == job_id
-                and d["Namespace"] == namespace
-                and (job is None or d["JobCreateIndex"] == job["CreateIndex"])
+                for d in self._by_job["deployments"].get((namespace, job_id), {}).values()
+                if job is None or d["JobCreateIndex"] == job["CreateIndex"]
             ),
             key=lambda d: d["CreateIndex"],
             reverse=True,
@@ -145,7 +207,7 @@ class StateStore:
 
     def node_allocs(self, node_id: str) -> list[dict]:
         """Every allocation placed on a node."""
-        return [a for a in self.allocs.values() if a["NodeID"] == node_id]
+        return list(self._allocs_by["node"].get(node_id, {}).values())
 
     def max_index(self, tables: Iterable[str]) -> int:
         """The index a read of ``tables`` reports in X-Nomad-Index."""
@@ -176,3 +238,24 @@ class StateStore:
         finally:
             self._waiters.discard(waiter)
         return self.max_index(watched)
+
+
+def _alloc_keys(alloc: dict) -> list[tuple[str, object]]:
+    """The secondary index entries of an allocation."""
+    keys: list[tuple[str, object]] = [
+        ("job", (alloc["Namespace"], alloc["JobID"])),
+        ("node", alloc["NodeID"]),
+        ("eval", alloc["EvalID"]),
+    ]
+    if alloc.get("DeploymentID"):
+        keys.append(("deployment", alloc["DeploymentID"]))
+    return keys
+
+
+def _discard(index: dict, key: object, row_id: str) -> None:
+    """Remove one row from a secondary index, and the key once it holds none."""
+    rows = index.get(key)
+    if rows is not None:
+        rows.pop(row_id, None)
+        if not rows:
+            del index[key]

@@ -21,6 +21,7 @@ from nomadlab.practice.http import (
     fs_endpoint,
     job_endpoint,
     node_endpoint,
+    system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
 from nomadlab.practice.http.handler import (
@@ -41,6 +42,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *node_endpoint.ROUTES,
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
+    *system_endpoint.ROUTES,
 ]
 
 

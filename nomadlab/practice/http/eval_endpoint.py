@@ -25,9 +25,7 @@ def evaluation_read(req: Request, eval_id: str) -> Read:
 def evaluation_allocations(req: Request, eval_id: str) -> Read:
     return Read(
         ("allocs",),
-        lambda: [
-            structs.alloc_stub(a) for a in req.store.allocs.values() if a["EvalID"] == eval_id
-        ],
+        lambda: [structs.alloc_stub(a) for a in req.store.eval_allocs(eval_id)],
     )
 
 

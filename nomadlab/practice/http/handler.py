@@ -18,6 +18,7 @@ import tornado.web
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner
 from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
@@ -43,6 +44,7 @@ class Agent(Protocol):
     store: StateStore
     server: Server
     deployments: DeploymentWatcher
+    core: CoreScheduler
     log: logging.Logger
     node_name: str
     blocking_queries: int

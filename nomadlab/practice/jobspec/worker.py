@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from typing import Any
@@ -27,7 +28,10 @@ _LINE_LIMIT = 256 << 20  # one answer is one JSON line: the parsed job
 class ParsePool:
     """Worker processes that parse jobspecs; at most MAX_WORKERS at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        """``env``: variables added to the workers' environment (the reaper's mark, so that
+        it does not take them for a task's orphans)."""
+        self.env = {**os.environ, **(env or {})}
         self._idle: list[asyncio.subprocess.Process] = []
         self._slots = asyncio.Semaphore(MAX_WORKERS)
         self._running: set[asyncio.subprocess.Process] = set()
@@ -72,6 +76,7 @@ class ParsePool:
             stdout=asyncio.subprocess.PIPE,
             limit=_LINE_LIMIT,
             start_new_session=True,
+            env=self.env,
         )
         self._running.add(worker)
         return worker

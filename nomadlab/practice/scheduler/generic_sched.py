@@ -5,20 +5,26 @@ reconciles each task group (place missing allocations, stop extra ones, replace 
 ones under the ``update`` block's ``max_parallel``, reschedule failed ones), checks node
 feasibility (drivers, datacenter, eligibility), bin-packs CPU and memory, picks ports,
 and writes the result as one plan. What cannot be placed is recorded on the evaluation
-(``FailedTGAllocs``) and waits in a blocked evaluation, as in Nomad.
+(``FailedTGAllocs``, the group's later failures coalesced into one) and waits in a blocked
+evaluation, as in Nomad. An evaluation yields to the event loop every few milliseconds, so
+placing a big job never stalls the API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from nomadlab.practice import structs
+from nomadlab.practice.scheduler.context import EvalContext
 from nomadlab.practice.scheduler.feasible import infeasible, static_port_collision
-from nomadlab.practice.scheduler.rank import assign_resources, exhausted, node_usage, ports_in_use
+from nomadlab.practice.scheduler.rank import assign_resources, exhausted
 from nomadlab.practice.scheduler.reconcile import Reconciler
 from nomadlab.practice.scheduler.util import (
     Plan,
+    coalesce,
+    exhaust_resources,
     new_allocation,
     new_deployment,
     new_metric,
@@ -30,6 +36,8 @@ from nomadlab.practice.structs import new_evaluation, now_ns
 
 log = logging.getLogger("nomad.scheduler")
 
+SLICE = 0.01  # seconds of placement work between yields to the event loop
+
 
 class Scheduler:
     """Nomad's eval broker and a single scheduler worker, on the agent's event loop."""
@@ -39,6 +47,8 @@ class Scheduler:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.blocked: dict[str, str] = {}  # blocked eval ID → "resources" | "constraints"
         self._timers: set[asyncio.TimerHandle] = set()
+        self.context: EvalContext | None = None  # of the evaluation being processed
+        self._slice_started = 0.0
 
     # The broker ----------------------------------------------------------------
 
@@ -77,7 +87,7 @@ class Scheduler:
             if evaluation is None or evaluation["Status"] != "pending":
                 continue
             try:
-                self.process(evaluation)
+                await self.process(evaluation)
             except Exception as exc:
                 log.exception("[ERROR] worker: failed to process evaluation %s", eval_id)
                 evaluation["Status"] = "failed"
@@ -91,9 +101,10 @@ class Scheduler:
 
     # One evaluation ------------------------------------------------------------
 
-    def process(self, evaluation: dict) -> None:
+    async def process(self, evaluation: dict) -> None:
         """Reconcile the evaluation's job and apply the plan."""
         store = self.store
+        self._slice_started = time.monotonic()
         job = store.job(evaluation["Namespace"], evaluation["JobID"])
         self._cancel_older_blocked(evaluation)
         plan = Plan()
@@ -109,6 +120,7 @@ class Scheduler:
         stopping = job is None or job["Stop"]
         if not stopping:
             plan.deployment, plan.updates_allowed = self._deployment_for(job, evaluation)
+            self.context = EvalContext(store, job, plan)
         groups = {} if stopping else {g["Name"]: g for g in job["TaskGroups"]}
         for name in sorted({a["TaskGroup"] for a in allocs} | set(groups)):
             group_allocs = [a for a in allocs if a["TaskGroup"] == name]
@@ -117,7 +129,8 @@ class Scheduler:
                     if alloc["DesiredStatus"] == "run":
                         plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
                 continue
-            Reconciler(self, job, groups[name], group_allocs, evaluation, plan).run()
+            await Reconciler(self, job, groups[name], group_allocs, evaluation, plan).run()
+        self.context = None
         self._apply(evaluation, job, plan)
 
     def _apply(self, evaluation: dict, job: dict | None, plan: Plan) -> None:
@@ -184,14 +197,24 @@ class Scheduler:
 
     # Placement ---------------------------------------------------------------
 
-    def place(self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan) -> dict | None:
-        """Choose a node for one new allocation; record why not on failure."""
+    async def place(
+        self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan
+    ) -> dict | None:
+        """Choose a node for one new allocation; record why not on failure. Once a group has
+        failed, its later placements only count as coalesced failures, as in Nomad."""
+        if group["Name"] in plan.failed:
+            coalesce(plan, group, 1)
+            return None
+        if time.monotonic() - self._slice_started > SLICE:
+            await asyncio.sleep(0)
+            self._slice_started = time.monotonic()
+        context = self.context
+        assert context is not None
+        context.refresh()
         ask_cpu = sum(t["Resources"]["CPU"] for t in group["Tasks"])
         ask_mem = sum(t["Resources"]["MemoryMB"] for t in group["Tasks"])
         metric = new_metric()
-        pending = [a for a in plan.allocs if a["DesiredStatus"] == "run"]
-        ports_used = ports_in_use(self.store, pending)
-        collision = static_port_collision(group, ports_used)
+        collision = static_port_collision(group, context.ports)
         candidates = []
         for node in sorted(self.store.nodes.values(), key=lambda n: n["Name"]):
             metric["NodesEvaluated"] += 1
@@ -209,7 +232,7 @@ class Scheduler:
             metric["NodesAvailable"][node["Datacenter"]] = (
                 metric["NodesAvailable"].get(node["Datacenter"], 0) + 1
             )
-            used_cpu, used_mem, same_job = node_usage(self.store, node, job, pending)
+            used_cpu, used_mem, same_job = context.node_usage(node["ID"])
             capacity = node["NodeResources"]
             if used_cpu + ask_cpu > capacity["Cpu"]["CpuShares"]:
                 exhausted(metric, "cpu")
@@ -227,15 +250,14 @@ class Scheduler:
             score = fit / 2 - same_job / max(group["Count"], 1)
             candidates.append((score, node))
         if not candidates:
-            failure = plan.failed.setdefault(group["Name"], metric)
-            if failure is not metric:
-                failure["CoalescedFailures"] += 1
+            exhaust_resources(metric, group, 1)
+            plan.failed[group["Name"]] = metric
             plan.queued[group["Name"]] = plan.queued.get(group["Name"], 0) + 1
             return None
         node = max(candidates, key=lambda c: c[0])[1]
         metric["NodesInPool"] = len(self.store.nodes)
         metric["ScoreMetaData"] = [{"NodeID": node["ID"], "NormScore": 1.0, "Scores": {}}]
         alloc = new_allocation(job, group, name, node, evaluation, metric)
-        assign_resources(alloc, group, node, ports_used)
+        assign_resources(alloc, group, node, context.ports)
         plan.allocs.append(alloc)
         return alloc

@@ -7,9 +7,6 @@ import copy
 import random
 import socket
 
-from nomadlab.practice import structs
-from nomadlab.practice.state import StateStore
-
 MIN_DYNAMIC_PORT = 20000
 MAX_DYNAMIC_PORT = 32000
 
@@ -120,32 +117,3 @@ def assign_resources(alloc: dict, group: dict, node: dict, used: set[int]) -> No
         "DiskMB": disk,
         "Networks": shared_networks or None,
     }
-
-
-def node_usage(
-    store: StateStore, node: dict, job: dict, pending: list[dict]
-) -> tuple[int, int, int]:
-    """CPU and memory the node's live allocations (stored or planned) hold, and how many are
-    the job's own (for job anti-affinity)."""
-    cpu = mem = same_job = 0
-    seen = set()
-    for alloc in [*pending, *store.node_allocs(node["ID"])]:
-        if alloc["ID"] in seen or alloc["NodeID"] != node["ID"]:
-            continue
-        seen.add(alloc["ID"])
-        if alloc["DesiredStatus"] != "run" or structs.is_terminal(alloc):
-            continue
-        alloc_cpu, alloc_mem = structs.alloc_resources(alloc)
-        cpu += alloc_cpu
-        mem += alloc_mem
-        same_job += alloc["JobID"] == job["ID"]
-    return cpu, mem, same_job
-
-
-def ports_in_use(store: StateStore, pending: list[dict]) -> set[int]:
-    """Ports held by live allocations on any node: every practice node shares this host."""
-    used = set()
-    for alloc in [*store.allocs.values(), *pending]:
-        if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
-            used.update(structs.alloc_ports(alloc))
-    return used

@@ -8,7 +8,7 @@ import re
 from typing import Protocol
 
 from nomadlab.practice import structs
-from nomadlab.practice.scheduler.util import Plan, deployment_group_state, stop
+from nomadlab.practice.scheduler.util import Plan, coalesce, deployment_group_state, stop
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns
 
@@ -34,7 +34,7 @@ class Placer(Protocol):
 
     store: StateStore
 
-    def place(
+    async def place(
         self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan
     ) -> dict | None: ...
 
@@ -59,7 +59,7 @@ class Reconciler:
         self.plan = plan
         self.deployment = plan.deployment
 
-    def run(self) -> None:
+    async def run(self) -> None:
         count = self.group["Count"]
         live = [
             a for a in self.allocs if a["DesiredStatus"] == "run" and not structs.is_terminal(a)
@@ -76,14 +76,24 @@ class Reconciler:
                 self.plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
             else:
                 keep[index] = alloc
-        self._update(keep)
-        held = self._reschedule(failed, count, set(keep))
-        for index in range(count):
-            if index not in keep and index not in held:
-                self._place(index)
+        await self._update(keep)
+        held = await self._reschedule(failed, count, set(keep))
+        await self._place_missing(count, set(keep) | held)
         self._record_desired_total(count)
 
-    def _update(self, keep: dict[int, dict]) -> None:
+    async def _place_missing(self, count: int, occupied: set[int]) -> None:
+        """Place every index not yet occupied. Once the group fails to place, the indexes
+        left are counted, not looped over: ``count`` may be in the millions."""
+        for index in range(count):
+            if index in occupied:
+                continue
+            if self.group["Name"] in self.plan.failed:
+                later = count - index - sum(1 for o in occupied if index < o < count)
+                coalesce(self.plan, self.group, later)
+                return
+            await self._place(index)
+
+    async def _update(self, keep: dict[int, dict]) -> None:
         """Bring kept allocations to the job's version: in place, or replaced under max_parallel."""
         job, group = self.job, self.group
         destructive = []
@@ -103,7 +113,7 @@ class Reconciler:
         limit = self._update_limit()
         for index, alloc in destructive[:limit]:
             self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
-            replacement = self._place(index, previous=alloc)
+            replacement = await self._place(index, previous=alloc)
             if replacement is None:
                 del keep[index]
             else:
@@ -119,16 +129,15 @@ class Reconciler:
             return 1_000_000
         in_flight = sum(
             1
-            for a in self.scheduler.store.allocs.values()
-            if a.get("DeploymentID") == self.deployment["ID"]
-            and a["TaskGroup"] == self.group["Name"]
+            for a in self.scheduler.store.deployment_allocs(self.deployment["ID"])
+            if a["TaskGroup"] == self.group["Name"]
             and a["DesiredStatus"] == "run"
             and not structs.is_terminal(a)
             and not (a.get("DeploymentStatus") or {}).get("Healthy")
         )
         return max(0, max_parallel - in_flight)
 
-    def _reschedule(self, failed: list[dict], count: int, kept: set[int]) -> set[int]:
+    async def _reschedule(self, failed: list[dict], count: int, kept: set[int]) -> set[int]:
         """Replace failed allocations per the reschedule policy; returns indexes they hold."""
         held = set()
         policy = self.group.get("ReschedulePolicy") or {}
@@ -156,16 +165,16 @@ class Reconciler:
                     marked["FollowupEvalID"] = followup["ID"]
                     self.plan.allocs.append(marked)
                 continue
-            replacement = self._place(index, previous=alloc)
+            replacement = await self._place(index, previous=alloc)
             if replacement is not None:
                 old = stop(alloc, structs.ALLOC_RESCHEDULED)
                 old["NextAllocation"] = replacement["ID"]
                 self.plan.allocs.append(old)
         return held
 
-    def _place(self, index: int, previous: dict | None = None) -> dict | None:
+    async def _place(self, index: int, previous: dict | None = None) -> dict | None:
         name = f"{self.job['ID']}.{self.group['Name']}[{index}]"
-        alloc = self.scheduler.place(self.job, self.group, name, self.evaluation, self.plan)
+        alloc = await self.scheduler.place(self.job, self.group, name, self.evaluation, self.plan)
         if alloc is None:
             return None
         if self.deployment is not None:

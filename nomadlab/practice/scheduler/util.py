@@ -49,6 +49,43 @@ def new_metric() -> dict:
     }
 
 
+def exhaust_resources(metric: dict, group: dict, times: int) -> None:
+    """Add the group's ask ``times`` over to ResourcesExhausted, per task, in the dimensions
+    that ran out (AllocMetric.ExhaustResources)."""
+    dimensions = metric["DimensionExhausted"]
+    if not dimensions:
+        return
+    exhausted = metric["ResourcesExhausted"] = metric["ResourcesExhausted"] or {}
+    for task in group["Tasks"]:
+        resources = exhausted.setdefault(
+            task["Name"],
+            {
+                "CPU": 0,
+                "Cores": 0,
+                "MemoryMB": 0,
+                "MemoryMaxMB": 0,
+                "DiskMB": 0,
+                "IOPS": 0,
+                "Networks": None,
+                "Devices": None,
+                "NUMA": None,
+            },
+        )
+        if dimensions.get("memory"):
+            resources["MemoryMB"] += task["Resources"]["MemoryMB"] * times
+        if dimensions.get("cpu"):
+            resources["CPU"] += task["Resources"]["CPU"] * times
+
+
+def coalesce(plan: Plan, group: dict, times: int) -> None:
+    """Count ``times`` more failed placements of a group that has already failed: Nomad
+    reports them as one failure with CoalescedFailures, and queues them all."""
+    metric = plan.failed[group["Name"]]
+    metric["CoalescedFailures"] += times
+    exhaust_resources(metric, group, times)
+    plan.queued[group["Name"]] = plan.queued.get(group["Name"], 0) + times
+
+
 def new_allocation(
     job: dict, group: dict, name: str, node: dict, evaluation: dict, metric: dict
 ) -> dict:
