@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import json
 import random
 import re
 import sys
 import threading
+import time
 
 import nomad
+import psutil
 import pytest
 import requests
 from conftest import (
@@ -417,3 +420,35 @@ def test_405s_are_plain_text(agent: Agent, method: str, path: str) -> None:
     assert response.status_code == 405
     assert response.headers["Content-Type"].startswith("text/plain")
     assert response.text == "Invalid method"
+
+
+def test_a_parse_worker_dies_with_a_sigkilled_agent_even_mid_parse(tmp_path) -> None:
+    agent = Agent(http_port=None, log_file=tmp_path / "agent.log").start()
+
+    def parse() -> None:
+        with contextlib.suppress(requests.RequestException):  # the agent is killed under it
+            requests.post(
+                f"{agent.address}/v1/jobs/parse", json={"JobHCL": meta_hcl(20_000)}, timeout=300
+            )
+
+    try:
+        threading.Thread(target=parse, daemon=True).start()
+
+        def parse_worker() -> list[psutil.Process]:
+            return [
+                c
+                for c in psutil.Process(agent.pid).children()
+                if "nomadlab.practice.jobspec.worker" in " ".join(c.cmdline())
+            ]
+
+        (worker,) = wait_for(parse_worker, what="the parse worker to start")
+        time.sleep(1)  # well into a parse that takes far longer than the wait below
+        assert worker.is_running()
+    finally:
+        agent.process.kill()
+        agent.process.wait()
+    wait_for(
+        lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE,
+        timeout=30,
+        what="the parse worker to be killed with the agent",
+    )

@@ -68,7 +68,9 @@ class PracticeAgent:
         self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
         self.store = StateStore()
         self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
-        self.parser = ParsePool({HELPER_VAR: self.reaper.agent_id})
+        self.parser = ParsePool(
+            {HELPER_VAR: self.reaper.agent_id}, self.reaper.track, self.reaper.untrack
+        )
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)

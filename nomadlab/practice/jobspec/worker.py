@@ -4,8 +4,8 @@ python-hcl2 is pure Python: a 1 MB jobspec takes tens of seconds and hundreds of
 agent that would stop every other request (blocking queries, the scheduler, the clients) and
 keep the memory. A worker process parses instead; one stays warm for the next small parse,
 and a worker that parsed a large input exits after it, giving its memory back. A worker
-reads requests on stdin and exits at end of input, so it dies with the agent, even a
-SIGKILLed one, as the reaper does.
+reads requests on stdin and exits at end of input, and its process group is given to the
+reaper's watchdog, so it dies with the agent, even a SIGKILLed one, even mid-parse.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from nomadlab.practice.jobspec.common import JobspecError
@@ -28,10 +29,18 @@ _LINE_LIMIT = 256 << 20  # one answer is one JSON line: the parsed job
 class ParsePool:
     """Worker processes that parse jobspecs; at most MAX_WORKERS at a time."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        track: Callable[[int], None] | None = None,
+        untrack: Callable[[int], None] | None = None,
+    ) -> None:
         """``env``: variables added to the workers' environment (the reaper's mark, so that
-        it does not take them for a task's orphans)."""
+        it does not take them for a task's orphans); ``track``/``untrack``: told each
+        worker's process group, so that the reaper's watchdog kills a worker mid-parse if
+        the agent dies."""
         self.env = {**os.environ, **(env or {})}
+        self._track, self._untrack = track, untrack
         self._idle: list[asyncio.subprocess.Process] = []
         self._slots = asyncio.Semaphore(MAX_WORKERS)
         self._running: set[asyncio.subprocess.Process] = set()
@@ -79,6 +88,8 @@ class ParsePool:
             env=self.env,
         )
         self._running.add(worker)
+        if self._track is not None:
+            self._track(worker.pid)  # its own session: its process group is its pid
         return worker
 
     async def _retire(self, worker: asyncio.subprocess.Process) -> None:
@@ -87,6 +98,8 @@ class ParsePool:
             worker.kill()
         await worker.wait()
         self._running.discard(worker)
+        if self._untrack is not None:
+            self._untrack(worker.pid)
 
     async def close(self) -> None:
         """Stop every worker (the agent is shutting down)."""
