@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -27,6 +28,20 @@ Commands:
     job scale JOB [GROUP] COUNT
                         Change a task group's count like `nomad job scale`
     job stop JOB        Stop a job like `nomad job stop` (-purge to remove it)
+    node status [-verbose] [NODE]
+                        List the nodes, or show one with its events and allocations
+    node drain -enable|-disable [-deadline D] [-detach] NODE
+                        Move a node's allocations elsewhere, a batch at a time
+    node eligibility -enable|-disable NODE
+                        Allow or forbid new placements on a node
+    node fail|recover NODE
+                        Practice agent only (not Nomad's API): a node's machine dies / returns
+    alloc status [-verbose] ALLOC
+                        Show an allocation, its reschedules, task events and placement
+    alloc logs [-stderr] ALLOC|JOB [TASK]
+                        Print what a task wrote
+    alloc restart|signal|stop ALLOC
+                        Restart its tasks in place, send a signal (-s), or stop and replace it
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -110,6 +125,169 @@ def job_stop(argv: list[str]) -> int:
     return _lab().stop(args.job, purge=args.purge).exit_code
 
 
+def go_duration(text: str) -> float:
+    """Seconds in a Go duration (``90s``, ``1m30s``, ``1h``, ``-1s``), as ``-deadline`` takes."""
+    match = re.fullmatch(r"(-?)((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)", text.strip())
+    if not match:
+        raise ValueError(f'time: invalid duration "{text}"')
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    total = sum(
+        float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    )
+    return -total if match.group(1) else total
+
+
+def node_status(argv: list[str]) -> int:
+    """``nomadlab node status [-verbose] [NODE]``."""
+    parser = _parser("nomadlab node status", "nomadlab node status [-verbose] [NODE]")
+    parser.add_argument("-verbose", "--verbose", action="store_true")
+    parser.add_argument("node", nargs="?")
+    args = parser.parse_args(argv)
+    print(_lab().node_status(args.node, verbose=args.verbose))
+    return 0
+
+
+def node_drain(argv: list[str]) -> int:
+    """``nomadlab node drain -enable|-disable [-deadline D] [-detach] [-yes] NODE``."""
+    usage = "nomadlab node drain -enable|-disable [-deadline D] [-detach] [-yes] NODE"
+    parser = _parser("nomadlab node drain", usage)
+    parser.add_argument("-enable", "--enable", action="store_true")
+    parser.add_argument("-disable", "--disable", action="store_true")
+    parser.add_argument("-deadline", "--deadline", default=None)
+    parser.add_argument("-force", "--force", action="store_true")
+    parser.add_argument("-no-deadline", "--no-deadline", action="store_true")
+    parser.add_argument("-detach", "--detach", action="store_true")
+    parser.add_argument("-ignore-system", "--ignore-system", action="store_true")
+    parser.add_argument("-keep-ineligible", "--keep-ineligible", action="store_true")
+    parser.add_argument("-yes", "--yes", action="store_true")  # nomadlab never prompts
+    parser.add_argument("node")
+    args = parser.parse_args(argv)
+    if args.enable == args.disable:
+        return _fail("Either the '-enable' or '-disable' flag must be set")
+    deadline = None
+    if args.force:
+        deadline = -1.0
+    elif args.no_deadline:
+        deadline = 0.0
+    elif args.deadline is not None:
+        try:
+            deadline = go_duration(args.deadline)
+        except ValueError as exc:
+            return _fail(f"Failed to parse deadline {args.deadline!r}: {exc}")
+    _lab().node_drain(
+        args.node,
+        enable=args.enable,
+        deadline=deadline,
+        detach=args.detach,
+        ignore_system=args.ignore_system,
+        keep_ineligible=args.keep_ineligible,
+    )
+    return 0
+
+
+def node_eligibility(argv: list[str]) -> int:
+    """``nomadlab node eligibility -enable|-disable NODE``."""
+    usage = "nomadlab node eligibility -enable|-disable NODE"
+    parser = _parser("nomadlab node eligibility", usage)
+    parser.add_argument("-enable", "--enable", action="store_true")
+    parser.add_argument("-disable", "--disable", action="store_true")
+    parser.add_argument("node")
+    args = parser.parse_args(argv)
+    if args.enable == args.disable:
+        return _fail("Either the '-enable' or '-disable' flag must be set")
+    _lab().node_eligibility(args.node, enable=args.enable)
+    return 0
+
+
+def node_practice(verb: str) -> Callable[[list[str]], int]:
+    """``nomadlab node fail|recover NODE``: practice agent only."""
+
+    def command(argv: list[str]) -> int:
+        parser = _parser(f"nomadlab node {verb}", f"nomadlab node {verb} NODE")
+        parser.add_argument("node")
+        args = parser.parse_args(argv)
+        lab = _lab()
+        (lab.node_fail if verb == "fail" else lab.node_recover)(args.node)
+        return 0
+
+    return command
+
+
+def alloc_status(argv: list[str]) -> int:
+    """``nomadlab alloc status [-verbose] ALLOC``."""
+    parser = _parser("nomadlab alloc status", "nomadlab alloc status [-verbose] ALLOC")
+    parser.add_argument("-verbose", "--verbose", action="store_true")
+    parser.add_argument("alloc")
+    args = parser.parse_args(argv)
+    print(_lab().alloc_status(args.alloc, verbose=args.verbose))
+    return 0
+
+
+def alloc_logs(argv: list[str]) -> int:
+    """``nomadlab alloc logs [-stderr] [-job] ALLOC|JOB [TASK]``."""
+    usage = "nomadlab alloc logs [-stderr] [-job] ALLOC|JOB [TASK]"
+    parser = _parser("nomadlab alloc logs", usage)
+    parser.add_argument("-stderr", "--stderr", action="store_true")
+    parser.add_argument("-job", "--job", action="store_true")
+    parser.add_argument("alloc")
+    parser.add_argument("task", nargs="?")
+    args = parser.parse_args(argv)
+    text = _lab().logs(args.alloc, task=args.task, type="stderr" if args.stderr else "stdout")
+    sys.stdout.write(text)
+    return 0
+
+
+def alloc_restart(argv: list[str]) -> int:
+    """``nomadlab alloc restart [-all-tasks] ALLOC [TASK]``."""
+    usage = "nomadlab alloc restart [-all-tasks] ALLOC [TASK]"
+    parser = _parser("nomadlab alloc restart", usage)
+    parser.add_argument("-all-tasks", "--all-tasks", action="store_true")
+    parser.add_argument("-task", "--task", default=None)
+    parser.add_argument("alloc")
+    parser.add_argument("task_name", nargs="?")
+    args = parser.parse_args(argv)
+    _lab().alloc_restart(args.alloc, task=args.task or args.task_name, all_tasks=args.all_tasks)
+    return 0
+
+
+def alloc_signal(argv: list[str]) -> int:
+    """``nomadlab alloc signal [-s SIGNAL] ALLOC [TASK]``."""
+    usage = "nomadlab alloc signal [-s SIGNAL] ALLOC [TASK]"
+    parser = _parser("nomadlab alloc signal", usage)
+    parser.add_argument("-s", default="SIGKILL")
+    parser.add_argument("-task", "--task", default=None)
+    parser.add_argument("alloc")
+    parser.add_argument("task_name", nargs="?")
+    args = parser.parse_args(argv)
+    _lab().alloc_signal(args.alloc, signal=args.s, task=args.task or args.task_name)
+    return 0
+
+
+def alloc_stop(argv: list[str]) -> int:
+    """``nomadlab alloc stop [-detach] ALLOC``."""
+    parser = _parser("nomadlab alloc stop", "nomadlab alloc stop [-detach] ALLOC")
+    parser.add_argument("-detach", "--detach", action="store_true")
+    parser.add_argument("alloc")
+    args = parser.parse_args(argv)
+    return _lab().alloc_stop(args.alloc, detach=args.detach).exit_code
+
+
+NODE_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "status": node_status,
+    "drain": node_drain,
+    "eligibility": node_eligibility,
+    "fail": node_practice("fail"),
+    "recover": node_practice("recover"),
+}
+
+ALLOC_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "status": alloc_status,
+    "logs": alloc_logs,
+    "restart": alloc_restart,
+    "signal": alloc_signal,
+    "stop": alloc_stop,
+}
+
 JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": job_run,
     "status": job_status,
@@ -118,12 +296,16 @@ JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
-def job(argv: list[str]) -> int:
-    """Dispatch ``nomadlab job <verb>``."""
-    if not argv or argv[0] not in JOB_COMMANDS:
-        print("Usage: nomadlab job <run|status|scale|stop> [args]", file=sys.stderr)
+GROUPS = {"job": JOB_COMMANDS, "node": NODE_COMMANDS, "alloc": ALLOC_COMMANDS}
+
+
+def dispatch(group: str, argv: list[str]) -> int:
+    """Dispatch ``nomadlab <job|node|alloc> <verb>``."""
+    commands = GROUPS[group]
+    if not argv or argv[0] not in commands:
+        print(f"Usage: nomadlab {group} <{'|'.join(commands)}> [args]", file=sys.stderr)
         return 1
-    return JOB_COMMANDS[argv[0]](argv[1:])
+    return commands[argv[0]](argv[1:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,11 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command == "job":
+    if command in GROUPS:
         from nomadlab.errors import NomadLabError
 
         try:
-            return job(rest)
+            return dispatch(command, rest)
         except NomadLabError as exc:
             return _fail(exc)
         except KeyboardInterrupt:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from nomadlab import agent as agents
 from nomadlab.agent import RunningAgent
+from nomadlab.cluster import ClusterVerbs
 from nomadlab.errors import (
     DeploymentFailed,
     NomadAPIError,
@@ -82,8 +83,9 @@ def _is_loopback(address: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-class Lab:
-    """A handle on one Nomad agent (any mode) with the tutorial's verbs."""
+class Lab(ClusterVerbs):
+    """A handle on one Nomad agent (any mode) with the tutorial's verbs (node and alloc verbs
+    in :class:`~nomadlab.cluster.ClusterVerbs`)."""
 
     def __init__(self, agent: RunningAgent | str | None = None, *, quiet: bool = False) -> None:
         """Drive ``agent``: a RunningAgent from :func:`nomadlab.start`, or an address."""

@@ -14,6 +14,8 @@ in notebooks alike; ``fig.savefig(path)`` saves one.
   ``AllocatedResources``, and the chart then says "no ports".
 - :func:`counts_over_time` draws samples recorded while a job is scaled
   (:func:`nomadlab.watch` records them).
+- :func:`placements_over_time` shows which node each copy ran on and when it moved,
+  with the periods nodes were down or draining (:func:`fetch_placements` fetches it).
 
 :func:`fetch_allocations` and :func:`fetch_nodes` are the thin helpers that fetch this
 data from an agent: full allocations and the node list, ready for the charts.
@@ -218,13 +220,7 @@ def allocation_timeline(
             ax.plot([(healthy_at - start) / _NS], [row], linestyle="none", **_health_style(verdict))
             marks.add(verdict)
 
-    _label_rows(ax, [_row_label(a) for a in allocs], axis="y")
-    ax.set_ylim(len(allocs) - 0.5, -0.5)
-    ax.set_xlim(left=0)
-    ax.grid(axis="x", color="0.9")
-    ax.set_axisbelow(True)
-    ax.set_xlabel("seconds since first allocation")
-    ax.set_ylabel("allocation")
+    _time_rows(ax, [_row_label(a) for a in allocs], "seconds since first allocation", "allocation")
     ax.set_title(title)
     handles = [Patch(color=STATUS_COLORS[s], label=s) for s in STATUS_COLORS if s in statuses]
     handles += [
@@ -362,6 +358,126 @@ def allocations_by_node(
     _draw_ports(by_port, allocs)
     fig.legend(loc="outside right upper", frameon=False)
     return fig
+
+
+#: Node events that open and close a period shaded on a node's row in
+#: :func:`placements_over_time`: (opening message, closing messages, label).
+NODE_PERIODS = (
+    ("Node heartbeat missed", ("Node reregistered by heartbeat",), "down"),
+    ("Node drain strategy set", ("Node drain complete", "Node drain disabled"), "draining"),
+)
+
+
+def node_periods(node: dict[str, Any], now_ns: int) -> list[tuple[str, int, int]]:
+    """When a node was down or draining, as ``(label, start_ns, end_ns)``, from its events."""
+    periods = []
+    events = sorted(
+        (parse_rfc3339_ns(e.get("Timestamp")) or 0, e.get("Message", ""))
+        for e in node.get("Events") or []
+    )
+    for opening, closing, label in NODE_PERIODS:
+        start = None
+        for at, message in events:
+            if message == opening and start is None:
+                start = at
+            elif message in closing and start is not None:
+                periods.append((label, start, at))
+                start = None
+        if start is not None:
+            periods.append((label, start, now_ns))
+    return periods
+
+
+def placements_over_time(
+    allocations: list[Allocation],
+    nodes: list[dict[str, Any]] | None = None,
+    *,
+    now_ns: int | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Which node each copy ran on, and when it moved: a row per node, each allocation a bar
+    in its node's row (coloured by state, labelled with its copy index ``[n]``), an arrow
+    from an allocation to its replacement, and the periods a node was down or draining
+    shaded. Works with allocation stubs; ``nodes`` (``GET /v1/node/:id`` dicts, for their
+    events) names every node and shades their periods.
+    """
+    title = title or _job_title(allocations, "Where the copies of {} ran", "Where copies ran")
+    if not allocations:
+        return _message_chart("no allocations yet", title)
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    allocs = _in_creation_order(allocations)
+    names = {n["ID"]: n["Name"] for n in nodes or []}
+    rows = list(dict.fromkeys([*names, *(a["NodeID"] for a in allocs)]))
+    start = min(a["CreateTime"] for a in allocs)
+    lanes = max(_copy_index(a) for a in allocs) + 1
+    fig = Chart(figsize=(10, 1.6 + 0.9 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    shades = {"down": "#444444", "draining": "#bbbbbb"}
+    for node in nodes or []:
+        for label, begin, end in node_periods(node, now_ns):
+            row = rows.index(node["ID"])
+            ax.fill_between(
+                [(begin - start) / _NS, (end - start) / _NS],
+                row - 0.45,
+                row + 0.45,
+                color=shades[label],
+                alpha=0.25,
+                hatch="//" if label == "down" else None,
+                linewidth=0,
+            )
+    where: dict[str, tuple[float, float, float]] = {}  # alloc ID → (y, start s, end s)
+    statuses = set()
+    for alloc in allocs:
+        spans = timeline_spans(alloc, now_ns)
+        y = rows.index(alloc["NodeID"]) + (_copy_index(alloc) + 0.5) / lanes * 0.8 - 0.4
+        height = 0.8 / lanes * 0.8
+        ax.barh(
+            [y] * len(spans),
+            [(end - begin) / _NS or 0.3 for _, begin, end in spans],
+            left=[(begin - start) / _NS for _, begin, _ in spans],
+            height=height,
+            color=[_color(status) for status, _, _ in spans],
+        )
+        statuses.update(status for status, _, _ in spans)
+        first, last = (spans[0][1] - start) / _NS, (spans[-1][2] - start) / _NS
+        ax.annotate(
+            f"[{_copy_index(alloc)}]",
+            (first, y),
+            xytext=(2, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color="white",
+        )
+        where[alloc["ID"]] = (y, first, last)
+    for alloc in allocs:
+        previous = where.get(alloc.get("PreviousAllocation") or "")
+        if previous:
+            y, begin, _ = where[alloc["ID"]]
+            arrow = {"arrowstyle": "->", "color": "black", "connectionstyle": "arc3,rad=0.2"}
+            ax.annotate("", (begin, y), (previous[2], previous[0]), arrowprops=arrow)
+    _time_rows(ax, [names.get(r) or r[:8] for r in rows], "seconds since first allocation", "node")
+    ax.set_title(title)
+    handles = [Patch(color=_color(s), label=s) for s in STATUS_COLORS if s in statuses]
+    handles += [Patch(color=c, alpha=0.25, label=f"node {k}") for k, c in shades.items()]
+    handles.append(Line2D([], [], color="black", marker=">", label="moved to"))
+    fig.legend(handles=handles, loc="outside right upper", frameon=False)
+    return fig
+
+
+def _copy_index(alloc: Allocation) -> int:
+    match = re.search(r"\[(\d+)\]$", alloc.get("Name", ""))
+    return int(match.group(1)) if match else 0
+
+
+def fetch_placements(lab: Lab, job: str) -> tuple[list[Allocation], list[dict[str, Any]]]:
+    """A job's allocations and every node in full (with their events), for
+    :func:`placements_over_time`: the history is in the allocations' times and task events
+    and the nodes' events, so nothing needs recording while it happens."""
+    with api_errors(lab.address, bool(lab.nomad.token)):
+        allocs = lab.nomad.job.get_allocations(job)
+        nodes = [lab.nomad.node.get_node(n["ID"]) for n in lab.nomad.nodes.get_nodes()]
+    return allocs, sorted(nodes, key=lambda n: n["Name"])
 
 
 def fetch_allocations(lab: Lab, job: str) -> list[Allocation]:
@@ -504,6 +620,17 @@ def _label_rows(ax: Axes, labels: list[str], *, axis: str, rotate: bool = False)
         ax.set_yticks(positions, shown, fontsize=fontsize)
     else:
         ax.set_xticks(positions, shown, fontsize=fontsize, rotation=90 if rotate else 0)
+
+
+def _time_rows(ax: Axes, labels: list[str], xlabel: str, ylabel: str) -> None:
+    """Rows top to bottom against seconds from 0, with a light vertical grid."""
+    _label_rows(ax, labels, axis="y")
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xlim(left=0)
+    ax.grid(axis="x", color="0.9")
+    ax.set_axisbelow(True)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
 
 
 def _restart_style() -> dict[str, Any]:

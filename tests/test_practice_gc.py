@@ -78,6 +78,12 @@ def test_system_gc_collects_a_stopped_job_and_leaves_a_live_one(
         lambda: client.job.get_job("gone")["Status"] == "dead",
         what="the stopped job to be dead",
     )
+    # A job is dead once its allocations are told to stop, but GC keeps an allocation its
+    # client still runs (allocGCEligible): wait for the client to report them finished.
+    wait_for(
+        lambda: all(a["ClientStatus"] == "complete" for a in client.job.get_allocations("gone")),
+        what="the clients to finish the stopped allocations",
+    )
     client.system.initiate_garbage_collection()
     assert client.jobs.get_jobs(prefix="gone") == []
     assert client.job.get_allocations("gone") == []

@@ -1,10 +1,13 @@
-"""The scheduler's pure rules: when an allocation failed, reschedule delays and limits."""
+"""The scheduler's pure rules: when an allocation failed, reschedule delays and limits,
+constraints, distinct_hosts and the even-spread boost."""
 
 from __future__ import annotations
 
 import time
 
 from nomadlab.practice.scheduler import failed_at, reschedule_allowed, reschedule_delay
+from nomadlab.practice.scheduler.feasible import distinct_hosts_collision, first_unmet, meets
+from nomadlab.practice.scheduler.rank import even_spread_boost
 
 SECOND = 1_000_000_000
 
@@ -52,3 +55,64 @@ def test_reschedule_attempts_are_limited_unless_unlimited() -> None:
     long_ago = failed_alloc(0, 0, 1)
     long_ago["RescheduleTracker"]["Events"][0]["RescheduleTime"] = time.time_ns() - 7200 * SECOND
     assert reschedule_allowed(long_ago, policy)  # outside the interval: it no longer counts
+
+
+NODE = {
+    "ID": "n1",
+    "Name": "vm-1",
+    "Datacenter": "dc1",
+    "NodeClass": "",
+    "NodePool": "default",
+    "Attributes": {"kernel.name": "linux", "nomad.version": "1.9.7", "cpu.numcores": "8"},
+    "Meta": {"rack": "r1", "zones": "a,b,c"},
+}
+
+
+def constraint(left: str, operand: str, right: str = "") -> dict:
+    return {"LTarget": left, "Operand": operand, "RTarget": right}
+
+
+def test_constraints_resolve_node_targets_and_compare_as_nomad_does() -> None:
+    met = [
+        constraint("${attr.kernel.name}", "=", "linux"),
+        constraint("${node.unique.name}", "!=", "vm-2"),
+        constraint("${node.datacenter}", "==", "dc1"),
+        constraint("${attr.cpu.numcores}", ">=", "4"),  # numbers compare as numbers
+        constraint("${attr.nomad.version}", "version", ">= 1.8, < 2.0"),
+        constraint("${attr.nomad.version}", "version", "~> 1.9.0"),
+        constraint("${meta.rack}", "regexp", "^r[0-9]$"),
+        constraint("${meta.zones}", "set_contains", "a,c"),
+        constraint("${meta.missing}", "is_not_set"),
+        constraint("${meta.missing}", "!=", "x"),
+    ]
+    unmet = [
+        constraint("${attr.kernel.name}", "=", "windows"),
+        constraint("${attr.cpu.numcores}", "<", "10a"),  # a number never orders against a word
+        constraint("${attr.nomad.version}", "version", ">= 2.0"),
+        constraint("${meta.zones}", "set_contains_any", "x,y"),
+        constraint("${meta.missing}", "=", ""),  # unset is not equal to anything
+        constraint("${meta.rack}", "regexp", "(unclosed"),
+    ]
+    assert [c for c in met if not meets(c, NODE)] == []
+    assert [c for c in unmet if meets(c, NODE)] == []
+    assert first_unmet(unmet, NODE) == "${attr.kernel.name} = windows"
+
+
+def test_distinct_hosts_at_job_or_group_level() -> None:
+    """Arguments: the job's copies on the node, then the group's."""
+    job = {"ID": "web", "Namespace": "default", "Constraints": None}
+    group = {"Name": "api", "Constraints": [constraint("", "distinct_hosts", "true")]}
+    assert distinct_hosts_collision(job, group, 1, 1)  # a copy of this group is there
+    assert not distinct_hosts_collision(job, group, 1, 0)  # only another group's copy
+    job_level = dict(job, Constraints=group["Constraints"])
+    assert distinct_hosts_collision(job_level, {"Name": "api"}, 1, 0)
+    off = {"Name": "api", "Constraints": [constraint("", "distinct_hosts", "false")]}
+    assert not distinct_hosts_collision(job, off, 1, 1)
+
+
+def test_even_spread_prefers_the_least_used_value() -> None:
+    assert even_spread_boost({}, "vm-1") == 0.0  # nothing placed yet
+    assert even_spread_boost({"vm-1": 1}, "vm-2") == 1.0
+    assert even_spread_boost({"vm-1": 1}, "vm-1") == -1.0
+    assert even_spread_boost({"vm-1": 2, "vm-2": 1}, "vm-1") == -1.0
+    assert even_spread_boost({"vm-1": 2, "vm-2": 1}, "vm-2") == 1.0

@@ -32,14 +32,16 @@ from nomadlab.jupyter_proxy import proxy_secret
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.deployments import DeploymentWatcher
+from nomadlab.practice.drainer import NodeDrainer
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.gc import CoreScheduler
+from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.http import make_app
 from nomadlab.practice.http.handler import MAX_BODY
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.reaper import HELPER_VAR, Reaper
 from nomadlab.practice.scheduler import Scheduler
-from nomadlab.practice.server import Server
+from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
 log = logging.getLogger("nomad")
@@ -75,6 +77,8 @@ class PracticeAgent:
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
         self.core = CoreScheduler(self.store)
+        self.drainer = NodeDrainer(self.store, self.scheduler)
+        self.heartbeater = NodeHeartbeater(self.store, self.scheduler)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -121,7 +125,9 @@ class PracticeAgent:
             self.deployments.run(),
             self.reaper.supervise(),
             self.core.run(),
+            self.drainer.run(),
             *(client.run() for client in self.clients),
+            *(client.heartbeat(self.heartbeater.heartbeat) for client in self.clients),
         ):
             self._tasks.append(asyncio.create_task(coroutine))
         for client in self.clients:
@@ -144,12 +150,48 @@ class PracticeAgent:
             task.cancel()
         self.scheduler.stop()
         await self.parser.close()
+        self.heartbeater.stop()
         await asyncio.gather(*(client.shutdown() for client in self.clients))
         self.reaper.sweep(everything=True)
         self.reaper.close()
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         log.info("agent: shutdown complete")
+
+    async def fail_node(self, node_id: str) -> dict:
+        """Practice only: the node's machine dies (its tasks are killed, its heartbeats
+        stop); Nomad's heartbeat timer then marks it down, as for a real lost machine."""
+        client = self.node_client(node_id)
+        if not client.alive:
+            raise APIError(400, f'node "{client.node["Name"]}" has already failed')
+        await client.fail()
+        log.warning(
+            "practice: node %s failed: its tasks are gone and it stops heartbeating",
+            client.node["Name"],
+        )
+        return self.practice_node_response(client)
+
+    def recover_node(self, node_id: str) -> dict:
+        """Practice only: the failed node's machine is back and heartbeats again."""
+        client = self.node_client(node_id)
+        if client.alive:
+            raise APIError(400, f'node "{client.node["Name"]}" has not failed')
+        client.recover()
+        log.info("practice: node %s recovered", client.node["Name"])
+        return self.practice_node_response(client)
+
+    def node_client(self, node_id: str) -> Client:
+        node = self.server.node(node_id)
+        return next(c for c in self.clients if c.node["ID"] == node["ID"])
+
+    def practice_node_response(self, client: Client) -> dict:
+        return {
+            "NodeID": client.node["ID"],
+            "Name": client.node["Name"],
+            "Failed": not client.alive,
+            "Status": client.node["Status"],
+            "Index": self.store.index,
+        }
 
     def alloc_dir(self, alloc: dict) -> Path:
         return self.client_for(alloc).alloc_dir(alloc["ID"])

@@ -116,13 +116,43 @@ class Client:
         self.runners: dict[str, AllocRunner] = {}
         self._destroying: set[asyncio.Task] = set()
         self.on_alloc_terminal: Callable[[dict], None] = lambda alloc: None
+        self.alive = True
+        self._wake = asyncio.Event()
+        self._recovering: asyncio.Future | None = None
 
     async def run(self) -> None:
         """Watch the store for this node's allocations, as a client's blocking query does."""
         index = 0
         while True:
             index = await self.store.wait(["allocs"], index, 300)
-            await self.sync()
+            if self.alive:
+                await self.sync()
+
+    async def heartbeat(self, beat: Callable[[str], float]) -> None:
+        """Heartbeat to the server within each TTL it hands back, while the node lives."""
+        while True:
+            ttl = beat(self.node["ID"])
+            self._wake.clear()
+            await event_or_timeout(self._wake, ttl)
+            while not self.alive:
+                self._wake.clear()
+                await self._wake.wait()
+
+    async def fail(self) -> None:
+        """The machine dies: its task processes are gone at once and it reports nothing
+        more; the server notices only when its heartbeats stop."""
+        self.alive = False
+        runners = list(self.runners.values())
+        self.runners.clear()
+        await asyncio.gather(*(runner.vanish() for runner in runners))
+
+    def recover(self) -> None:
+        """The machine is back: it heartbeats at once and runs what the server still wants
+        on it (allocations it lost meanwhile have been replaced)."""
+        self.alive = True
+        self._wake.set()
+        self.store.replay_node_changes(self.node["ID"])
+        self._recovering = asyncio.ensure_future(self.sync())
 
     async def sync(self, batch: int = 100) -> None:
         """Start runners for new allocations, stop those the server no longer wants: only
@@ -183,6 +213,7 @@ class AllocRunner:
         self._main: asyncio.Task | None = None
         self._health: asyncio.Task | None = None
         self._reported_terminal = False
+        self.gone = False
 
     @property
     def alloc(self) -> dict:
@@ -215,6 +246,14 @@ class AllocRunner:
             self.stopping = True
             for runner in self.tasks.values():
                 runner.kill()
+
+    async def vanish(self) -> None:
+        """Die with the node: no more reports, every task process killed (SIGKILL)."""
+        self.gone = True
+        for task in (self._main, self._health):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(runner.vanish() for runner in self.tasks.values()))
 
     async def stop_and_wait(self) -> None:
         self.stop()
@@ -261,7 +300,7 @@ class AllocRunner:
 
     def report(self) -> None:
         """Write task states and the derived client status to the store (a client update)."""
-        if self.alloc_id not in self.client.store.allocs:
+        if self.gone or self.alloc_id not in self.client.store.allocs:
             return
         alloc = self.alloc
         alloc["TaskStates"] = {name: runner.state for name, runner in self.tasks.items()}
@@ -275,15 +314,17 @@ class AllocRunner:
     # Deployment health (client/allochealth) ---------------------------------------
 
     def _watch_health(self) -> None:
+        """Track health for the deployment (``update`` block) or, for a service outside a
+        deployment, for a drain's migration (``migrate`` block), as the health hook does."""
         if self._health is not None:
             self._health.cancel()
-        if self.deployment_id:
+        if self.deployment_id or self.job["Type"] == "service":
             self._health = asyncio.create_task(self._track_health(self.deployment_id))
 
     async def _track_health(self, deployment_id: str) -> None:
-        update = self.group.get("Update") or {}
-        min_healthy = setting(update, "MinHealthyTime", 10 * SECOND) / SECOND
-        deadline = time.monotonic() + setting(update, "HealthyDeadline", 300 * SECOND) / SECOND
+        block = self.group.get("Update" if deployment_id else "Migrate") or {}
+        min_healthy = setting(block, "MinHealthyTime", 10 * SECOND) / SECOND
+        deadline = time.monotonic() + setting(block, "HealthyDeadline", 300 * SECOND) / SECOND
         watch_start = time.monotonic()
         while True:
             states = [r.state for r in self.tasks.values()]
@@ -307,7 +348,7 @@ class AllocRunner:
 
     def _set_health(self, deployment_id: str, healthy: bool) -> None:
         alloc = self.alloc
-        if alloc.get("DeploymentID") != deployment_id:
+        if (alloc.get("DeploymentID") or "") != deployment_id:
             return
         alloc["DeploymentStatus"] = {
             "Healthy": healthy,
@@ -344,6 +385,11 @@ class TaskRunner:
         self._restart_requested = asyncio.Event()
         self._restarts_in_interval = 0
         self._interval_start = time.monotonic()
+
+    async def vanish(self) -> None:
+        """Kill the task's processes at once, as a machine's death would."""
+        if self.handle is not None:
+            await self.handle.kill(signal.SIGKILL, 1.0)
 
     def emit(self, event: dict, state: str | None = None, failed: bool | None = None) -> None:
         self.state["Events"].append(event)

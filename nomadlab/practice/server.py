@@ -9,9 +9,18 @@ from __future__ import annotations
 import copy
 
 from nomadlab.practice import jobspec, structs
+from nomadlab.practice.drainer import add_node_event
 from nomadlab.practice.scheduler import Scheduler, stop, update_job_status
 from nomadlab.practice.state import StateStore
-from nomadlab.practice.structs import new_evaluation, now_ns
+from nomadlab.practice.structs import new_evaluation, now_ns, rfc3339
+
+# Node events (nomad/node_endpoint.go).
+DRAIN_SET_EVENT = "Node drain strategy set"
+DRAIN_DISABLED_EVENT = "Node drain disabled"
+DRAIN_UPDATED_EVENT = "Node drain strategy updated"
+ELIGIBLE_EVENT = "Node marked as eligible for scheduling"
+INELIGIBLE_EVENT = "Node marked as ineligible for scheduling"
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 class APIError(Exception):
@@ -186,68 +195,77 @@ class Server:
         return {"EvalID": evaluation["ID"], "Index": index}
 
     def set_eligibility(self, node_id: str, eligibility: str) -> dict:
-        """Mark a node eligible or ineligible for new placements."""
+        """Mark a node eligible or ineligible for new placements (Node.UpdateEligibility)."""
         if eligibility not in ("eligible", "ineligible"):
-            raise APIError(400, f'invalid scheduling eligibility "{eligibility}"')
+            raise APIError(500, f'invalid scheduling eligibility "{eligibility}"')
         node = self.node(node_id)
-        if node["Drain"] and eligibility == "eligible":
+        if node["DrainStrategy"] is not None and eligibility == "eligible":
             raise APIError(
-                400, "can not set node's scheduling eligibility to eligible while draining"
+                500, "can not set node's scheduling eligibility to eligible while it is draining"
             )
-        node["SchedulingEligibility"] = eligibility
+        if node["SchedulingEligibility"] != eligibility:
+            add_node_event(
+                node,
+                ELIGIBLE_EVENT if eligibility == "eligible" else INELIGIBLE_EVENT,
+                "Cluster",
+            )
+            self._set_eligibility(node, eligibility)
+        return self._node_update_response(node)
+
+    def _node_update_response(self, node: dict) -> dict:
         index = self.store.upsert("nodes", node)
-        self.scheduler.unblock("nodes")
         return {"EvalIDs": [], "EvalCreateIndex": 0, "NodeModifyIndex": index, "Index": index}
 
-    def drain(self, node_id: str, spec: dict | None) -> dict:
-        """Drain a node: make it ineligible and move its allocations elsewhere (or undrain)."""
-        node = self.node(node_id)
-        if spec is None:
-            node.update(Drain=False, DrainStrategy=None, SchedulingEligibility="eligible")
-            index = self.store.upsert("nodes", node)
+    def _set_eligibility(self, node: dict, eligibility: str) -> None:
+        """Change eligibility; blocked evaluations retry on a node turning eligible."""
+        node["SchedulingEligibility"] = eligibility
+        if eligibility == "eligible":
             self.scheduler.unblock("nodes")
-            return {"EvalIDs": [], "EvalCreateIndex": 0, "NodeModifyIndex": index, "Index": index}
-        node.update(
-            Drain=True,
-            DrainStrategy={
-                "Deadline": spec.get("Deadline", 0),
-                "IgnoreSystemJobs": False,
-                "ForceDeadline": None,
-                "StartedAt": structs.rfc3339(now_ns()),
-            },
-            SchedulingEligibility="ineligible",
-        )
-        self.store.upsert("nodes", node)
-        moved, jobs = [], {}
-        for alloc in self.store.node_allocs(node_id):
-            if alloc["DesiredStatus"] == "run" and not structs.is_terminal(alloc):
-                moved.append(stop(alloc, structs.ALLOC_NODE_DRAINING, migrate=True))
-                jobs[(alloc["Namespace"], alloc["JobID"])] = alloc["Job"]
-        if moved:
-            self.store.upsert_allocs(moved)
-        eval_ids = []
-        for (namespace, job_id), alloc_job in jobs.items():
-            job = self.store.job(namespace, job_id) or alloc_job
-            evaluation = new_evaluation(
-                job, "node-drain", NodeID=node_id, JobModifyIndex=job["JobModifyIndex"]
+
+    def drain(
+        self, node_id: str, spec: dict | None, mark_eligible: bool = False, meta: dict | None = None
+    ) -> dict:
+        """Start, change or cancel a node's drain (Node.UpdateDrain). The drain itself runs in
+        the background (``drainer``); this only records the strategy and makes the node
+        ineligible, or, when ``spec`` is None, cancels it."""
+        node = self.node(node_id)
+        now = now_ns()
+        last = node.get("LastDrain") or {}
+        if spec is None:
+            was_draining = node["DrainStrategy"] is not None
+            node.update(Drain=False, DrainStrategy=None)
+            if was_draining:
+                node["LastDrain"] = {**last, "Status": "canceled", "UpdatedAt": rfc3339(now)}
+                add_node_event(node, DRAIN_DISABLED_EVENT, "Drain")
+            if mark_eligible:
+                self._set_eligibility(node, "eligible")
+        else:
+            if not isinstance(spec, dict):
+                raise APIError(400, "DrainSpec must be an object")
+            deadline = spec.get("Deadline") or 0
+            if not isinstance(deadline, int) or isinstance(deadline, bool):
+                raise APIError(400, "DrainSpec.Deadline must be a duration in nanoseconds")
+            updating = node["DrainStrategy"] is not None
+            node.update(
+                Drain=True,
+                DrainStrategy={
+                    "Deadline": deadline,
+                    "IgnoreSystemJobs": bool(spec.get("IgnoreSystemJobs")),
+                    # A negative deadline forces the drain at once (DeadlineTime).
+                    "ForceDeadline": rfc3339(now + deadline) if deadline > 0 else GO_ZERO_TIME,
+                    "StartedAt": node["DrainStrategy"]["StartedAt"] if updating else rfc3339(now),
+                },
+                LastDrain={
+                    "StartedAt": last.get("StartedAt") if updating else rfc3339(now),
+                    "UpdatedAt": rfc3339(now),
+                    "Status": "draining",
+                    "AccessorID": "",
+                    "Meta": meta,
+                },
             )
-            self.scheduler.enqueue(evaluation)
-            eval_ids.append(evaluation["ID"])
-        node["Drain"] = False  # the drain is complete once its allocations are told to move
-        node["DrainStrategy"] = None
-        node["LastDrain"] = {
-            "Status": "complete",
-            "StartedAt": structs.rfc3339(now_ns()),
-            "UpdatedAt": structs.rfc3339(now_ns()),
-            "Meta": None,
-        }
-        index = self.store.upsert("nodes", node)
-        return {
-            "EvalIDs": eval_ids,
-            "EvalCreateIndex": index,
-            "NodeModifyIndex": index,
-            "Index": index,
-        }
+            add_node_event(node, DRAIN_UPDATED_EVENT if updating else DRAIN_SET_EVENT, "Drain")
+            self._set_eligibility(node, "ineligible")
+        return self._node_update_response(node)
 
     def alloc_terminal(self, alloc: dict) -> None:
         """A client reported an allocation finished (Node.UpdateAlloc): free its resources

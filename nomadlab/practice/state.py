@@ -148,6 +148,13 @@ class StateStore:
         for name, key in _alloc_keys(alloc):
             _discard(self._allocs_by[name], key, alloc["ID"])
 
+    def replay_node_changes(self, node_id: str) -> None:
+        """Hand a node's client every allocation on it again, as if each had just changed
+        (a client coming back reconciles everything the server wants there)."""
+        self._node_changes.setdefault(node_id, set()).update(
+            a["ID"] for a in self.node_allocs(node_id)
+        )
+
     def take_node_changes(self, node_id: str) -> tuple[list[dict], list[str]]:
         """What changed on a node since the last call (its client's view): allocations
         written, in the order they were first written, and IDs of those removed."""

@@ -23,7 +23,10 @@ ALLOC_NOT_NEEDED = "alloc not needed due to job update"
 ALLOC_UPDATING = "alloc is being updated due to job update"
 ALLOC_RESCHEDULED = "alloc was rescheduled because it failed"
 ALLOC_STOPPED_BY_USER = "alloc was stopped by user"
-ALLOC_NODE_DRAINING = "alloc is being migrated due to node drain"
+ALLOC_MIGRATING = "alloc is being migrated"
+ALLOC_LOST = "alloc is lost since its node is down"
+ALLOC_UNKNOWN = "alloc is unknown since its node is disconnected"
+ALLOC_RECONNECTED = "alloc not needed due to disconnected client reconnect"
 
 
 def new_id() -> str:
@@ -43,6 +46,15 @@ def rfc3339(ns: int | None) -> str | None:
     seconds, frac = divmod(ns, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{frac:09d}Z"
+
+
+def parse_rfc3339(stamp: str | None) -> int:
+    """Unix nanoseconds of a time.Time in JSON; 0 for null or Go's zero time."""
+    if not stamp or stamp.startswith("0001-01-01"):
+        return 0
+    whole, _, rest = stamp.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp()
+    return int(seconds) * 1_000_000_000 + int((rest + "000000000")[:9] if rest else 0)
 
 
 def is_terminal(alloc: dict) -> bool:

@@ -21,6 +21,7 @@ from nomadlab.practice.http import (
     fs_endpoint,
     job_endpoint,
     node_endpoint,
+    practice_endpoint,
     system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
@@ -43,6 +44,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
     *system_endpoint.ROUTES,
+    *practice_endpoint.ROUTES,
 ]
 
 

@@ -63,6 +63,10 @@ class Agent(Protocol):
 
     def self_info(self) -> dict: ...
 
+    async def fail_node(self, node_id: str) -> dict: ...
+
+    def recover_node(self, node_id: str) -> dict: ...
+
 
 @dataclass
 class Read:

@@ -45,7 +45,12 @@ def node_drain(req: Request, node_id: str) -> dict:
             spec, "DrainSpec",
             {"Deadline": (int, "time.Duration"), "IgnoreSystemJobs": (bool, "bool")},
         )  # fmt: skip
-    return req.server.drain(req.server.node(node_id)["ID"], spec)
+    return req.server.drain(
+        req.server.node(node_id)["ID"],
+        spec,
+        mark_eligible=bool(body.get("MarkEligible")),
+        meta=body.get("Meta"),
+    )
 
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [

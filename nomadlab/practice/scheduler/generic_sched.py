@@ -18,8 +18,13 @@ import time
 
 from nomadlab.practice import structs
 from nomadlab.practice.scheduler.context import EvalContext
-from nomadlab.practice.scheduler.feasible import infeasible, static_port_collision
-from nomadlab.practice.scheduler.rank import assign_resources, exhausted
+from nomadlab.practice.scheduler.feasible import infeasible
+from nomadlab.practice.scheduler.rank import (
+    assign_resources,
+    exhausted,
+    score_node,
+    static_port_collision,
+)
 from nomadlab.practice.scheduler.reconcile import Reconciler
 from nomadlab.practice.scheduler.util import (
     Plan,
@@ -198,10 +203,20 @@ class Scheduler:
     # Placement ---------------------------------------------------------------
 
     async def place(
-        self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan
+        self,
+        job: dict,
+        group: dict,
+        name: str,
+        evaluation: dict,
+        plan: Plan,
+        previous: dict | None = None,
     ) -> dict | None:
-        """Choose a node for one new allocation; record why not on failure. Once a group has
-        failed, its later placements only count as coalesced failures, as in Nomad."""
+        """Choose a node for one new allocation; record why not on failure.
+
+        Every feasible node that has room is scored (rank.py) and the best one wins; a
+        replacement for a failed allocation avoids the nodes it failed on. Once a group has
+        failed, its later placements only count as coalesced failures, as in Nomad.
+        """
         if group["Name"] in plan.failed:
             coalesce(plan, group, 1)
             return None
@@ -215,10 +230,13 @@ class Scheduler:
         ask_mem = sum(t["Resources"]["MemoryMB"] for t in group["Tasks"])
         metric = new_metric()
         collision = static_port_collision(group, context.ports)
-        candidates = []
+        copies = context.group_copies(group["Name"])
+        penalty_nodes = reschedule_penalty_nodes(previous)
+        scored = []
         for node in sorted(self.store.nodes.values(), key=lambda n: n["Name"]):
             metric["NodesEvaluated"] += 1
-            reason = infeasible(node, job, group)
+            used_cpu, used_mem, job_copies = context.node_usage(node["ID"])
+            reason = infeasible(node, job, group, job_copies, copies[node["ID"]])
             if reason:
                 metric["NodesFiltered"] += 1
                 metric["ConstraintFiltered"][reason] = (
@@ -232,7 +250,6 @@ class Scheduler:
             metric["NodesAvailable"][node["Datacenter"]] = (
                 metric["NodesAvailable"].get(node["Datacenter"], 0) + 1
             )
-            used_cpu, used_mem, same_job = context.node_usage(node["ID"])
             capacity = node["NodeResources"]
             if used_cpu + ask_cpu > capacity["Cpu"]["CpuShares"]:
                 exhausted(metric, "cpu")
@@ -243,21 +260,36 @@ class Scheduler:
             if collision:  # every practice node shares this host's ports
                 exhausted(metric, f"network: reserved port collision {collision}")
                 continue
-            fit = (used_cpu + ask_cpu) / capacity["Cpu"]["CpuShares"] + (
-                used_mem + ask_mem
-            ) / capacity["Memory"]["MemoryMB"]
-            # Binpack prefers full nodes; job anti-affinity spreads a job's copies.
-            score = fit / 2 - same_job / max(group["Count"], 1)
-            candidates.append((score, node))
-        if not candidates:
+            score, scores = score_node(
+                node,
+                job,
+                group,
+                (used_cpu + ask_cpu, used_mem + ask_mem),
+                copies,
+                self.store.nodes,
+                penalty_nodes,
+            )
+            scored.append((score, node, scores))
+        if not scored:
             exhaust_resources(metric, group, 1)
             plan.failed[group["Name"]] = metric
             plan.queued[group["Name"]] = plan.queued.get(group["Name"], 0) + 1
             return None
-        node = max(candidates, key=lambda c: c[0])[1]
+        best = max(scored, key=lambda s: s[0])[1]  # the first of equals, in node name order
         metric["NodesInPool"] = len(self.store.nodes)
-        metric["ScoreMetaData"] = [{"NodeID": node["ID"], "NormScore": 1.0, "Scores": {}}]
-        alloc = new_allocation(job, group, name, node, evaluation, metric)
-        assign_resources(alloc, group, node, context.ports)
+        metric["ScoreMetaData"] = [
+            {"NodeID": node["ID"], "Scores": scores, "NormScore": score}
+            for score, node, scores in sorted(scored, key=lambda s: -s[0])[:5]
+        ]
+        alloc = new_allocation(job, group, name, best, evaluation, metric)
+        assign_resources(alloc, group, best, context.ports)
         plan.allocs.append(alloc)
         return alloc
+
+
+def reschedule_penalty_nodes(previous: dict | None) -> set[str]:
+    """Nodes a failed allocation ran on, which its replacement should avoid."""
+    if previous is None or previous["ClientStatus"] != "failed":
+        return set()
+    events = (previous.get("RescheduleTracker") or {}).get("Events") or []
+    return {previous["NodeID"], *(e["PrevNodeID"] for e in events)}

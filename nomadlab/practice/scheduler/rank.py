@@ -1,11 +1,15 @@
-"""Ranking a feasible node: bin packing on CPU and memory, and the resources an allocation
-gets there (host ports, dynamic port picks, AllocatedResources), as scheduler/rank.go does."""
+"""Ranking a feasible node, as scheduler/rank.go and spread.go do: bin packing on CPU and
+memory, job anti-affinity, the reschedule penalty, affinities and spreads; and the resources
+an allocation gets there (host ports, dynamic port picks, AllocatedResources)."""
 
 from __future__ import annotations
 
 import copy
 import random
 import socket
+from collections import Counter
+
+from nomadlab.practice.scheduler.feasible import meets, resolve_target
 
 MIN_DYNAMIC_PORT = 20000
 MAX_DYNAMIC_PORT = 32000
@@ -117,3 +121,119 @@ def assign_resources(alloc: dict, group: dict, node: dict, used: set[int]) -> No
         "DiskMB": disk,
         "Networks": shared_networks or None,
     }
+
+
+def static_port_collision(group: dict, used: set[int]) -> str:
+    """The first static port of the group that is taken (``label=port``), or ""."""
+    for network in group_networks(group):
+        for port in network.get("ReservedPorts") or []:
+            value = port.get("Value") or 0
+            if value in used or not port_is_free(value):
+                return f"{port.get('Label', '')}={value}"
+    return ""
+
+
+# Scoring (rank.go, spread.go): each iterator may add a score in [-1, 1]; the node's final
+# score is their mean (ScoreNormalizationIterator) and the best node wins.
+
+BINPACK_MAX_FIT = 18.0
+
+
+def binpack_score(node: dict, cpu: int, memory: int) -> float:
+    """ScoreFitBinPack, normalised: fuller nodes (after this placement) score higher."""
+    capacity = node["NodeResources"]
+    free_cpu = 1 - cpu / max(capacity["Cpu"]["CpuShares"], 1)
+    free_mem = 1 - memory / max(capacity["Memory"]["MemoryMB"], 1)
+    fit = 20.0 - (10**free_cpu + 10**free_mem)
+    return min(max(fit, 0.0), BINPACK_MAX_FIT) / BINPACK_MAX_FIT
+
+
+def spread_score(
+    node: dict, job: dict, group: dict, copies: Counter[str], nodes: dict[str, dict]
+) -> float:
+    """The spread boost (SpreadIterator): towards the targets' share of the count, or, with
+    no targets, towards the least used attribute value. ``copies`` counts the group's live
+    and planned allocations per node."""
+    spreads = [*(job.get("Spreads") or []), *(group.get("Spreads") or [])]
+    total_weight = sum(s.get("Weight") or 0 for s in spreads) or 1
+    total = 0.0
+    for spread in spreads:
+        attribute = spread["Attribute"]
+        counts: dict[str, int] = {}
+        for node_id, held in copies.items():
+            where = nodes.get(node_id)
+            value, ok = resolve_target(attribute, where) if where and held > 0 else ("", False)
+            if ok:
+                counts[value] = counts.get(value, 0) + held
+        value, ok = resolve_target(attribute, node)
+        if not ok:
+            total -= 1.0
+            continue
+        targets = spread.get("SpreadTarget") or []
+        if not targets:
+            total += even_spread_boost(counts, value)
+            continue
+        desired = {t["Value"]: t["Percent"] / 100 * group["Count"] for t in targets}
+        rest = 100 - sum(t["Percent"] for t in targets)
+        if rest > 0:
+            desired.setdefault("*", rest / 100 * group["Count"])
+        want = desired.get(value, desired.get("*"))
+        if not want:
+            total -= 1.0
+            continue
+        weight = (spread.get("Weight") or 0) / total_weight
+        total += (want - counts.get(value, 0)) / want * weight
+    return total
+
+
+def even_spread_boost(counts: dict[str, int], value: str) -> float:
+    """evenSpreadScoreBoost: +1 for an unused value, -1 when all are even, else relative."""
+    if not counts:
+        return 0.0
+    current = counts.get(value, 0)
+    low, high = min(counts.values()), max(counts.values())
+    if current != low:
+        return (low - current) / low
+    if low == high:
+        return -1.0
+    return (high - low) / low
+
+
+def affinity_score(node: dict, job: dict, group: dict) -> float:
+    """NodeAffinityIterator: the weights of the matching affinities over all their weights."""
+    affinities = [
+        *(job.get("Affinities") or []),
+        *(group.get("Affinities") or []),
+        *(a for task in group["Tasks"] for a in task.get("Affinities") or []),
+    ]
+    total_weight = sum(abs(a.get("Weight") or 0) for a in affinities)
+    if not total_weight:
+        return 0.0
+    matched = sum(a.get("Weight") or 0 for a in affinities if meets(a, node))
+    return matched / total_weight
+
+
+def score_node(
+    node: dict,
+    job: dict,
+    group: dict,
+    usage: tuple[int, int],
+    copies: Counter[str],
+    nodes: dict[str, dict],
+    penalty_nodes: set[str],
+) -> tuple[float, dict[str, float]]:
+    """The node's final score for one placement and the scores behind it (ScoreMetaData).
+
+    ``usage`` is the CPU and memory the node would hold with this placement; ``copies``
+    the group's live and planned allocations per node; ``penalty_nodes`` the nodes a
+    rescheduled allocation failed on.
+    """
+    scores = {"binpack": binpack_score(node, *usage)}
+    counted = [scores["binpack"]]
+    collisions = copies[node["ID"]]
+    scores["job-anti-affinity"] = -(collisions + 1) / max(group["Count"], 1) if collisions else 0.0
+    scores["node-reschedule-penalty"] = -1.0 if node["ID"] in penalty_nodes else 0.0
+    scores["node-affinity"] = affinity_score(node, job, group)
+    scores["allocation-spread"] = spread_score(node, job, group, copies, nodes)
+    counted += [v for k, v in scores.items() if k != "binpack" and v]
+    return sum(counted) / len(counted), scores

@@ -35,7 +35,13 @@ class Placer(Protocol):
     store: StateStore
 
     async def place(
-        self, job: dict, group: dict, name: str, evaluation: dict, plan: Plan
+        self,
+        job: dict,
+        group: dict,
+        name: str,
+        evaluation: dict,
+        plan: Plan,
+        previous: dict | None = None,
     ) -> dict | None: ...
 
 
@@ -67,6 +73,7 @@ class Reconciler:
         failed = [
             a for a in self.allocs if a["DesiredStatus"] == "run" and a["ClientStatus"] == "failed"
         ]
+        live, replace = self._filter_by_tainted(live)
         # Scale down: the highest indexes go first.
         live.sort(key=alloc_index)
         keep: dict[int, dict] = {}
@@ -76,8 +83,16 @@ class Reconciler:
                 self.plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
             else:
                 keep[index] = alloc
+        tried = set()
+        for alloc in replace:
+            index = alloc_index(alloc)
+            if index < count and index not in keep and index not in tried:
+                tried.add(index)
+                replacement = await self._place(index, previous=alloc)
+                if replacement is not None:
+                    keep[index] = replacement
         await self._update(keep)
-        held = await self._reschedule(failed, count, set(keep))
+        held = await self._reschedule(failed, count, set(keep)) | tried
         await self._place_missing(count, set(keep) | held)
         self._record_desired_total(count)
 
@@ -92,6 +107,42 @@ class Reconciler:
                 coalesce(self.plan, self.group, later)
                 return
             await self._place(index)
+
+    def _filter_by_tainted(self, live: list[dict]) -> tuple[list[dict], list[dict]]:
+        """Deal with allocations on nodes that left (filterByTainted): migrate those a drain
+        marked, mark lost those of down nodes, unknown those of disconnected ones, and on
+        reconnect keep the original over its replacement. Returns the allocations that stay
+        and those that need a replacement."""
+        nodes = self.scheduler.store.nodes
+        by_previous = {a.get("PreviousAllocation"): a for a in live if a.get("PreviousAllocation")}
+        untainted, replace = [], []
+        for alloc in live:
+            node = nodes.get(alloc["NodeID"])
+            status = node["Status"] if node else "down"
+            if status == "down":
+                self.plan.allocs.append(stop(alloc, structs.ALLOC_LOST, client_status="lost"))
+                if alloc["ID"] not in by_previous:
+                    replace.append(alloc)
+            elif status == "disconnected":
+                if alloc["ClientStatus"] != "unknown":
+                    self.plan.allocs.append(mark_unknown(alloc))
+                if not disconnect_replace(self.group):
+                    untainted.append(alloc)  # it keeps its place until it reconnects or is lost
+                elif alloc["ID"] not in by_previous:
+                    replace.append(alloc)
+            elif reconnecting(alloc) and alloc["ID"] in by_previous:
+                # The original comes back; its replacement is no longer needed.
+                replacement = by_previous[alloc["ID"]]
+                self.plan.allocs.append(stop(replacement, structs.ALLOC_RECONNECTED))
+                self.plan.allocs.append(mark_reconnected(alloc))
+                untainted.append(alloc)
+            elif should_migrate(alloc) and node and node.get("DrainStrategy") is not None:
+                self.plan.allocs.append(stop(alloc, structs.ALLOC_MIGRATING))
+                replace.append(alloc)
+            else:
+                untainted.append(alloc)
+        stopped = {a["ID"] for a in self.plan.allocs if a["DesiredStatus"] == "stop"}
+        return [a for a in untainted if a["ID"] not in stopped], replace
 
     async def _update(self, keep: dict[int, dict]) -> None:
         """Bring kept allocations to the job's version: in place, or replaced under max_parallel."""
@@ -174,7 +225,9 @@ class Reconciler:
 
     async def _place(self, index: int, previous: dict | None = None) -> dict | None:
         name = f"{self.job['ID']}.{self.group['Name']}[{index}]"
-        alloc = await self.scheduler.place(self.job, self.group, name, self.evaluation, self.plan)
+        alloc = await self.scheduler.place(
+            self.job, self.group, name, self.evaluation, self.plan, previous
+        )
         if alloc is None:
             return None
         if self.deployment is not None:
@@ -206,6 +259,45 @@ class Reconciler:
 
 
 _INDEX = re.compile(r"\[(\d+)\]$")
+
+
+def should_migrate(alloc: dict) -> bool:
+    """A drain marked the allocation to move (DesiredTransition.Migrate)."""
+    return bool((alloc.get("DesiredTransition") or {}).get("Migrate"))
+
+
+def disconnect_replace(group: dict) -> bool:
+    """Whether a disconnected allocation gets a replacement (``disconnect.replace``)."""
+    return (group.get("Disconnect") or {}).get("Replace", True) is not False
+
+
+def reconnecting(alloc: dict) -> bool:
+    """The allocation was unknown (its node disconnected) and its node is back."""
+    states = alloc.get("AllocStates") or []
+    return bool(states) and states[-1].get("Value") == "unknown"
+
+
+def mark_unknown(alloc: dict) -> dict:
+    """A copy of ``alloc`` whose client status is unknown: its node stopped answering."""
+    unknown = copy.deepcopy(alloc)
+    unknown["ClientStatus"] = "unknown"
+    unknown["ClientDescription"] = ""
+    unknown["DesiredDescription"] = structs.ALLOC_UNKNOWN
+    unknown["AllocStates"] = [*(alloc.get("AllocStates") or []), alloc_state("unknown")]
+    unknown["ModifyTime"] = now_ns()
+    return unknown
+
+
+def mark_reconnected(alloc: dict) -> dict:
+    reconnected = copy.deepcopy(alloc)
+    reconnected["DesiredDescription"] = ""
+    reconnected["AllocStates"] = [*(alloc.get("AllocStates") or []), alloc_state("running")]
+    return reconnected
+
+
+def alloc_state(value: str) -> dict:
+    """An AllocState: when the server changed the allocation's client status."""
+    return {"Field": "ClientStatus", "Value": value, "Time": structs.rfc3339(now_ns())}
 
 
 def alloc_index(alloc: dict) -> int:

@@ -129,13 +129,15 @@ def new_allocation(
     }
 
 
-def stop(alloc: dict, description: str, migrate: bool = False) -> dict:
+def stop(alloc: dict, description: str, migrate: bool = False, client_status: str = "") -> dict:
     """A copy of ``alloc`` desired stopped; ``migrate`` marks it to be replaced elsewhere
-    (a user's ``alloc stop`` or a node drain)."""
+    (a user's ``alloc stop``); ``client_status`` is the server's verdict (``lost``)."""
     stopped = copy.deepcopy(alloc)
     stopped["DesiredStatus"] = "stop"
     stopped["DesiredDescription"] = description
     stopped["ModifyTime"] = now_ns()
+    if client_status:
+        stopped["ClientStatus"] = client_status
     if migrate:
         stopped["DesiredTransition"] = {
             "Migrate": True,
