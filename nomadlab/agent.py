@@ -130,8 +130,8 @@ class RunningAgent:
         parts.append(f"API {self.address}")
         if self.ui:
             parts.append(f"UI {self.ui}")
-        elif self.mode == "practice" or self.practice:
-            parts.append("no web UI (the practice agent serves the HTTP API only)")
+        else:
+            parts.append("no web UI")
         if self.log_file:
             parts.append(f"log {self.log_file}")
         return " · ".join(parts)
@@ -516,7 +516,7 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
     identify(agent)
     if mode == "nomad":
         agent.version = nomad_version(command[0])
-    agent.ui = _ui(agent) if mode == "nomad" else None
+    agent.ui = web_ui(agent)
     _write_state(agent)
     return agent
 
@@ -575,8 +575,8 @@ def identify(agent: RunningAgent) -> None:
     agent.practice = bool(config.get("Practice"))
 
 
-def _ui(agent: RunningAgent) -> str | None:
-    """The web UI's address when the agent serves one (the practice agent may not)."""
+def web_ui(agent: RunningAgent) -> str | None:
+    """The web UI's address (``<address>/ui/``) when the agent serves one."""
     import requests
 
     url = f"{agent.address.rstrip('/')}/ui/"
@@ -606,7 +606,7 @@ def attach(
     agent = RunningAgent(mode="attach", address=address, note=note, loopback_dev=local)
     wait_ready(agent, timeout)
     identify(agent)
-    agent.ui = None if agent.practice else _ui(agent)
+    agent.ui = web_ui(agent)
     return agent
 
 

@@ -42,6 +42,9 @@ Commands:
                         Print what a task wrote
     alloc restart|signal|stop ALLOC
                         Restart its tasks in place, send a signal (-s), or stop and replace it
+    service list        List the services registered in Nomad, like `nomad service list`
+    service info NAME   Show a service's instances (-verbose, -filter EXPR)
+    ui [JOB]            Open the web UI (a job's page) in a browser like `nomad ui`
 
 The job commands talk to NOMAD_ADDR if set, else to the agent nomadlab started, else to
 http://127.0.0.1:4646, like the nomad CLI.
@@ -288,6 +291,21 @@ ALLOC_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "stop": alloc_stop,
 }
 
+
+def ui(argv: list[str]) -> int:
+    """``nomadlab ui [JOB]``: print the web UI's URL and open it in a browser."""
+    import webbrowser
+
+    parser = _parser("nomadlab ui", "nomadlab ui [JOB]")
+    parser.add_argument("job", nargs="?")
+    args = parser.parse_args(argv)
+    url = _lab(quiet=True).ui_url(args.job)
+    print(f'Opening URL "{url}"')
+    if not webbrowser.open(url):
+        print("No browser could be started here: open that URL in yours.")
+    return 0
+
+
 JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": job_run,
     "status": job_status,
@@ -296,11 +314,40 @@ JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
-GROUPS = {"job": JOB_COMMANDS, "node": NODE_COMMANDS, "alloc": ALLOC_COMMANDS}
+def service_list(argv: list[str]) -> int:
+    """``nomadlab service list``."""
+    if argv:
+        return _fail("This command takes no arguments")
+    print(_lab(quiet=True).services())
+    return 0
+
+
+def service_info(argv: list[str]) -> int:
+    """``nomadlab service info [-verbose] [-filter EXPR] NAME``."""
+    parser = _parser("nomadlab service info", "nomadlab service info [options] <name>")
+    parser.add_argument("-verbose", action="store_true")
+    parser.add_argument("-filter", default="")
+    parser.add_argument("name")
+    args = parser.parse_args(argv)
+    print(_lab(quiet=True).service(args.name, filter=args.filter, verbose=args.verbose))
+    return 0
+
+
+SERVICE_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "list": service_list,
+    "info": service_info,
+}
+
+GROUPS = {
+    "job": JOB_COMMANDS,
+    "node": NODE_COMMANDS,
+    "alloc": ALLOC_COMMANDS,
+    "service": SERVICE_COMMANDS,
+}
 
 
 def dispatch(group: str, argv: list[str]) -> int:
-    """Dispatch ``nomadlab <job|node|alloc> <verb>``."""
+    """Dispatch ``nomadlab <job|node|alloc|service> <verb>``."""
     commands = GROUPS[group]
     if not argv or argv[0] not in commands:
         print(f"Usage: nomadlab {group} <{'|'.join(commands)}> [args]", file=sys.stderr)
@@ -327,11 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command in GROUPS:
+    if command in (*GROUPS, "ui"):
         from nomadlab.errors import NomadLabError
 
         try:
-            return dispatch(command, rest)
+            return dispatch(command, rest) if command in GROUPS else ui(rest)
         except NomadLabError as exc:
             return _fail(exc)
         except KeyboardInterrupt:

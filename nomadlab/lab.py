@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from nomadlab import agent as agents
+from nomadlab import discovery
 from nomadlab.agent import RunningAgent
 from nomadlab.cluster import ClusterVerbs
 from nomadlab.errors import (
@@ -78,6 +79,22 @@ def declares_variable(hcl: str, name: str) -> bool:
     return re.search(rf'^\s*variable\s+"{re.escape(name)}"\s*\{{', hcl, re.MULTILINE) is not None
 
 
+def jupyter_proxy_url(address: str) -> str | None:
+    """The UI's path through the Jupyter server this kernel runs behind, if it runs behind
+    JupyterHub or Binder (which set ``JUPYTERHUB_SERVICE_PREFIX``), on the browser's own
+    origin: the kit's ``nomad/`` entry when it leads to this agent (the only way past the
+    agent's cross-site rule when Jupyter's host is not loopback), else the generic
+    ``proxy/<port>/``."""
+    from nomadlab.jupyter_proxy import agent_port
+
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    port = urlsplit(address).port
+    if not prefix or port is None:
+        return None
+    entry = "nomad" if agent_port() == port else f"proxy/{port}"
+    return f"{prefix.rstrip('/')}/{entry}/ui/"
+
+
 def _is_loopback(address: str) -> bool:
     host = urlsplit(address).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -96,6 +113,7 @@ class Lab(ClusterVerbs):
         if isinstance(agent, str):
             agent = RunningAgent(mode="attach", address=agent.rstrip("/"))
             agents.identify(agent)
+            agent.ui = agents.web_ui(agent)
         self.agent = agent
         self.nomad = agents.client(agent.address, local=agent.local)
         self.quiet = quiet
@@ -181,6 +199,8 @@ class Lab(ClusterVerbs):
         self._remember(job_id, namespace)
         if response.get("Warnings"):
             ui.line(f"Job Warnings:\n{response['Warnings']}\n")
+        if self.agent.ui:
+            ui.line(f"==> View this job in the Web UI: {self.ui_url(job_id, namespace)}\n")
         eval_id = response.get("EvalID", "")
         if detach or not eval_id:
             ui.line("Job registration successful")
@@ -330,7 +350,10 @@ class Lab(ClusterVerbs):
             allocs = self.nomad.job.get_allocations(job_id)
             evals = self.nomad.job.get_evaluations(job_id)
             deployment = self.nomad.job.get_deployment(job_id)
-        return JobStatus.build(info, summary, allocs, evals, deployment)
+            children = None
+            if info.get("Periodic") or info.get("ParameterizedJob"):
+                children = self.nomad.jobs.get_jobs(prefix=f"{job_id}/")
+        return JobStatus.build(info, summary, allocs, evals, deployment, children)
 
     def _allocs(self, job: str) -> list[dict[str, Any]]:
         with self._api():
@@ -435,6 +458,45 @@ class Lab(ClusterVerbs):
         with self._api():
             return self.nomad.allocation.get_allocation(alloc_id)
 
+    # -- nomad service list / info --------------------------------------------------------------
+
+    def services(self) -> Text:
+        """Like ``nomad service list``: every service registered in Nomad, with its tags."""
+        with self._api():
+            stubs, _ = discovery.fetch_service_list(self.nomad)
+        return Text(discovery.format_service_list(stubs))
+
+    def service(self, name: str, *, filter: str = "", verbose: bool = False) -> Text:
+        """Like ``nomad service info [-filter EXPR] [-verbose] NAME`` (a name or its prefix):
+        each registered instance, healthy or not."""
+        with self._api():
+            stubs, _ = discovery.fetch_service_list(self.nomad, prefix=name)
+        names = [s["ServiceName"] for stub in stubs for s in stub["Services"]]
+        if not names:
+            raise NomadLabError(f'No service registrations with prefix "{name}" found')
+        if len(names) > 1 and name not in names:
+            raise NomadLabError(
+                f"Prefix matched multiple services\n\n{discovery.format_service_list(stubs)}"
+            )
+        with self._api():
+            found, _ = discovery.fetch_service(
+                self.nomad, name if name in names else names[0], filter
+            )
+        return Text(discovery.format_service_info(found, verbose))
+
+    def service_checks(self, alloc_or_job: str) -> Text:
+        """The "Nomad Service Checks" section of ``nomad alloc status``: each check's mode
+        and latest status, for an allocation (or a job's newest one)."""
+        alloc = self._find_alloc(alloc_or_job)
+        with self._api():
+            results = discovery.fetch_checks(self.nomad, alloc["ID"])
+        return Text(discovery.format_service_checks(results) or "No Nomad service checks")
+
+    def record_services(self, name: str) -> discovery.ServiceRecorder:
+        """Start recording service ``name``'s registry (instances, passing checks) over time,
+        for :func:`nomadlab.plots.services_over_time`; ``.stop()`` ends it."""
+        return discovery.ServiceRecorder(self, name).start()
+
     # -- nomad job scale / stop -----------------------------------------------------------------
 
     def scale(self, job: str, count: int, group: str | None = None, *,
@@ -501,7 +563,9 @@ class Lab(ClusterVerbs):
             return RunResult(job_id)
         outcome = self._monitor(self._ui()).monitor(eval_id)
         with self._api():  # by ID: a purged job's allocations are still listed under it
-            stopped = self.nomad.job.get_allocations(job_id)
+            listed = self.nomad.job.get_allocations(job_id)
+        # Only this instance's: allocations of an earlier job of that name predate its creation.
+        stopped = [a for a in listed if a.get("CreateIndex", 0) >= info.get("CreateIndex", 0)]
         return RunResult(
             job_id,
             eval_id,
@@ -546,6 +610,33 @@ class Lab(ClusterVerbs):
             print(f"Stopped the {self.mode} agent (pid {self.agent.pid})." if stopped
                   else "The agent had already stopped.")  # fmt: skip
         return stopped
+
+    def ui_url(self, job: str | None = None, namespace: str = "default", *,
+               notebook: bool = False) -> str:  # fmt: skip
+        """The web UI's page for ``job`` (or its jobs list), as ``nomad ui [job]`` opens it.
+
+        ``notebook``: the address a notebook's browser can reach, through Jupyter's proxy
+        when the kernel runs behind one (Binder, JupyterHub) and the agent is local.
+        """
+        if not self.agent.ui:
+            raise NomadLabError(
+                f"The agent at {self.address} serves no web UI (it answered /ui/ with an "
+                "error). On a Nomad agent, enable it with ui { enabled = true }."
+            )
+        base = self.agent.ui
+        if notebook and self._local():
+            base = jupyter_proxy_url(self.address) or base
+        if job is None:
+            return base + "jobs"
+        return f"{base}jobs/{quote(self.job_id(job), safe='')}@{quote(namespace, safe='')}"
+
+    def ui(self, job: str | None = None, height: int = 600) -> str:
+        """Show the web UI (a job's page, or the jobs list) in the notebook; return its URL."""
+        url = self.ui_url(job, notebook=True)
+        from IPython.display import IFrame, display
+
+        display(IFrame(url, width="100%", height=height))
+        return url
 
     def agent_log(self, lines: int | None = 40) -> Text:
         """The last ``lines`` lines of the agent's log (None: all); path: lab.agent.log_file."""

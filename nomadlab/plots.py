@@ -16,6 +16,8 @@ in notebooks alike; ``fig.savefig(path)`` saves one.
   (:func:`nomadlab.watch` records them).
 - :func:`placements_over_time` shows which node each copy ran on and when it moved,
   with the periods nodes were down or draining (:func:`fetch_placements` fetches it).
+- :func:`services_over_time` draws a service's registry recorded over time
+  (``lab.record_services(name)`` records it).
 
 :func:`fetch_allocations` and :func:`fetch_nodes` are the thin helpers that fetch this
 data from an agent: full allocations and the node list, ready for the charts.
@@ -241,32 +243,58 @@ def counts_over_time(samples: list[dict[str, Any]], *, title: str | None = None)
     and may carry ``"event": "scale → 5"``, drawn as a dashed line with that label. Only
     differences of ``time`` matter; x is seconds since the first sample.
     """
-    title = title or "Allocations while scaling"
+    # Narrower lines on top of wider ones, so equal counts stay visible together; desired,
+    # the target, is a dashed line over them all.
+    series = [
+        ("desired", "desired", 1.5, (0, (6, 3))),
+        ("placed", "placed", 7, "-"),
+        ("running", "running", 4, "-"),
+        ("healthy", "healthy", 1.8, "-"),
+    ]
+    return _steps(samples, series, "allocations", title or "Allocations while scaling")
+
+
+def services_over_time(samples: list[dict[str, Any]], *, title: str | None = None) -> Figure:
+    """Step lines of a service's registered instances and of those passing every check.
+
+    Each sample is ``{"time": seconds, "registered": n, "passing": n, "failing": n}``
+    (:class:`nomadlab.discovery.ServiceRecorder` records them), with an optional
+    ``"event"`` label. An instance failing its checks stays registered, as in Nomad: the
+    gap between the lines is what a client of the registry would still be sent to.
+    """
+    series = [
+        ("registered", "running", 7, "-"),
+        ("passing", "healthy", 3, "-"),
+        ("failing", "unhealthy", 1.8, (0, (4, 2))),
+    ]
+    return _steps(samples, series, "instances", title or "Service registry over time")
+
+
+def _steps(
+    samples: list[dict[str, Any]],
+    series: list[tuple[str, str, float, Any]],
+    ylabel: str,
+    title: str,
+) -> Figure:
+    """Step lines of counts over time (key, colour key, width, style), with event marks."""
     if not samples:
         return _message_chart("no samples yet", title)
     samples = sorted(samples, key=lambda s: s["time"])
     xs = [s["time"] - samples[0]["time"] for s in samples]
     fig = Chart(figsize=(10, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    # Narrower lines on top of wider ones, so equal counts stay visible together; desired,
-    # the target, is a dashed line over them all.
-    for key, width, style in (
-        ("desired", 1.5, (0, (6, 3))),
-        ("placed", 7, "-"),
-        ("running", 4, "-"),
-        ("healthy", 1.8, "-"),
-    ):
+    for key, color, width, style in series:
         ax.step(
             xs,
             [s[key] for s in samples],
             where="post",
             label=key,
-            color=STATUS_COLORS[key],
+            color=STATUS_COLORS[color],
             linewidth=width,
             linestyle=style,
-            zorder=3 if key == "desired" else 2,
+            zorder=3 if style != "-" else 2,
         )
-    top = max(s[key] for s in samples for key in ("desired", "placed", "running", "healthy"))
+    top = max(s[key] for s in samples for key, *_ in series)
     for x, sample in zip(xs, samples, strict=True):
         if sample.get("event"):
             near_the_end = x > 0.8 * xs[-1]
@@ -288,7 +316,7 @@ def counts_over_time(samples: list[dict[str, Any]], *, title: str | None = None)
     ax.grid(color="0.9")
     ax.set_axisbelow(True)
     ax.set_xlabel("seconds since first sample")
-    ax.set_ylabel("allocations")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.legend(loc="outside right upper", frameon=False)
     return fig

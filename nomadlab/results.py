@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from nomadlab.monitor import format_alloc_metrics, format_deployment
+from nomadlab.practice import cron
 from nomadlab.terminal import (
     format_kv,
     format_list,
@@ -198,8 +201,10 @@ class JobStatus(StatusText):
         allocs: list[dict[str, Any]],
         evals: list[dict[str, Any]],
         deployment: dict[str, Any] | None,
+        children: list[dict[str, Any]] | None = None,
     ) -> JobStatus:
-        """Format the pieces the way command/job_status.go does."""
+        """Format the pieces the way command/job_status.go does; a periodic or parameterized
+        parent shows its child jobs (``children``, JobListStubs) instead of allocations."""
         submitted = parse_time(job.get("SubmitTime"))
         basic = [
             ("ID", job.get("ID", "")),
@@ -214,6 +219,14 @@ class JobStatus(StatusText):
             ("Periodic", str(bool(job.get("Periodic"))).lower()),
             ("Parameterized", str(bool(job.get("ParameterizedJob"))).lower()),
         ]
+        periodic = bool(job.get("Periodic"))
+        parameterized = bool(job.get("ParameterizedJob")) and not job.get("Dispatched")
+        if periodic and not parameterized and not job.get("Stop"):
+            basic.append(("Next Periodic Launch", next_periodic_launch(job["Periodic"])))
+        if periodic or parameterized:
+            text = format_kv(basic) + format_parent(job, summary, children or [], parameterized)
+            data = {"job": job, "summary": summary, "children": children or []}
+            return cls(text, data)
         text = format_kv(basic)
         groups = (summary or {}).get("Summary") or {}
         rows: list[list[Any]] = [
@@ -251,3 +264,48 @@ class JobStatus(StatusText):
         data = {"job": job, "summary": summary, "allocations": allocs, "evaluations": evals,
                 "deployment": deployment}  # fmt: skip
         return cls(text, data)
+
+
+def format_parent(
+    job: dict[str, Any], summary: dict[str, Any], children: list[dict[str, Any]], param: bool
+) -> str:
+    """A parent job's sections of ``nomad job status``: its parameters, its children's
+    summary, and the children themselves (outputPeriodicInfo, outputParameterizedInfo)."""
+    text = ""
+    if param:
+        config = job["ParameterizedJob"]
+        text += "\n\nParameterized Job\n" + format_kv(
+            [
+                ("Payload", config.get("Payload") or "optional"),
+                ("Required Metadata", ", ".join(config.get("MetaRequired") or [])),
+                ("Optional Metadata", ", ".join(config.get("MetaOptional") or [])),
+            ]
+        )
+    counts = (summary or {}).get("Children") or {}
+    title = "Parameterized Job Summary" if param else "Children Job Summary"
+    text += f"\n\n{title}\n" + format_list(
+        [["Pending", "Running", "Dead"], [counts.get(k, 0) for k in ("Pending", "Running", "Dead")]]
+    )
+    mine = sorted(
+        (c for c in children if c.get("ParentID") == job.get("ID")), key=lambda c: c["ID"]
+    )
+    if param:
+        text += "\n\nDispatched Jobs\n"
+        empty = "No dispatched instances of parameterized job found"
+    else:
+        text += "\n\nPreviously Launched Jobs\n"
+        empty = "No instances of periodic job found"
+    if not mine:
+        return text + empty
+    return text + format_list([["ID", "Status"], *[[c["ID"], c["Status"]] for c in mine]])
+
+
+def next_periodic_launch(periodic: dict[str, Any]) -> str:
+    """When a periodic job launches next, as the CLI prints it: time (N from now)."""
+    specs = [periodic["Spec"]] if periodic.get("Spec") else periodic.get("Specs") or []
+    if not specs or not periodic.get("Enabled", True):
+        return ""
+    at = datetime.fromtimestamp(
+        cron.next_launch(specs, time.time(), periodic.get("TimeZone") or ""), timezone.utc
+    )
+    return f"{format_time(at)} ({pretty_time_diff(at)})"

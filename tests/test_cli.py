@@ -10,6 +10,7 @@ from pathlib import Path
 import labkit
 import nomad
 import pytest
+import requests
 from labkit import DOCKER_JOB, FakeNomad, alive, fast_echo, free_port, listening, run_cli, tasks_of
 
 from nomadlab import agent as agents
@@ -39,6 +40,8 @@ def test_job_run_status_scale_stop(practice: Agent, home: Path, tmp_path: Path) 
 
     run = run_cli("job", "run", "-var", "count=2", str(spec))
     assert run.returncode == 0, run.stderr
+    ui = f"{practice.address}/ui/jobs/{JOB}@default"
+    assert run.stdout.startswith(f"==> View this job in the Web UI: {ui}\n\n==> ")
     assert re.search(r'^==> \S+: Monitoring evaluation "\w{8}"$', run.stdout, re.MULTILINE)
     assert re.search(r'^  ✓ Deployment "\w{8}" successful$', run.stdout, re.MULTILINE)
     assert re.search(r"^    echo\s+2\s+2\s+2\s+0\s+\S+$", run.stdout, re.MULTILINE)
@@ -71,6 +74,8 @@ def test_job_run_status_scale_stop(practice: Agent, home: Path, tmp_path: Path) 
 def test_job_run_docker_job_exits_2_with_advice(practice: Agent) -> None:
     run = run_cli("job", "run", str(DOCKER_JOB))
     assert run.returncode == 2
+    assert run.stdout.startswith("Job Warnings:\n1 warning(s):\n")
+    assert "task network resources have been deprecated as of Nomad 0.12.0" in run.stdout
     assert '* Constraint "missing drivers": 1 nodes excluded by filter' in run.stdout
     assert "the practice agent runs no containers" in run.stderr
     assert "jobs/http-echo.nomad.hcl" in run.stderr
@@ -134,3 +139,22 @@ def test_tour_runs_green_and_cleans_up(home: Path) -> None:
         "✓ Tour complete: every step of the tutorial works here (practice mode)."
     )
     assert not agents.state_file().exists() and not tasks_of(home)
+
+
+def test_ui_prints_the_url_and_opens_a_browser(practice: Agent, home: Path, tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    browser.chmod(0o755)
+    assert run_cli("job", "run", str(fast_echo(tmp_path))).returncode == 0
+    ui = run_cli("ui", JOB[:4], env={"BROWSER": str(browser)})
+    url = f"{practice.address}/ui/jobs/{JOB}@default"
+    assert (ui.returncode, ui.stdout) == (0, f'Opening URL "{url}"\n'), ui.stderr
+    assert opened.read_text().split() == [url]
+    page = requests.get(url, timeout=30)
+    assert page.status_code == 200 and f'data-job="{JOB}"' not in page.text and JOB in page.text
+    listing = run_cli("ui", env={"BROWSER": str(browser)})
+    assert listing.stdout == f'Opening URL "{practice.address}/ui/jobs"\n'
+    missing = run_cli("ui", "nope", env={"BROWSER": str(browser)})
+    assert missing.returncode == 1 and 'No job with ID or prefix "nope"' in missing.stderr
+    assert run_cli("job", "stop", "-purge", JOB).returncode == 0

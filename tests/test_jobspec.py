@@ -184,9 +184,76 @@ def test_empty_spec(text):
 
 
 def test_syntax_error_reports_where():
-    with pytest.raises(JobspecError, match=r"^Failed to parse job: .*line 3") as caught:
+    with pytest.raises(JobspecError) as caught:
         parse('job "web" {\n  group "app" {\n  count = \n}')
-    assert "\n" not in str(caught.value)
+    assert str(caught.value) == (
+        "Failed to parse job: input.hcl:3,11-4,1: Invalid expression; Expected the start of an "
+        "expression, but found an invalid expression token."
+    )
+
+
+# The mistakes learners make, on the tutorial's own job: HCL's summary, detail and range.
+ECHO_LINES = HTTP_ECHO.splitlines()
+JOB_LABEL = '"http-microservice"'
+
+
+def echo_line(fragment: str) -> int:
+    return next(n for n, line in enumerate(ECHO_LINES, start=1) if fragment in line)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        (
+            lambda t: t.rstrip().removesuffix("}"),
+            f"input.hcl:{echo_line('job ' + JOB_LABEL)},25-26: Unclosed configuration "
+            "block; There is no closing brace for this block before the end of the file. This "
+            "may be caused by incorrect brace nesting elsewhere in this file.",
+        ),
+        (
+            lambda t: t.replace('"-m", "nomadlab.echo",', '"-m", "nomadlab.echo,'),
+            f"input.hcl:{echo_line('nomadlab.echo')},32-{echo_line('nomadlab.echo') + 1},1: "
+            "Invalid multi-line string; Quoted strings may not be split over multiple lines. To "
+            "produce a multi-line string, either use the \\n escape to represent a newline "
+            'character or use the "heredoc" multi-line template syntax.',
+        ),
+        (
+            lambda t: t.replace('driver = "raw_exec"', 'driver "raw_exec"'),
+            f"input.hcl:{echo_line('driver = ')},24-{echo_line('driver = ') + 1},1: Invalid block "
+            'definition; A block definition must have block content delimited by "{" and "}", '
+            "starting on the same line as the block header.",
+        ),
+        (
+            lambda t: t.replace("    network {", "    netwrk {"),
+            f'input.hcl:{echo_line("network {")},5-11: Unsupported block type; Blocks of type '
+            '"netwrk" are not expected here. Did you mean "network"?',
+        ),
+        (
+            lambda t: t.replace("cpu    = 100", 'cpu    = "lots"'),
+            f"input.hcl:{echo_line('cpu    =')},18-24: Unsuitable value type; Unsuitable value: "
+            "a number is required",
+        ),
+        (
+            lambda t: t.replace('driver = "raw_exec"', 'drivr = "raw_exec"'),
+            f'input.hcl:{echo_line("driver = ")},7-12: Unsupported argument; An argument named '
+            '"drivr" is not expected here. Did you mean "driver"?',
+        ),
+    ],
+    ids=["unclosed block", "unterminated string", "missing =", "unknown block", "wrong type",
+         "misspelled attribute"],
+)  # fmt: skip
+def test_hcl_mistakes_read_like_nomads_diagnostics(mistake, expected):
+    with pytest.raises(JobspecError) as caught:
+        parse(mistake(HTTP_ECHO), 'python = "python3"\n')
+    assert str(caught.value) == f"Failed to parse job: {expected}"
+
+
+def test_a_map_entry_without_equals_is_a_missing_separator():
+    with pytest.raises(JobspecError) as caught:
+        parse('job "x" {\n  meta = { owner "me" }\n  group "g" {}\n}\n')
+    assert str(caught.value).startswith(
+        "Failed to parse job: input.hcl:2,18-19: Missing key/value separator; "
+    )
 
 
 @pytest.mark.parametrize(
@@ -217,23 +284,30 @@ def test_job_structure_errors(text, expected):
 def test_typo_in_a_key_names_the_key_and_its_block(hcl, key, block):
     with pytest.raises(JobspecError, match=f'named "{key}"|type "{key}"') as caught:
         parse(hcl)
-    message = str(caught.value)
-    assert message.startswith("Failed to parse job: ")
-    assert block in message
-    assert "not expected here" in message
+    assert "not expected here" in str(caught.value)
+    assert source_at(hcl, str(caught.value)) == key  # the range HCL gives: the key itself
+
+
+def source_at(hcl: str, message: str) -> str:
+    """The text an ``input.hcl:line,col-col:`` diagnostic points at."""
+    match = re.match(r"Failed to parse job: input\.hcl:(\d+),(\d+)-(\d+): ", message)
+    assert match, message
+    line, start, end = (int(g) for g in match.groups())
+    return hcl.splitlines()[line - 1][start - 1 : end - 1]
 
 
 @pytest.mark.parametrize(
-    ("hcl", "key"),
+    ("hcl", "value"),
     [
-        (job_hcl(group_body='count = "two"'), "count"),
-        (job_hcl(task_body='kill_timeout = "10 seconds"'), "kill_timeout"),
-        (job_hcl().replace('datacenters = ["dc1"]', 'datacenters = "dc1"'), "datacenters"),
+        (job_hcl(group_body='count = "two"'), '"two"'),
+        (job_hcl(task_body='kill_timeout = "10 seconds"'), '"10 seconds"'),
+        (job_hcl().replace('datacenters = ["dc1"]', 'datacenters = "dc1"'), '"dc1"'),
     ],
 )
-def test_value_of_the_wrong_type_names_the_key(hcl, key):
-    with pytest.raises(JobspecError, match=f'Unsuitable value for "{key}"'):
+def test_value_of_the_wrong_type_points_at_the_value(hcl, value):
+    with pytest.raises(JobspecError, match="Unsuitable value") as caught:
         parse(hcl)
+    assert source_at(hcl, str(caught.value)) == value
 
 
 def test_single_block_given_twice():
@@ -379,8 +453,10 @@ def test_task_directly_in_a_job_gets_a_group_of_its_own():
     ]
 
 
-def test_parse_with_canonicalize_is_parse_then_canonicalize():
-    assert parse(HTTP_ECHO, canonicalize=True) == canonicalize(parse(HTTP_ECHO))
+def test_parse_with_canonicalize_is_the_api_half_of_canonicalize():
+    api_only = parse(HTTP_ECHO, canonicalize=True)
+    assert canonicalize(copy.deepcopy(api_only)) == canonicalize(parse(HTTP_ECHO))
+    assert api_only["NodePool"] == "" and canonicalize(parse(HTTP_ECHO))["NodePool"] == "default"
 
 
 # --- canonicalize --------------------------------------------------------------------------------

@@ -77,7 +77,8 @@ def test_start_reports_practice_mode_and_records_the_agent(lab: Lab, client: nom
     assert client.status.leader.get_leader()
     line = lab.agent.describe()
     assert line.startswith("nomadlab: practice mode: nomadlab's practice agent, standing in for")
-    assert f"started (pid {lab.agent.pid}) · API {lab.address} · no web UI" in line
+    ui = f"{lab.address}/ui/"
+    assert f"started (pid {lab.agent.pid}) · API {lab.address} · UI {ui}" in line
     assert line.endswith(f" · log {lab.agent.log_file}")
     state = json.loads(agents.state_file().read_text())
     assert state["pid"] == lab.agent.pid and state["address"] == lab.address
@@ -92,6 +93,7 @@ def test_run_prints_nomad_job_run_progress(
     out = capsys.readouterr().out
     ev, dep = result.eval_id[:8], result.deployment_id[:8]
     expected = [
+        rf"^==> View this job in the Web UI: {lab.address}/ui/jobs/{job}@default\n\n",
         rf'^==> \S+: Monitoring evaluation "{ev}"$',
         rf'^    \S+: Evaluation triggered by job "{job}"$',
         rf'^    \S+: Evaluation within deployment: "{dep}"$',
@@ -171,6 +173,8 @@ def test_docker_job_without_docker_explains_what_to_do(
     with pytest.raises(PlacementFailed) as caught:
         lab.run(DOCKER_JOB)
     out = capsys.readouterr().out
+    assert out.startswith('Job Warnings:\n1 warning(s):\n\n* Group "echo" has warnings: ')
+    assert '\t* Task "server": task network resources have been deprecated' in out
     assert 'finished with status "complete" but failed to place all allocations:' in out
     assert 'Task Group "echo" (failed to place 1 allocation):' in out
     assert '* Constraint "missing drivers": 1 nodes excluded by filter' in out
@@ -278,6 +282,19 @@ def test_stop_then_purge(lab: Lab, job: str, client: nomad.Nomad, tmp_path: Path
     lab.stop(job, purge=True)
     with pytest.raises(URLNotFoundNomadException):
         client.job.get_job(job)
+
+
+def test_purge_shows_only_the_instance_just_stopped(
+    lab: Lab, job: str, client: nomad.Nomad, tmp_path: Path
+) -> None:
+    lab.run(fast_echo(tmp_path, name=job))
+    (first,) = client.job.get_allocations(job)
+    lab.stop(job, purge=True)
+    lab.run(fast_echo(tmp_path, name=job))
+    (second,) = client.job.get_allocations(job)
+    result = lab.stop(job, purge=True)
+    assert [row["alloc_id"] for row in result.allocations] == [second["ID"]]
+    assert first["ID"] != second["ID"]
 
 
 def test_reset_purges_only_the_jobs_the_kit_ran(
@@ -429,3 +446,27 @@ def test_alloc_ports_read_the_allocation_never_localhost() -> None:
     }  # fmt: skip
     assert alloc_ports(alloc) == {"http": ("10.1.2.3", 25000), "admin": ("10.9.9.9", 26000)}
     assert alloc_ports({"AllocatedResources": None}) == {}
+
+
+def test_ui_shows_the_job_page_in_the_notebook(
+    lab: Lab, job: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import IPython.display
+
+    from nomadlab import jupyter_proxy
+
+    shown: list = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    lab.run(fast_echo(tmp_path, name=job))
+    url = lab.ui(job[:5])
+    assert url == f"{lab.address}/ui/jobs/{job}@default" == shown[-1].src
+    page = requests.get(url, timeout=30)
+    assert page.status_code == 200 and "practice agent" in page.text and job in page.text
+    assert lab.ui() == f"{lab.address}/ui/jobs"
+    # Behind JupyterHub or Binder the browser reaches the agent through Jupyter's proxy.
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/learner/")
+    assert lab.ui(job) == f"/user/learner/nomad/ui/jobs/{job}@default"  # the kit's agent
+    assert lab.ui_url(job) == url
+    monkeypatch.setattr(jupyter_proxy, "agent_port", lambda: 1)  # not the entry's agent
+    port = lab.address.rsplit(":", 1)[1]
+    assert lab.ui(job) == f"/user/learner/proxy/{port}/ui/jobs/{job}@default"

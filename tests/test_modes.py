@@ -47,7 +47,7 @@ def test_attach_mode_uses_nomad_addr_and_starts_nothing(
             f"nomadlab: attach mode: attached to nomadlab's practice agent at {separate.address}"
             " (API of Nomad v1.9.7)"
         )
-        assert "no web UI" in line
+        assert f" · UI {separate.address}/ui/" in line
         assert "pid" not in line and "log" not in line
         assert lab.mode == "attach" and lab.address == separate.address
         assert not lab.agent.started_by_kit and not agents.state_file().exists()
@@ -125,8 +125,8 @@ def test_real_dev_agent_mode_runs_the_nomad_binary(
         line = lab.agent.describe()
         expected = "nomadlab: nomad mode: real `nomad agent -dev` (Nomad v1.9.7), started"
         assert line.startswith(f"{expected} (pid {lab.agent.pid})")
-        # The stand-in serves the practice agent's API, which has no web UI, and says so.
-        assert lab.agent.ui is None and "no web UI" in line
+        # The stand-in serves the practice agent underneath, web UI included.
+        assert lab.agent.ui == f"{lab.address}/ui/" and f"UI {lab.agent.ui}" in line
         calls = [json.loads(line) for line in record.read_text().splitlines()]
         (agent_call,) = [c for c in calls if c["argv"][:1] == ["agent"]]
         assert agent_call["pid"] == lab.agent.pid

@@ -61,7 +61,7 @@ def test_banner_names_addresses_region_and_node(agent: Agent) -> None:
 
 
 def test_agent_node_and_leader_look_like_a_dev_agent(agent: Agent, client: nomad.Nomad) -> None:
-    assert client.status.leader.get_leader() == f"127.0.0.1:{agent.http_port + 1}"
+    assert client.status.leader.get_leader() == "127.0.0.1:4647"  # RPC port, whatever HTTP
     (node,) = client.nodes.get_nodes()
     assert node["Status"] == "ready" and node["Datacenter"] == "dc1"
     assert node["Version"] == "1.9.7"
@@ -153,7 +153,7 @@ def test_purge_leaves_no_job_no_allocation_and_no_process(client: nomad.Nomad) -
     )
     assert stopped
     events = client.allocation.get_allocation(alloc_ids.pop())["TaskStates"]["server"]["Events"]
-    assert [e["Type"] for e in events][-2:] == ["Killing", "Killed"]
+    assert [e["Type"] for e in events][-3:] == ["Killing", "Terminated", "Killed"]
 
 
 def test_stop_without_purge_keeps_a_dead_job(client: nomad.Nomad) -> None:
@@ -349,11 +349,10 @@ def test_negative_count_is_a_validation_error_and_registers_nothing(client: noma
     assert client.jobs.get_jobs() == []
 
 
-def test_a_browser_learns_there_is_no_web_ui(agent: Agent) -> None:
+def test_a_browser_lands_on_the_web_ui(agent: Agent) -> None:
     root = requests.get(agent.address + "/", timeout=10)
-    assert root.status_code == 200 and "serves Nomad's HTTP API" in root.text
-    assert "/v1/jobs" in root.text
-    assert requests.get(agent.address + "/ui/", timeout=10).status_code == 404
+    assert [r.status_code for r in root.history] == [307, 307]
+    assert root.url == agent.address + "/ui/jobs" and "practice agent" in root.text
 
 
 def test_every_read_sends_the_index_headers(agent: Agent) -> None:

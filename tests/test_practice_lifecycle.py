@@ -323,6 +323,9 @@ def test_killed_task_comes_back(client: nomad.Nomad) -> None:
     assert kinds[-3:] == ["Terminated", "Restarting", "Started"]
     (terminated,) = [e for e in state["Events"] if e["Type"] == "Terminated"]
     assert terminated["Signal"] == signal.SIGKILL
+    assert terminated["ExitCode"] == 128 + signal.SIGKILL  # as Nomad's executor reports it
+    assert terminated["DisplayMessage"] == "Exit Code: 137, Signal: 9"
+    assert terminated["Details"] == {"exit_code": "137", "signal": "9"}
     (new_proc,) = wait_for(lambda: task_processes({alloc["ID"]}))
     assert new_proc.pid != proc.pid
 
@@ -368,7 +371,6 @@ def test_alloc_signal_reaches_the_task(client: nomad.Nomad) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"Signal": "SIGNOPE", "Task": "server"}, "Invalid signal: SIGNOPE"),
         ({"Signal": "SIGUSR1", "Task": "ghost"}, "Task not found"),
     ],
 )
@@ -552,3 +554,32 @@ def test_ineligible_node_gets_no_new_allocations(three_nodes: Agent) -> None:
     register_echo(client, count=4)
     allocs = wait_for(lambda: (r := live(client)) and len(r) == 4 and r)
     assert nodes[0]["ID"] not in {a["NodeID"] for a in allocs}
+
+
+def test_an_unknown_signal_is_sent_as_sigint_as_raw_exec_does(
+    agent: Agent, client: nomad.Nomad
+) -> None:
+    register_echo(client)
+    (alloc,) = wait_for(lambda: [a for a in live(client) if a["ClientStatus"] == "running"])
+
+    def stdout() -> str:
+        return client.client.stream_logs.stream(alloc["ID"], "server", "stdout", plain=True)
+
+    wait_for(lambda: "server is listening" in stdout(), what="the server to listen")
+    response = requests.post(
+        f"{agent.address}/v1/client/allocation/{alloc['ID']}/signal",
+        json={"Signal": "SIGNOPE", "Task": "server"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+
+    def events() -> list[dict]:
+        return client.allocation.get_allocation(alloc["ID"])["TaskStates"]["server"]["Events"]
+
+    wait_for(lambda: any(e["Type"] == "Terminated" for e in events()), what="the task to end")
+    (signaling,) = [e for e in events() if e["Type"] == "Signaling"]
+    assert signaling["TaskSignal"] == "SIGNOPE"
+    terminated = next(e for e in events() if e["Type"] == "Terminated")
+    # SIGINT is the echo server's clean stop: it says so and exits 0.
+    assert (terminated["ExitCode"], terminated["Signal"]) == (0, 0)
+    assert "server is shutting down" in stdout()

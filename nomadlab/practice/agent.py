@@ -39,6 +39,7 @@ from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.http import make_app
 from nomadlab.practice.http.handler import MAX_BODY
 from nomadlab.practice.jobspec.worker import ParsePool
+from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.reaper import HELPER_VAR, Reaper
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import APIError, Server
@@ -76,6 +77,7 @@ class PracticeAgent:
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
+        self.periodic = PeriodicDispatch(self.store, self.server)
         self.core = CoreScheduler(self.store)
         self.drainer = NodeDrainer(self.store, self.scheduler)
         self.heartbeater = NodeHeartbeater(self.store, self.scheduler)
@@ -97,7 +99,7 @@ class PracticeAgent:
 
     @property
     def rpc_addr(self) -> str:
-        return host_port(self.bind, self.http_port + 1)
+        return host_port(self.bind, RPC_PORT)
 
     def listen(self) -> None:
         """Bind the HTTP port; raises OSError when it is taken. ``0.0.0.0`` or ``::`` listen
@@ -123,6 +125,7 @@ class PracticeAgent:
         for coroutine in (
             self.scheduler.run(),
             self.deployments.run(),
+            self.periodic.run(),
             self.reaper.supervise(),
             self.core.run(),
             self.drainer.run(),
@@ -207,13 +210,13 @@ class PracticeAgent:
         return {
             "Name": f"{self.node_name}.global",
             "Addr": self.bind,
-            "Port": self.http_port + 2,
+            "Port": SERF_PORT,
             "Tags": {
                 "region": structs.REGION,
                 "dc": structs.DATACENTER,
                 "role": "nomad",
                 "build": structs.VERSION,
-                "port": str(self.http_port + 1),
+                "port": str(RPC_PORT),
                 "bootstrap": "1",
             },
             "Status": "alive",
@@ -243,8 +246,8 @@ class PracticeAgent:
                 },
                 "Ports": {
                     "HTTP": self.http_port,
-                    "RPC": self.http_port + 1,
-                    "Serf": self.http_port + 2,
+                    "RPC": RPC_PORT,
+                    "Serf": SERF_PORT,
                 },
                 "Addresses": {"HTTP": self.bind, "RPC": self.bind, "Serf": self.bind},
                 "Client": {
@@ -257,7 +260,7 @@ class PracticeAgent:
                 },
                 "Server": {"Enabled": True, "BootstrapExpect": 1},
                 "ACL": {"Enabled": False},
-                "UI": {"Enabled": False},
+                "UI": {"Enabled": True},
                 "Practice": True,
             },
             "member": self.member(),
@@ -284,6 +287,11 @@ class PracticeAgent:
             },
         }
 
+
+# The dev agent's RPC and Serf ports whatever its HTTP port: the practice agent opens neither,
+# so it reports Nomad's defaults (as /v1/status/leader shows them).
+RPC_PORT = 4647
+SERF_PORT = 4648
 
 BANNER = """==> No configuration files loaded
 ==> Starting Nomad agent...
@@ -336,7 +344,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-node", default=None, help="node name (default: the hostname)")
     parser.add_argument("-nodes", type=int, default=1, help="how many client nodes to simulate")
     parser.add_argument("-data-dir", type=Path, default=None, help="where alloc dirs go")
-    parser.add_argument("-log-level", default="INFO", choices=["DEBUG", "INFO", "WARN", "ERROR"])
+    parser.add_argument(
+        "-log-level",
+        default="DEBUG",
+        choices=["DEBUG", "INFO", "WARN", "ERROR"],
+        help="log level (default DEBUG, as -dev sets it)",
+    )
     args = parser.parse_args(argv)
     if not args.dev:
         parser.error("Must specify either server, client or dev mode for the agent.")
@@ -380,7 +393,7 @@ async def serve(args: argparse.Namespace) -> int:
             version=structs.VERSION,
             http=agent.http_addr,
             rpc=agent.rpc_addr,
-            serf=host_port(args.bind, agent.http_port + 2),
+            serf=host_port(args.bind, SERF_PORT),
             level=args.log_level,
             nodes=len(agent.clients),
             node_id=agent.clients[0].node["ID"],

@@ -9,6 +9,7 @@ events, restarts per the group's ``restart`` block, and deployment health per th
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import platform
@@ -21,11 +22,13 @@ from pathlib import Path
 
 import psutil
 
-from nomadlab.practice import structs
+from nomadlab.practice import services, structs
 from nomadlab.practice.drivers import DriverError, ExitResult, TaskHandle
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import now_ns, rfc3339, task_event
 from nomadlab.practice.taskenv import interpolate_config, task_environment
+from nomadlab.practice.template_hook import TaskTemplates
+from nomadlab.practice.templates import TemplateError
 
 log = logging.getLogger("nomad.client")
 
@@ -63,6 +66,7 @@ def fingerprint_node(
             "unique.hostname": name,
             "nomad.version": structs.VERSION,
             "driver.raw_exec": "1" if drivers["raw_exec"].enabled else "0",
+            "nomad.service_discovery": "true",
         },
         "NodeResources": {
             "Cpu": {"CpuShares": cpu, "TotalCpuCores": cores, "ReservableCpuCores": None},
@@ -174,6 +178,17 @@ class Client:
             else:
                 runner.update(alloc)
 
+    def collect_all_allocs(self) -> list[str]:
+        """``PUT /v1/client/gc`` (CollectAllAllocs): destroy every finished allocation's
+        runner and directory; returns their IDs."""
+        collected = []
+        for alloc_id, runner in list(self.runners.items()):
+            alloc = self.store.allocs.get(alloc_id)
+            if runner.finished and (alloc is None or structs.is_terminal(alloc)):
+                self._destroy(alloc_id)
+                collected.append(alloc_id)
+        return collected
+
     def _destroy(self, alloc_id: str) -> None:
         """The server collected an allocation: stop its runner if any, remove its directory
         (the client's alloc GC)."""
@@ -207,6 +222,7 @@ class AllocRunner:
         self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
         self.dir = client.alloc_dir(alloc_id)
         self.tasks = {t["Name"]: TaskRunner(self, t) for t in self.group["Tasks"]}
+        self.services = services.AllocServices(self)
         self.changed = asyncio.Event()
         self.stopping = False
         self.deployment_id = alloc.get("DeploymentID") or ""
@@ -226,15 +242,34 @@ class AllocRunner:
     async def _run(self) -> None:
         for sub in ("alloc/logs", "alloc/data", "alloc/tmp"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
+        try:
+            self.services.register(None)
+        except services.ServiceError as exc:
+            for runner in self.tasks.values():
+                runner.emit(
+                    task_event("Setup Failure", str(exc), FailsTask=True), state="dead", failed=True
+                )
+        else:
+            await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
+        self.services.deregister_all()
+        for runner in self.tasks.values():
+            runner.templates.stop()
         self.report()
+
+    @property
+    def finished(self) -> bool:
+        """Every task has exited for good."""
+        return self._main is not None and self._main.done()
 
     def update(self, alloc: dict) -> None:
         """An in-place update: a new job version, maybe a new deployment to report to."""
+        new_version = alloc["Job"].get("JobModifyIndex") != self.job.get("JobModifyIndex")
         self.job = alloc["Job"]
         self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
         for runner in self.tasks.values():
             runner.task = next(t for t in self.group["Tasks"] if t["Name"] == runner.task["Name"])
+        if new_version and not self.stopping:
+            self.services.refresh()
         deployment_id = alloc.get("DeploymentID") or ""
         if deployment_id != self.deployment_id:
             self.deployment_id = deployment_id
@@ -244,6 +279,7 @@ class AllocRunner:
         """The server wants this allocation stopped: kill its tasks."""
         if not self.stopping:
             self.stopping = True
+            self.services.deregister_all()  # before the kill, so lookups stop finding it
             for runner in self.tasks.values():
                 runner.kill()
 
@@ -323,6 +359,8 @@ class AllocRunner:
 
     async def _track_health(self, deployment_id: str) -> None:
         block = self.group.get("Update" if deployment_id else "Migrate") or {}
+        if deployment_id and block.get("HealthCheck") == "manual":  # the operator sets it
+            return None
         min_healthy = setting(block, "MinHealthyTime", 10 * SECOND) / SECOND
         deadline = time.monotonic() + setting(block, "HealthyDeadline", 300 * SECOND) / SECOND
         watch_start = time.monotonic()
@@ -333,8 +371,13 @@ class AllocRunner:
             if any(s["State"] == "dead" and s["Failed"] for s in states):
                 return self._set_health(deployment_id, False)
             running_since = [r.running_since for r in self.tasks.values()]
-            if all(running_since):
-                healthy_at = max([watch_start, *running_since]) + min_healthy
+            checks_since = (
+                self.services.checks.passing_since()
+                if (block.get("HealthCheck") or "checks") == "checks"
+                else 0.0
+            )
+            if all(running_since) and checks_since is not None:
+                healthy_at = max([watch_start, *running_since, checks_since]) + min_healthy
                 remaining = healthy_at - time.monotonic()
                 if remaining <= 0:
                     return self._set_health(deployment_id, True)
@@ -350,6 +393,8 @@ class AllocRunner:
         alloc = self.alloc
         if (alloc.get("DeploymentID") or "") != deployment_id:
             return
+        if (alloc.get("DeploymentStatus") or {}).get("Healthy") is not None:
+            return  # an operator set it first
         alloc["DeploymentStatus"] = {
             "Healthy": healthy,
             "Timestamp": rfc3339(now_ns()),
@@ -379,8 +424,10 @@ class TaskRunner:
         self.task = task
         self.state = structs.task_state()
         self.handle: TaskHandle | None = None
+        self.templates = TaskTemplates(self)
         self.running_since: float | None = None
         self.kill_reason = ""
+        self.kill_fails = False  # a kill that fails the task (a template that broke)
         self._killed = asyncio.Event()
         self._restart_requested = asyncio.Event()
         self._restarts_in_interval = 0
@@ -405,14 +452,18 @@ class TaskRunner:
         self.kill_reason = reason
         self._killed.set()
 
-    def signal(self, name: str) -> None:
-        """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task."""
+    def signal(self, name: str, reason: str | None = None) -> None:
+        """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task;
+        ``reason`` is what the event shows when it is not a user's request."""
         number = getattr(signal, name, None)
         if not name.startswith("SIG") or not isinstance(number, int):
-            raise TaskError(f"Invalid signal: {name}")
+            # raw_exec's SignalTask: an unknown signal is sent as SIGINT, with a warning.
+            log.warning("unknown signal to send to task, using SIGINT instead: signal=%s", name)
+            number = signal.SIGINT
         if self.handle is None or self.state["State"] != "running":
             raise TaskError("Task not running")
-        self.emit(task_event("Signaling", f"Task being sent signal {name}", TaskSignal=name))
+        message = reason or f"Task being sent signal {name}"
+        self.emit(task_event("Signaling", message, TaskSignal=name))
         self.handle.signal(number)
 
     def restart(self, reason: str) -> None:
@@ -435,9 +486,21 @@ class TaskRunner:
         stdout.touch()
         stderr.touch()
         self.emit(task_event("Task Setup", "Building Task Directory"))
+        try:
+            write_dispatch_payload(self.alloc_runner.job, self.task, task_dir)
+        except OSError as exc:
+            message = f"failed to write dispatch payload: {exc}"
+            self.emit(task_event("Setup Failure", message, SetupError=message, FailsTask=True),
+                      state="dead", failed=True)  # fmt: skip
+            return
         while not self._killed.is_set():
             alloc = self.alloc_runner.alloc
             env = task_environment(alloc, self.task, client.node, self.alloc_runner.dir)
+            try:
+                env.update(self.templates.prestart(env))
+            except TemplateError as exc:
+                self.template_failed(exc)
+                return
             config = interpolate_config(self.task.get("Config") or {}, env, client.node)
             driver = client.drivers.get(self.task["Driver"])
             try:
@@ -451,27 +514,23 @@ class TaskRunner:
                 self.state["StartedAt"] = rfc3339(now_ns())
                 self.running_since = time.monotonic()
                 self.emit(task_event("Started", "Task started by client"), state="running")
+                self._register_services()
                 result = await self._wait_or_kill()
+                self.alloc_runner.services.deregister(name)
                 self.running_since = None
-                if self._killed.is_set():
-                    break
                 requested = self._restart_requested.is_set()
                 self._restart_requested.clear()
                 batch = self.alloc_runner.job["Type"] == "batch"
-                done = result.successful and batch and not requested
+                done = result.successful and batch and not requested and not self._killed.is_set()
                 if done:
                     self.state["FinishedAt"] = rfc3339(now_ns())
                 self.emit(
-                    task_event(
-                        "Terminated",
-                        f"Exit Code: {result.exit_code}"
-                        + (f", Signal: {result.signal}" if result.signal else ""),
-                        ExitCode=result.exit_code,
-                        Signal=result.signal,
-                    ),
+                    terminated_event(result),
                     state="dead" if done else None,
                     failed=False if done else None,
                 )
+                if self._killed.is_set():
+                    break
                 if done:
                     return
                 if requested:
@@ -480,6 +539,26 @@ class TaskRunner:
             if not await self._restart():
                 return
         await self._finish_kill()
+
+    def template_failed(self, error: TemplateError) -> None:
+        """A template that cannot be rendered fails the task (no restart), as in Nomad."""
+        self.templates.stop()
+        message = f"Template failed: {error}"
+        self.emit(task_event("Killing", message, KillReason=message, FailsTask=True))
+        if self.state["State"] == "running":
+            self.kill_fails = True
+            self.kill(message)
+            return
+        self.state["FinishedAt"] = rfc3339(now_ns())
+        self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=True)
+
+    def _register_services(self) -> None:
+        """The task's own services, registered once it runs (a failure is a task event)."""
+        try:
+            self.alloc_runner.services.register(self.task["Name"])
+        except services.ServiceError as exc:
+            message = f'poststart hook "nomad_services" failed: {exc}'
+            self.emit(task_event("Task hook failed", message))
 
     async def _wait_or_kill(self) -> ExitResult:
         assert self.handle is not None
@@ -508,7 +587,8 @@ class TaskRunner:
 
     async def _finish_kill(self) -> None:
         self.state["FinishedAt"] = rfc3339(now_ns())
-        self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=False)
+        failed = self.kill_fails
+        self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=failed)
 
     def _restarting(self, reason: str, delay: float) -> None:
         """Count a restart and say when it comes (the task is pending until then)."""
@@ -558,6 +638,29 @@ class TaskRunner:
         self._restarting(reason, delay)
         await event_or_timeout(self._killed, delay)
         return True
+
+
+def write_dispatch_payload(job: dict, task: dict, task_dir: Path) -> None:
+    """A dispatched job's payload into ``local/<dispatch_payload.file>`` (taskrunner's
+    dispatch hook); the file never leaves the task's local directory."""
+    file = (task.get("DispatchPayload") or {}).get("File")
+    if not file or not job.get("Payload"):
+        return
+    local = (task_dir / "local").resolve()
+    target = (local / file).resolve()
+    if local not in target.parents:
+        raise OSError(f"dispatch_payload file {file!r} escapes the task's local directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(base64.b64decode(job["Payload"]))
+
+
+def terminated_event(result: ExitResult) -> dict:
+    """The "Terminated" event: Message holds the driver's exit message (none for a process),
+    DisplayMessage the exit code and signal (structs.TaskEvent.PopulateEventDisplayMessage)."""
+    display = f"Exit Code: {result.exit_code}" + (
+        f", Signal: {result.signal}" if result.signal else ""
+    )
+    return task_event("Terminated", "", display, ExitCode=result.exit_code, Signal=result.signal)
 
 
 class TaskError(Exception):

@@ -13,6 +13,7 @@ import time
 
 from nomadlab.practice import structs
 from nomadlab.practice.scheduler import Scheduler
+from nomadlab.practice.server import APIError
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns, rfc3339
 
@@ -125,6 +126,47 @@ class DeploymentWatcher:
                 s["HealthyAllocs"] >= s["DesiredTotal"] for s in deployment["TaskGroups"].values()
             )
         )
+
+    def set_alloc_health(self, deployment: dict, healthy: list[str], unhealthy: list[str]) -> dict:
+        """``nomad deployment`` allocation-health: an operator marks allocations healthy or
+        unhealthy (Deployment.SetAllocHealth), then the deployment is checked at once."""
+        if not healthy and not unhealthy:
+            raise APIError(400, "must specify at least one healthy/unhealthy allocation ID")
+        if deployment["Status"] not in ("running", "paused"):
+            raise APIError(500, "can't set health of allocations for a terminal deployment")
+        marked = []
+        for alloc_id, is_healthy in [(i, True) for i in healthy] + [(i, False) for i in unhealthy]:
+            alloc = self.store.allocs.get(alloc_id)
+            if alloc is None:
+                raise APIError(500, f'unknown alloc "{alloc_id}"')
+            if alloc.get("DeploymentID") != deployment["ID"]:
+                raise APIError(
+                    500, f'Allocation "{alloc_id}" is not part of deployment "{deployment["ID"]}"'
+                )
+            alloc["DeploymentStatus"] = {
+                "Healthy": is_healthy,
+                "Timestamp": rfc3339(now_ns()),
+                "Canary": bool((alloc.get("DeploymentStatus") or {}).get("Canary")),
+                "ModifyIndex": self.store.index + 1,
+            }
+            marked.append(alloc)
+        self.store.upsert_allocs(marked)
+        job = self.store.job(deployment["Namespace"], deployment["JobID"])
+        evaluation = new_evaluation(
+            job,
+            "deployment-watcher",
+            DeploymentID=deployment["ID"],
+            JobModifyIndex=job["JobModifyIndex"],
+        )
+        index = self.scheduler.enqueue(evaluation)
+        self.check(deployment)
+        return {
+            "EvalID": evaluation["ID"],
+            "EvalCreateIndex": index,
+            "DeploymentModifyIndex": deployment["ModifyIndex"],
+            "RevertedJobVersion": None,
+            "Index": self.store.index,
+        }
 
     def finish(self, deployment: dict, status: str, description: str) -> None:
         deployment["Status"] = status

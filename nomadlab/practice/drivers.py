@@ -36,6 +36,14 @@ class ExitResult:
     exit_code: int
     signal: int
 
+    @classmethod
+    def from_returncode(cls, returncode: int) -> ExitResult:
+        """Nomad's executor encoding: killed by signal n gives exit code 128 + n, as a
+        shell reports it, with the signal beside it."""
+        if returncode < 0:
+            return cls(128 - returncode, -returncode)
+        return cls(returncode, 0)
+
     @property
     def successful(self) -> bool:
         return self.exit_code == 0 and self.signal == 0
@@ -56,8 +64,7 @@ class TaskHandle:
             returncode = await self.process.wait()
             self._kill_group(signal.SIGKILL)
             self._reaper.exited(self.pid)
-            code, sig = (0, -returncode) if returncode < 0 else (returncode, 0)
-            self._result = ExitResult(code, sig)
+            self._result = ExitResult.from_returncode(returncode)
         return self._result
 
     async def kill(self, kill_signal: int, timeout: float) -> ExitResult:

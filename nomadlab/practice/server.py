@@ -6,11 +6,13 @@ where Nomad would, creates the evaluation that makes the scheduler act on it.
 
 from __future__ import annotations
 
+import base64
 import copy
+from typing import Any
 
-from nomadlab.practice import jobspec, structs
+from nomadlab.practice import jobspec, services, structs
 from nomadlab.practice.drainer import add_node_event
-from nomadlab.practice.scheduler import Scheduler, stop, update_job_status
+from nomadlab.practice.scheduler import Scheduler, is_template, stop, update_job_status
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns, rfc3339
 
@@ -52,7 +54,7 @@ class Server:
         self.store = store
         self.scheduler = scheduler
 
-    def register(self, job: dict, namespace: str, warnings: list[str] | None = None) -> dict:
+    def register(self, job: dict, namespace: str) -> dict:
         """Register (or update) a job: a new version if its spec changed, and an evaluation."""
         if not isinstance(job, dict):
             raise APIError(400, "Job must be specified")
@@ -65,7 +67,9 @@ class Server:
             raise APIError(400, str(exc)) from exc
         if errors:
             raise APIError(500, jobspec.format_errors(errors))
+        services.add_implied_constraints(job)
         previous = self.store.job(job["Namespace"], job["ID"])
+        assign_scaling_policy_ids(job, previous)
         if previous is not None and not spec_changed(previous, job):
             job = previous
         else:
@@ -74,17 +78,129 @@ class Server:
             )
             job.setdefault("StatusDescription", "")
             self.store.upsert_job(job)
+        if is_template(job):  # periodic and parameterized parents get no evaluation
+            update_job_status(self.store, job)
+            response = register_response({"ID": ""}, 0, job, jobspec.warnings(job))
+            return {**response, "Index": self.store.index}
         evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
         update_job_status(self.store, job)
+        return register_response(evaluation, index, job, jobspec.warnings(job))
+
+    def launch_child(self, parent: dict, child_id: str, **fields: Any) -> tuple[dict, dict, int]:
+        """Register a child of a periodic or parameterized job (periodic.go deriveJob,
+        Job.Dispatch): a copy under ``child_id`` with ParentID set, and its evaluation."""
+        child = copy.deepcopy(parent)
+        for key in SERVER_FIELDS:
+            child.pop(key, None)
+        child.update(ID=child_id, Name=child_id, ParentID=parent["ID"], **fields)
+        child.update(Status="pending", Stop=False, Stable=False, SubmitTime=now_ns())
+        child.setdefault("StatusDescription", "")
+        self.store.upsert_job(child)
+        evaluation = new_evaluation(child, "job-register", JobModifyIndex=child["JobModifyIndex"])
+        index = self.scheduler.enqueue(evaluation)
+        update_job_status(self.store, child)
+        self.store.commit(["job_summary"])  # the parent's Children changed
+        return child, evaluation, index
+
+    def dispatch(self, namespace: str, job_id: str, body: dict) -> dict:
+        """``nomad job dispatch``: launch a parameterized job's child with its meta and
+        payload, checked as Nomad's validateDispatchRequest checks them."""
+        parent = self.store.job(namespace, job_id)
+        if parent is None:
+            raise APIError(404, f'parameterized job "{job_id}" not found')
+        config = parent.get("ParameterizedJob")
+        if config is None or parent.get("Dispatched"):
+            raise APIError(500, f'Specified job "{job_id}" is not a parameterized job')
+        if parent["Stop"]:
+            raise APIError(500, f'Specified job "{job_id}" is stopped')
+        payload, meta = dispatch_arguments(body)
+        mode = config.get("Payload") or "optional"
+        if mode == "required" and not payload:
+            raise APIError(500, "Payload is not provided but required by parameterized job")
+        if mode == "forbidden" and payload:
+            raise APIError(500, "Payload provided but forbidden by parameterized job")
+        if len(payload) > DISPATCH_PAYLOAD_LIMIT:
+            raise APIError(
+                500, f"Payload exceeds maximum size; {len(payload)} > {DISPATCH_PAYLOAD_LIMIT}"
+            )
+        required = config.get("MetaRequired") or []
+        allowed = set(required) | set(config.get("MetaOptional") or [])
+        unpermitted = sorted(set(meta) - allowed)
+        if unpermitted:
+            keys = " ".join(unpermitted)
+            raise APIError(500, f"Dispatch request included unpermitted metadata keys: [{keys}]")
+        missing = [key for key in required if key not in meta]
+        if missing:
+            keys = " ".join(missing)
+            raise APIError(500, f"Dispatch did not provide required meta keys: [{keys}]")
+        template = body.get("IdPrefixTemplate") or ""
+        if not isinstance(template, str) or "/" in template:
+            raise APIError(400, "IdPrefixTemplate must be a string without '/'")
+        stamp, suffix = int(now_ns() // 1_000_000_000), structs.new_id()[:8]
+        prefix = f"{template}-" if template else ""
+        child, evaluation, index = self.launch_child(
+            parent,
+            f"{parent['ID']}/dispatch-{prefix}{stamp}-{suffix}",
+            Dispatched=True,
+            Meta={**(parent.get("Meta") or {}), **meta} or None,
+            Payload=base64.b64encode(payload).decode() if payload else None,
+        )
         return {
+            "DispatchedJobID": child["ID"],
             "EvalID": evaluation["ID"],
             "EvalCreateIndex": index,
-            "JobModifyIndex": job["JobModifyIndex"],
-            "Warnings": "\n".join(warnings or []),
+            "JobCreateIndex": child["CreateIndex"],
             "Index": index,
-            "LastContact": 0,
-            "KnownLeader": False,
+        }
+
+    def evaluate(self, namespace: str, job_id: str, force_reschedule: bool = False) -> dict:
+        """``nomad job eval``: a new evaluation of the job as it is (Job.Evaluate);
+        ``force_reschedule`` replaces failed allocations now, whatever their policy."""
+        job = self.store.job(namespace, job_id)
+        if job is None:
+            raise APIError(404, "job not found")
+        if job.get("Periodic") is not None:
+            raise APIError(500, "can't evaluate periodic job")
+        if job.get("ParameterizedJob") is not None and not job.get("Dispatched"):
+            raise APIError(500, "can't evaluate parameterized job")
+        if force_reschedule:
+            failed = [
+                a
+                for a in self.store.job_allocs(namespace, job_id)
+                if a["ClientStatus"] == "failed" and a["DesiredStatus"] == "run"
+            ]
+            for alloc in failed:
+                alloc["DesiredTransition"] = {
+                    **(alloc.get("DesiredTransition") or {}),
+                    "ForceReschedule": True,
+                }
+            if failed:
+                self.store.upsert_allocs(failed)
+        evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
+        return register_response(evaluation, self.scheduler.enqueue(evaluation), job)
+
+    def evaluate_node(self, node_id: str) -> dict:
+        """``nomad node eval``: evaluate every job with allocations on the node
+        (Node.Evaluate, ``node-update``)."""
+        node = self.node(node_id)
+        jobs = {}
+        for alloc in self.store.node_allocs(node["ID"]):
+            job = self.store.job(alloc["Namespace"], alloc["JobID"])
+            if job is not None:
+                jobs[(job["Namespace"], job["ID"])] = job
+        eval_ids, index = [], 0
+        for job in jobs.values():
+            evaluation = new_evaluation(
+                job, "node-update", NodeID=node["ID"], JobModifyIndex=job["JobModifyIndex"]
+            )
+            index = self.scheduler.enqueue(evaluation)
+            eval_ids.append(evaluation["ID"])
+        return {
+            "EvalIDs": eval_ids,
+            "EvalCreateIndex": index,
+            "NodeModifyIndex": node["ModifyIndex"],
+            "Index": self.store.index,
         }
 
     def deregister(self, namespace: str, job_id: str, purge: bool) -> dict:
@@ -290,6 +406,56 @@ class Server:
                 raise APIError(404, "node not found")
             node = matches[0]
         return node
+
+
+DISPATCH_PAYLOAD_LIMIT = 16 * 1024  # nomad/job_endpoint.go DispatchPayloadSizeLimit
+
+
+def dispatch_arguments(body: dict) -> tuple[bytes, dict[str, str]]:
+    """A dispatch request's payload (base64 in JSON, as Go's []byte) and meta, or 400."""
+    raw = body.get("Payload") or ""
+    try:
+        payload = base64.b64decode(raw, validate=True) if raw else b""
+    except (ValueError, TypeError) as exc:
+        raise APIError(400, "Payload must be base64-encoded bytes") from exc
+    meta = body.get("Meta") or {}
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise APIError(400, "Meta must be an object of strings")
+    return payload, meta
+
+
+def assign_scaling_policy_ids(job: dict, previous: dict | None) -> None:
+    """Give each group's ``scaling`` policy its target and an ID, kept from the previous
+    version of the job for the same group (as the state store does)."""
+    kept = {
+        g["Name"]: g["Scaling"]["ID"]
+        for g in (previous or {}).get("TaskGroups") or []
+        if (g.get("Scaling") or {}).get("ID")
+    }
+    for group in job["TaskGroups"]:
+        policy = group.get("Scaling")
+        if policy:
+            policy["Target"] = {
+                "Namespace": job["Namespace"],
+                "Job": job["ID"],
+                "Group": group["Name"],
+            }
+            policy["ID"] = policy.get("ID") or kept.get(group["Name"]) or structs.new_id()
+
+
+def register_response(evaluation: dict, index: int, job: dict, warnings: str = "") -> dict:
+    """JobRegisterResponse, which ``job eval`` answers with too."""
+    return {
+        "EvalID": evaluation["ID"],
+        "EvalCreateIndex": index,
+        "JobModifyIndex": job["JobModifyIndex"],
+        "Warnings": warnings,
+        "Index": index,
+        "LastContact": 0,
+        "KnownLeader": False,
+    }
 
 
 def spec_changed(old: dict, new: dict) -> bool:

@@ -13,7 +13,16 @@ import asyncio
 import copy
 from collections.abc import Iterable
 
-TABLES = ("jobs", "job_versions", "allocs", "evals", "deployments", "nodes", "job_summary")
+TABLES = (
+    "jobs",
+    "job_versions",
+    "allocs",
+    "evals",
+    "deployments",
+    "nodes",
+    "job_summary",
+    "services",
+)
 JOB_TRACKED_VERSIONS = 6  # nomad/structs: versions of a job kept for `nomad job history`
 
 
@@ -29,6 +38,7 @@ class StateStore:
         self.evals: dict[str, dict] = {}
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
+        self.services: dict[str, dict] = {}  # service registrations (nomadlab.practice.services)
         self._allocs_by: dict[str, dict[object, dict[str, dict]]] = {
             "job": {},
             "node": {},

@@ -12,7 +12,6 @@ from typing import Any
 import tornado.web
 from tornado.httputil import HTTPServerRequest
 
-from nomadlab.practice import structs
 from nomadlab.practice.http import (
     agent_endpoint,
     alloc_endpoint,
@@ -22,6 +21,8 @@ from nomadlab.practice.http import (
     job_endpoint,
     node_endpoint,
     practice_endpoint,
+    scaling_endpoint,
+    service_endpoint,
     system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
@@ -31,7 +32,6 @@ from nomadlab.practice.http.handler import (
     Endpoint,
     Handler,
     NotFound,
-    PlainTextErrors,
     Refused,
 )
 
@@ -43,6 +43,8 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *node_endpoint.ROUTES,
     *agent_endpoint.ROUTES,
     *fs_endpoint.ROUTES,
+    *scaling_endpoint.ROUTES,
+    *service_endpoint.ROUTES,
     *system_endpoint.ROUTES,
     *practice_endpoint.ROUTES,
 ]
@@ -73,30 +75,11 @@ class Application(tornado.web.Application):
 
 
 def make_app(agent: Agent) -> tornado.web.Application:
-    """The tornado application serving the API (and a pointer at / for browsers)."""
+    """The tornado application serving the API and, under /ui/, the practice web UI."""
+    from nomadlab.practice import webui  # imported here: the UI's pages use this package
+
     handlers = [
         (pattern, Endpoint, {"agent": agent, "methods": methods}) for pattern, methods in ROUTES
     ]
-    handlers.append((r"/", UIHandler, {"agent": agent}))
     guard = CrossSiteGuard(agent.proxy_secret, bound_addresses(agent.bind))
-    return Application(handlers, guard, default_handler_class=NotFound)
-
-
-class UIHandler(PlainTextErrors):
-    """The practice agent has no web UI (so /ui/ is a 404); / tells a browser what to try."""
-
-    def initialize(self, agent: Agent) -> None:
-        self.agent = agent
-
-    def get(self) -> None:
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        links = "".join(
-            f'<li><a href="{p}">{p}</a></li>'
-            for p in ("/v1/jobs", "/v1/allocations", "/v1/nodes", "/v1/agent/self")
-        )
-        self.finish(
-            "<!doctype html><title>nomadlab practice agent</title>"
-            "<h1>nomadlab practice agent</h1><p>This is the practice agent: it serves Nomad's "
-            f"HTTP API (version {structs.VERSION}) but not Nomad's web UI. Try:</p>"
-            f"<ul>{links}</ul>"
-        )
+    return Application(handlers + webui.routes(agent), guard, default_handler_class=NotFound)

@@ -7,6 +7,7 @@ from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, TaskError
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id, go_fields
 from nomadlab.practice.server import APIError
+from nomadlab.practice.structs.fields import complete
 
 
 def allocations_list(req: Request) -> Read:
@@ -26,7 +27,9 @@ def allocations_list(req: Request) -> Read:
 
 
 def allocation_read(req: Request, alloc_id: str) -> Read:
-    return Read(("allocs",), lambda: by_id(req.store.allocs, alloc_id, "alloc"))
+    return Read(
+        ("allocs",), lambda: complete("Allocation", by_id(req.store.allocs, alloc_id, "alloc"))
+    )
 
 
 def allocation_stop(req: Request, alloc_id: str) -> dict:
@@ -34,10 +37,13 @@ def allocation_stop(req: Request, alloc_id: str) -> dict:
 
 
 def allocation_stats(req: Request, alloc_id: str) -> dict:
-    runner = running_alloc(req, alloc_id)
+    """Resource usage of a live allocation's tasks; a finished one has none (200, no Tasks)."""
+    alloc = by_id(req.store.allocs, alloc_id, "alloc")
+    runner = req.agent.alloc_runner(alloc)
+    live = runner is not None and not structs.is_terminal(alloc)
     now = structs.now_ns()
     tasks = {}
-    for name, task in runner.tasks.items():
+    for name, task in runner.tasks.items() if live else ():
         usage = task.handle.stats() if task.handle is not None else {}
         tasks[name] = {
             "ResourceUsage": {**usage, "DeviceStats": None},
@@ -46,15 +52,18 @@ def allocation_stats(req: Request, alloc_id: str) -> dict:
         }
     memory = sum(t["ResourceUsage"].get("MemoryStats", {}).get("RSS", 0) for t in tasks.values())
     cpu = sum(t["ResourceUsage"].get("CpuStats", {}).get("Percent", 0) for t in tasks.values())
-    return {
-        "ResourceUsage": {
-            "MemoryStats": {"RSS": memory, "Measured": ["RSS"]},
-            "CpuStats": {"Percent": cpu, "Measured": ["Percent"]},
-            "DeviceStats": None,
+    return complete(
+        "AllocResourceUsage",
+        {
+            "ResourceUsage": {
+                "MemoryStats": {"RSS": memory, "Measured": ["RSS"]},
+                "CpuStats": {"Percent": cpu, "Measured": ["Percent"]},
+                "DeviceStats": None,
+            },
+            "Tasks": tasks,
+            "Timestamp": now,
         },
-        "Tasks": tasks,
-        "Timestamp": now,
-    }
+    )
 
 
 def running_alloc(req: Request, alloc_id: str) -> AllocRunner:
@@ -93,11 +102,30 @@ def allocation_restart(req: Request, alloc_id: str) -> dict:
     return {"Index": req.store.index}
 
 
+def client_gc(req: Request) -> None:
+    """``PUT /v1/client/gc``: garbage-collect every finished allocation on the client(s);
+    Nomad answers 200 with an empty body."""
+    node_id = req.arg("node_id") or ""
+    clients = [c for c in req.agent.clients if c.node["ID"].startswith(node_id)]
+    if not clients:
+        raise APIError(404, "Unknown node")
+    for client in clients:
+        client.collect_all_allocs()
+
+
+def allocation_checks(req: Request, alloc_id: str) -> dict:
+    """The latest result of each Nomad service check of the allocation, by check ID."""
+    alloc = by_id(req.store.allocs, alloc_id, "alloc")
+    runner = req.agent.alloc_runner(alloc)
+    return dict(runner.services.checks.results) if runner is not None else {}
+
+
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/allocations", {"GET": allocations_list}),
     (r"/v1/allocation/([^/]+)", {"GET": allocation_read}),
     (r"/v1/allocation/([^/]+)/stop", {"POST": allocation_stop, "PUT": allocation_stop}),
     (r"/v1/client/allocation/([^/]+)/stats", {"GET": allocation_stats}),
+    (r"/v1/client/allocation/([^/]+)/checks", {"GET": allocation_checks}),
     (
         r"/v1/client/allocation/([^/]+)/signal",
         {"POST": allocation_signal, "PUT": allocation_signal},
@@ -106,4 +134,5 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
         r"/v1/client/allocation/([^/]+)/restart",
         {"POST": allocation_restart, "PUT": allocation_restart},
     ),
+    (r"/v1/client/gc", {"GET": client_gc, "PUT": client_gc, "POST": client_gc}),
 ]

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from nomadlab.practice import structs
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id
+from nomadlab.practice.structs.fields import complete
 
 
 def evaluations_list(req: Request) -> Read:
+    """Oldest first (by create index), newest first with ``?reverse=true``."""
     prefix = req.arg("prefix") or ""
+    reverse = req.flag("reverse")
     return Read(
         ("evals",),
-        lambda: sorted(
-            (e for e in req.store.evals.values() if e["ID"].startswith(prefix)),
-            key=lambda e: e["CreateIndex"],
-            reverse=True,
-        ),
+        lambda: [
+            complete("Evaluation", e)
+            for e in sorted(
+                req.store.evals.values(), key=lambda e: e["CreateIndex"], reverse=reverse
+            )
+            if e["ID"].startswith(prefix)
+        ],
     )
 
 
 def evaluation_read(req: Request, eval_id: str) -> Read:
-    return Read(("evals",), lambda: by_id(req.store.evals, eval_id, "eval"))
+    return Read(("evals",), lambda: complete("Evaluation", by_id(req.store.evals, eval_id, "eval")))
 
 
 def evaluation_allocations(req: Request, eval_id: str) -> Read:

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 import tornado.web
 
 from nomadlab.practice import structs
-from nomadlab.practice.client import AllocRunner
+from nomadlab.practice.client import AllocRunner, Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.jobspec.worker import ParsePool
+from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
@@ -44,10 +45,13 @@ class Agent(Protocol):
     store: StateStore
     server: Server
     deployments: DeploymentWatcher
+    periodic: PeriodicDispatch
     core: CoreScheduler
     log: logging.Logger
     node_name: str
     blocking_queries: int
+    clients: list[Client]
+    data_dir: Path
     bind: str
     proxy_secret: str
     parser: ParsePool

@@ -7,15 +7,17 @@ from nomadlab.practice.http.handler import Handler, Read, Request, go_fields
 from nomadlab.practice.jobspec.schema import json_type
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
+from nomadlab.practice.structs.fields import complete
 
 
 def jobs_list(req: Request) -> Read:
     prefix = req.arg("prefix") or ""
     namespace = req.namespace
+    meta = req.flag("meta")
 
     def read() -> list[dict]:
         return [
-            structs.job_stub(job, job_summary(req.store, job))
+            structs.job_stub(job, job_summary(req.store, job), meta)
             for (ns, job_id), job in sorted(req.store.jobs.items())
             if (namespace == "*" or ns == namespace) and job_id.startswith(prefix)
         ]
@@ -69,7 +71,7 @@ def lookup_job(req: Request, job_id: str) -> dict:
 
 
 def job_read(req: Request, job_id: str) -> Read:
-    return Read(("jobs",), lambda: lookup_job(req, job_id))
+    return Read(("jobs",), lambda: complete("Job", lookup_job(req, job_id)))
 
 
 def job_deregister(req: Request, job_id: str) -> dict:
@@ -81,23 +83,32 @@ def job_allocations(req: Request, job_id: str) -> Read:
 
     def read() -> list[dict]:
         allocs = req.store.job_allocs(req.namespace, job_id, any_create_index=include_all)
-        return [structs.alloc_stub(a) for a in allocs]
+        # The state store's order: its job index iterates allocations by ID.
+        return [structs.alloc_stub(a) for a in sorted(allocs, key=lambda a: a["ID"])]
 
     return Read(("allocs",), read)
 
 
 def job_evaluations(req: Request, job_id: str) -> Read:
-    return Read(("evals",), lambda: req.store.job_evals(req.namespace, job_id))
+    return Read(
+        ("evals",),
+        lambda: [complete("Evaluation", e) for e in req.store.job_evals(req.namespace, job_id)],
+    )
 
 
 def job_deployments(req: Request, job_id: str) -> Read:
-    return Read(("deployments",), lambda: req.store.job_deployments(req.namespace, job_id))
+    return Read(
+        ("deployments",),
+        lambda: [
+            complete("Deployment", d) for d in req.store.job_deployments(req.namespace, job_id)
+        ],
+    )
 
 
 def job_latest_deployment(req: Request, job_id: str) -> Read:
     def read() -> dict | None:
         deployments = req.store.job_deployments(req.namespace, job_id)
-        return deployments[0] if deployments else None
+        return complete("Deployment", deployments[0]) if deployments else None
 
     return Read(("deployments",), read)
 
@@ -111,7 +122,15 @@ def job_versions(req: Request, job_id: str) -> Read:
         versions = req.store.job_versions.get((req.namespace, job_id))
         if not versions:
             raise APIError(404, "job versions not found")
-        return {"Versions": versions, "Diffs": None}
+        return complete(
+            "JobVersionsResponse",
+            {
+                "Versions": versions,
+                "Diffs": None,
+                "Index": req.store.max_index(("job_versions",)),
+                "KnownLeader": True,
+            },
+        )
 
     return Read(("job_versions",), read)
 
@@ -150,6 +169,32 @@ def job_scale_status(req: Request, job_id: str) -> Read:
     return Read(("jobs", "allocs"), read)
 
 
+def job_evaluate(req: Request, job_id: str) -> dict:
+    """``nomad job eval [-force-reschedule]``; the body (JobEvaluateRequest) may be empty."""
+    body = req.body() if req.handler.request.body.strip() else {}
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    options = body.get("EvalOptions") or {}
+    if not isinstance(options, dict):
+        raise APIError(400, "EvalOptions must be an object")
+    return req.server.evaluate(req.namespace, job_id, bool(options.get("ForceReschedule")))
+
+
+def job_dispatch(req: Request, job_id: str) -> dict:
+    """``nomad job dispatch``: body JobDispatchRequest {JobID, Payload, Meta, IdPrefixTemplate}."""
+    body = req.body() if req.handler.request.body.strip() else {}
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object")
+    if body.get("JobID") and body["JobID"] != job_id:
+        raise APIError(400, "Job ID does not match")
+    return req.server.dispatch(req.namespace, job_id, body)
+
+
+def job_periodic_force(req: Request, job_id: str) -> dict:
+    """``nomad job periodic force``."""
+    return req.agent.periodic.force(req.namespace, job_id)
+
+
 def job_scale(req: Request, job_id: str) -> dict:
     body = go_fields(req.body(check_ints=False), "ScalingRequest", _SCALE_FIELDS)
     for value in (body.get("Target") or {}).values():
@@ -162,18 +207,31 @@ def job_scale(req: Request, job_id: str) -> dict:
     return req.server.scale(req.namespace, job_id, body)
 
 
+# A job ID, or a periodic or dispatched child's ``<parent>/periodic-…``, ``<parent>/dispatch-…``:
+# Nomad's router takes the rest of the path, so clients that send the "/" unescaped work too.
+JOB_ID = r"([^/]+(?:/(?:periodic|dispatch)-[^/]+)?)"
+
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/jobs", {"GET": jobs_list, "PUT": jobs_register, "POST": jobs_register}),
     (r"/v1/jobs/parse", {"POST": jobs_parse, "PUT": jobs_parse}),
     (
-        r"/v1/job/([^/]+)",
+        "/v1/job/" + JOB_ID,
         {"GET": job_read, "PUT": jobs_register, "POST": jobs_register, "DELETE": job_deregister},
     ),
-    (r"/v1/job/([^/]+)/allocations", {"GET": job_allocations}),
-    (r"/v1/job/([^/]+)/evaluations", {"GET": job_evaluations}),
-    (r"/v1/job/([^/]+)/deployments", {"GET": job_deployments}),
-    (r"/v1/job/([^/]+)/deployment", {"GET": job_latest_deployment}),
-    (r"/v1/job/([^/]+)/summary", {"GET": job_summary_read}),
-    (r"/v1/job/([^/]+)/versions", {"GET": job_versions}),
-    (r"/v1/job/([^/]+)/scale", {"GET": job_scale_status, "POST": job_scale, "PUT": job_scale}),
+    (r"/v1/job/" + JOB_ID + r"/allocations", {"GET": job_allocations}),
+    (r"/v1/job/" + JOB_ID + r"/evaluations", {"GET": job_evaluations}),
+    (r"/v1/job/" + JOB_ID + r"/deployments", {"GET": job_deployments}),
+    (r"/v1/job/" + JOB_ID + r"/deployment", {"GET": job_latest_deployment}),
+    (r"/v1/job/" + JOB_ID + r"/summary", {"GET": job_summary_read}),
+    (r"/v1/job/" + JOB_ID + r"/versions", {"GET": job_versions}),
+    (r"/v1/job/" + JOB_ID + r"/dispatch", {"POST": job_dispatch, "PUT": job_dispatch}),
+    (
+        r"/v1/job/" + JOB_ID + r"/periodic/force",
+        {"POST": job_periodic_force, "PUT": job_periodic_force},
+    ),
+    (r"/v1/job/" + JOB_ID + r"/evaluate", {"POST": job_evaluate, "PUT": job_evaluate}),
+    (
+        r"/v1/job/" + JOB_ID + r"/scale",
+        {"GET": job_scale_status, "POST": job_scale, "PUT": job_scale},
+    ),
 ]

@@ -7,9 +7,10 @@ plus the server's register-time defaults, and ``structs.Job.Validate`` with its 
 from nomadlab.practice.jobspec.canonicalize import canonicalize
 from nomadlab.practice.jobspec.common import JobspecError, duration_ns, format_errors
 from nomadlab.practice.jobspec.parse import parse, parse_with_warnings
-from nomadlab.practice.jobspec.validate import validate
+from nomadlab.practice.jobspec.validate import TASK_NETWORK_WARNING, validate, warnings
 
 __all__ = [
+    "TASK_NETWORK_WARNING",
     "JobspecError",
     "canonicalize",
     "duration_ns",
@@ -17,4 +18,5 @@ __all__ = [
     "parse",
     "parse_with_warnings",
     "validate",
+    "warnings",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from nomadlab.practice.jobspec.common import HOUR, MINUTE, SECOND, JobspecError, _fill
 from nomadlab.practice.jobspec.schema import _check_shape
 
@@ -131,7 +133,9 @@ def canonicalize(job: dict) -> dict:
     return _canonicalize_job(job)
 
 
-def _canonicalize_job(job: dict) -> dict:
+def _canonicalize_job(job: dict, server: bool = True) -> dict:
+    """``server``: add what the server fills on register (node pool, datacenters, host
+    networks, memory_max) to what the api package's Canonicalize does (jobs/parse stops there)."""
     if not isinstance(job, dict):
         raise JobspecError("Job must be specified")
     _check_shape("Job", job, "Job")
@@ -141,20 +145,30 @@ def _canonicalize_job(job: dict) -> dict:
     for key in _JOB_EMPTY_IS_DEFAULT:
         if job.get(key) in ("", 0, []):
             job[key] = None
-    _fill(job, _JOB_DEFAULTS)
+    if server:
+        _fill(job, _JOB_DEFAULTS)
+    else:  # api Job.Canonicalize: an empty node pool, datacenters left as written
+        _fill(
+            job, {k: v for k, v in _JOB_DEFAULTS.items() if k != "Datacenters"} | {"NodePool": ""}
+        )
     if job.get("Update") is not None:
         _fill(job["Update"], _UPDATE_DEFAULTS)
     else:
         job["Update"] = dict(_UPDATE_DEFAULTS) if job["Type"] == "service" else None
+    if job.get("Periodic") is not None:  # api PeriodicConfig.Canonicalize
+        _fill(job["Periodic"], {"Enabled": True, "SpecType": "cron", "ProhibitOverlap": False,
+                                "TimeZone": "UTC"})  # fmt: skip
+    if job.get("ParameterizedJob") is not None:  # structs ParameterizedJobConfig.Canonicalize
+        _fill(job["ParameterizedJob"], {"Payload": "optional"})
     job["TaskGroups"] = job.get("TaskGroups") or []
     for group in job["TaskGroups"]:
-        _canonicalize_group(group, job)
+        _canonicalize_group(group, job, server)
     for block in (job.get("Spreads") or []) + (job.get("Affinities") or []):
         _fill(block, {"Weight": 50})
     return job
 
 
-def _canonicalize_group(group: dict, job: dict) -> None:
+def _canonicalize_group(group: dict, job: dict, server: bool) -> None:
     job_type = job["Type"]
     group["Name"] = group.get("Name") or ""
     scaling = group.get("Scaling")
@@ -181,11 +195,11 @@ def _canonicalize_group(group: dict, job: dict) -> None:
     group["RestartPolicy"] = _merged(restart_defaults, group.get("RestartPolicy"))
     group["Tasks"] = group.get("Tasks") or []
     for task in group["Tasks"]:
-        _canonicalize_task(task, group, job)
+        _canonicalize_task(task, group, job, server)
     for block in (group.get("Spreads") or []) + (group.get("Affinities") or []):
         _fill(block, {"Weight": 50})
     for network in group.get("Networks") or []:
-        _canonicalize_network(network)
+        _canonicalize_network(network, server)
     for service in group.get("Services") or []:
         _canonicalize_service(service, f"{job['Name']}-{group['Name']}")
     _fill(group, {"PreventRescheduleOnLost": False})
@@ -211,14 +225,14 @@ def _canonicalize_group_update(group: dict, job: dict) -> None:
     group["Update"] = None if update is None else _fill(update, _UPDATE_DEFAULTS)
 
 
-def _canonicalize_task(task: dict, group: dict, job: dict) -> None:
+def _canonicalize_task(task: dict, group: dict, job: dict, server: bool) -> None:
     resources = task["Resources"] = task.get("Resources") or {}
     if resources.get("Cores") is None:
         resources["Cores"] = 0
         _fill(resources, {"CPU": 100})
-    _fill(resources, {"CPU": 0, "MemoryMB": 300, "MemoryMaxMB": 0})
+    _fill(resources, {"CPU": 0, "MemoryMB": 300, **({"MemoryMaxMB": 0} if server else {})})
     for network in resources.get("Networks") or []:
-        _canonicalize_network(network)
+        _canonicalize_network(network, server)
     _fill(task, {"KillTimeout": 5 * SECOND, "Leader": False})
     task["LogConfig"] = _fill(task.get("LogConfig") or {}, _LOG_DEFAULTS)
     for artifact in task.get("Artifacts") or []:
@@ -241,10 +255,11 @@ def _canonicalize_task(task: dict, group: dict, job: dict) -> None:
     task["RestartPolicy"] = _merged(group["RestartPolicy"], task.get("RestartPolicy"))
 
 
-def _canonicalize_network(network: dict) -> None:
+def _canonicalize_network(network: dict, server: bool) -> None:
     for port in (network.get("ReservedPorts") or []) + (network.get("DynamicPorts") or []):
         _fill(port, _PORT_DEFAULTS)
-        port["HostNetwork"] = port.get("HostNetwork") or "default"
+        if server:  # the api's NetworkResource.Canonicalize leaves it empty
+            port["HostNetwork"] = port.get("HostNetwork") or "default"
 
 
 def _canonicalize_artifact(artifact: dict) -> None:
@@ -281,6 +296,7 @@ def _canonicalize_service(service: dict, default_name: str) -> None:
     ):
         service[key] = service.get(key) or default
     for check in service.get("Checks") or []:
+        check["Name"] = check.get("Name") or f"service: {json.dumps(service['Name'])} check"
         restart = _merged(service.get("CheckRestart"), check.get("CheckRestart"))
         check["CheckRestart"] = _fill(restart, {"Grace": SECOND}) if restart else None
         for key in ("SuccessBeforePassing", "FailuresBeforeCritical", "FailuresBeforeWarning"):

@@ -12,6 +12,7 @@ from typing import Any
 
 import hcl2
 
+from nomadlab.practice.jobspec import diagnostics
 from nomadlab.practice.jobspec.canonicalize import _canonicalize_job
 from nomadlab.practice.jobspec.common import JobspecError
 from nomadlab.practice.jobspec.schema import (
@@ -25,11 +26,7 @@ from nomadlab.practice.jobspec.schema import (
     _parse_error,
     _string,
 )
-
-TASK_NETWORK_WARNING = (
-    "task network resources have been deprecated as of Nomad 0.12.0. "
-    "Please configure networking via group network block."
-)
+from nomadlab.practice.jobspec.validate import task_warnings
 
 _HCL_OPTIONS = hcl2.SerializationOptions(
     strip_string_quotes=True,
@@ -58,7 +55,18 @@ def _load_hcl(text: str, options: hcl2.SerializationOptions = _HCL_OPTIONS, what
     try:
         return hcl2.loads(text, serialization_options=options)
     except Exception as err:  # python-hcl2 raises lark's errors, RuntimeError, ValueError
-        raise JobspecError(f"Failed to parse job: {what}{_hcl_message(err)}") from err
+        diagnostic = "" if what else _diagnostic(text, err)
+        message = diagnostic or what + _hcl_message(err)
+        raise JobspecError(f"Failed to parse job: {message}") from err
+
+
+def _diagnostic(text: str, err: Exception) -> str:
+    """HCL's diagnostic for the place lark's error points at."""
+    token = getattr(err, "token", None)
+    found = str(token) if token is not None else getattr(err, "char", "") or ""
+    return diagnostics.syntax_error(
+        text, getattr(err, "line", None), getattr(err, "column", None), found
+    )
 
 
 def _is_bare_name(quoted: Any) -> bool:
@@ -323,11 +331,21 @@ def parse_with_warnings(
     (quoted_body,) = _load_hcl(hcl, _QUOTED_OPTIONS)["job"][0].values()
     body = _bare_names_as_references(body, quoted_body)
     body = _map_strings(body, lambda text: _interpolate(text, values))
-    decoded = _decode("Job", body, f'job "{job_id}"')
+    try:
+        decoded = _decode("Job", body, f'job "{job_id}"')
+    except JobspecError as exc:
+        raise _located(exc, hcl) from exc
     job = {"ID": decoded.pop("ID", job_id), "Name": decoded.pop("Name", job_id), **decoded}
     if canonicalize:
-        _canonicalize_job(job)
+        _canonicalize_job(job, server=False)
     return job, _warnings(job)
+
+
+def _located(exc: JobspecError, hcl: str) -> JobspecError:
+    """A decoding error with the source range HCL gives it, when it can be found."""
+    key = getattr(exc, "key", "")
+    where = key and diagnostics.locate(hcl, exc.where, key, exc.value)
+    return JobspecError(f"Failed to parse job: {where}: {exc.message}") if where else exc
 
 
 def parse(
@@ -338,7 +356,6 @@ def parse(
 
 
 def _warnings(job: dict) -> list[str]:
+    """Each distinct task warning once (the register response words them per group)."""
     tasks = [t for g in job.get("TaskGroups") or [] for t in g.get("Tasks") or []]
-    if any((t.get("Resources") or {}).get("Networks") for t in tasks):
-        return [TASK_NETWORK_WARNING]
-    return []
+    return list(dict.fromkeys(w for t in tasks for w in task_warnings(t)))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nomadlab.practice.jobspec.common import SECOND, JobspecError, _fill, duration_ns
+from nomadlab.practice.jobspec.diagnostics import suggestion
 
 
 def _go_text(value: Any) -> str:
@@ -110,8 +111,12 @@ def _shape_error(value: Any, where: str, go_type: str) -> JobspecError:
 # The jobspec schema: for each block kind, HCL key → Go field of the api structs (api/*.go).
 
 
-def _parse_error(where: str, message: str) -> JobspecError:
-    return JobspecError(f"Failed to parse job: {where}: {message}")
+def _parse_error(where: str, message: str, key: str = "", value: bool = False) -> JobspecError:
+    """A decoding error inside the blocks ``where`` names; ``key`` (or its value, with
+    ``value``) is what the parse endpoint then locates in the source, as HCL's ranges do."""
+    error = JobspecError(f"Failed to parse job: {where}: {message}")
+    error.where, error.key, error.value, error.message = where, key, value, message
+    return error
 
 
 def _is_block(value: Any) -> bool:
@@ -138,7 +143,7 @@ class _Attr:
             return self.convert(value)
         except ValueError as err:
             raise _parse_error(
-                where, f'Unsuitable value type; Unsuitable value for "{key}": {err}'
+                where, f"Unsuitable value type; Unsuitable value: {err}", key, value=True
             ) from err
 
     def check(self, value: Any, where: str) -> None:
@@ -656,11 +661,16 @@ def _decode(kind: str, body: dict, where: str) -> dict:
     for key, value in body.items():
         spec = schema.get(key)
         if spec is None:
+            hint = suggestion(key, list(schema))
             if _is_block(value):
-                message = f'Unsupported block type; Blocks of type "{key}" are not expected here.'
+                message = (
+                    f'Unsupported block type; Blocks of type "{key}" are not expected here.{hint}'
+                )
             else:
-                message = f'Unsupported argument; An argument named "{key}" is not expected here.'
-            raise _parse_error(where, message)
+                message = (
+                    f'Unsupported argument; An argument named "{key}" is not expected here.{hint}'
+                )
+            raise _parse_error(where, message, key)
         if value is not None:  # `x = null` leaves x unset, as in HCL
             decoded[spec.field] = spec.decode(key, value, where)
     finish = _FINISHERS.get(kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 
+from nomadlab.practice import cron
 from nomadlab.practice.jobspec.canonicalize import _canonicalize_job
 from nomadlab.practice.jobspec.common import SECOND, _go_duration, format_errors
 
@@ -79,6 +80,49 @@ def _job_errors(job: dict) -> list[str]:
                 f"Job task group {name} has count {group['Count']}. "
                 "Count cannot exceed 1 with system scheduler"
             )
+    return errors + _periodic_errors(job) + _parameterized_errors(job)
+
+
+def _periodic_errors(job: dict) -> list[str]:
+    """structs.PeriodicConfig.Validate, and periodic only for batch jobs (Job.Validate)."""
+    periodic = job.get("Periodic")
+    if periodic is None or not periodic.get("Enabled"):
+        return []
+    errors = []
+    if job["Type"] not in ("batch", "sysbatch"):
+        errors.append('Periodic can only be used with "batch" scheduler')
+    spec, specs = periodic.get("Spec") or "", periodic.get("Specs") or []
+    if spec and specs:
+        errors.append("Only cron or crons may be used")
+    if not spec and not specs:
+        errors.append("Must specify a spec")
+    zone = periodic.get("TimeZone") or ""
+    if zone and cron.zone(zone) is None:
+        errors.append(f'Invalid time zone "{zone}": unknown time zone {zone}')
+    if periodic.get("SpecType") != "cron":
+        errors.append(f'Unknown periodic specification type "{periodic.get("SpecType")}"')
+    else:
+        for expression in [spec] if spec else specs:
+            problem = cron.invalid(expression)
+            if problem:
+                errors.append(f'Invalid cron spec "{expression}": {problem}')
+    return errors
+
+
+def _parameterized_errors(job: dict) -> list[str]:
+    """structs.ParameterizedJobConfig.Validate."""
+    config = job.get("ParameterizedJob")
+    if config is None:
+        return []
+    errors = []
+    if job["Type"] not in ("batch", "sysbatch"):
+        errors.append('Parameterized job can only be used with "batch" scheduler')
+    if config.get("Payload") not in ("optional", "required", "forbidden"):
+        errors.append(f'Unknown payload requirement: "{config.get("Payload")}"')
+    optional = set(config.get("MetaOptional") or [])
+    for key in config.get("MetaRequired") or []:
+        if key in optional:
+            errors.append(f'Cannot have key "{key}" in both required and optional metadata')
     return errors
 
 
@@ -105,6 +149,7 @@ def _group_errors(group: dict, job: dict) -> list[str]:
     if job["Type"] != "service" and group.get("Migrate") is not None:
         errors.append(f'Job type "{job["Type"]}" does not allow migrate block')
     errors += _task_name_errors(group["Tasks"])
+    errors += _service_errors(group.get("Services"))
     if network_errors := _network_errors(group):
         errors.append(f"Task group network validation failed: {format_errors(network_errors)}")
     for task in group["Tasks"]:
@@ -202,6 +247,17 @@ def _update_errors(update: dict) -> list[str]:
     return errors
 
 
+def _service_errors(services: list[dict] | None) -> list[str]:
+    """TaskGroup/Task validateServices: each failing service, wrapped as Nomad wraps it."""
+    from nomadlab.practice.services import service_errors  # it imports jobspec.common
+
+    return [
+        f"Service[{index}] {service.get('Name') or ''} validation failed: {format_errors(found)}"
+        for index, service in enumerate(services or [])
+        if (found := service_errors(service))
+    ]
+
+
 def _task_name_errors(tasks: list[dict]) -> list[str]:
     errors = []
     seen: dict[str, int] = {}
@@ -291,6 +347,7 @@ def _task_errors(task: dict, group: dict, job: dict) -> list[str]:
             f"KillTimout ({_go_duration(kill_timeout)}) longer than the group's "
             f"ProgressDeadline ({_go_duration(update['ProgressDeadline'])})"
         )
+    errors += _service_errors(task.get("Services"))
     if resource_errors := _resource_errors(task["Resources"]):
         errors.append(format_errors(resource_errors))
     if log_errors := _log_errors(task["LogConfig"], group["EphemeralDisk"]):
@@ -335,3 +392,53 @@ def _log_errors(logs: dict, disk: dict) -> list[str]:
             f"({disk['SizeMB']} MB)"
         )
     return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Warnings: structs.Job.Warnings, returned by register beside a successful answer
+
+TASK_NETWORK_WARNING = (
+    "task network resources have been deprecated as of Nomad 0.12.0. "
+    "Please configure networking via group network block."
+)
+
+
+def task_warnings(task: dict) -> list[str]:
+    """structs.Task.Warnings: deprecated settings a task still uses."""
+    resources = task.get("Resources") or {}
+    found = []
+    if resources.get("IOPS"):
+        found.append(
+            "IOPS has been deprecated as of Nomad 0.9.0. Please remove IOPS from resource stanza."
+        )
+    if resources.get("Networks"):
+        found.append(TASK_NETWORK_WARNING)
+    return found
+
+
+def warnings(job: dict) -> str:
+    """The register response's ``Warnings``: structs.Job.Warnings merged as Nomad's
+    MergeMultierrorWarnings writes them ("1 warning(s):\n\n* ..."), or "" for none."""
+    found = []
+    for group in job.get("TaskGroups") or []:
+        problems = []
+        update, count = group.get("Update") or {}, group.get("Count") or 0
+        if count > 1 and (update.get("MaxParallel") or 0) > count:
+            problems.append(
+                "Update max parallel count is greater than task group count "
+                f"({update['MaxParallel']} > {count}). A destructive change would result in "
+                "the simultaneous replacement of all allocations."
+            )
+        networks = group.get("Networks") or []
+        if networks and (networks[0].get("MBits") or 0) > 0:
+            problems.append(
+                "mbits has been deprecated as of Nomad 0.12.0. "
+                "Please remove mbits from the network block"
+            )
+        for task in group.get("Tasks") or []:
+            problems += [f'Task "{task["Name"]}": {w}' for w in task_warnings(task)]
+        if problems:
+            found.append(f'Group "{group["Name"]}" has warnings: {format_errors(problems)}')
+    if not found:
+        return ""
+    return f"{len(found)} warning(s):\n" + "".join(f"\n* {w}" for w in found)

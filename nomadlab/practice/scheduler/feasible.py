@@ -7,6 +7,8 @@ from __future__ import annotations
 import operator
 import re
 
+from nomadlab.practice.bexpr import FilterError, compile_regex, search
+
 DISTINCT_HOSTS = "distinct_hosts"
 DISTINCT_PROPERTY = "distinct_property"
 
@@ -101,9 +103,9 @@ def meets(constraint: dict, node: dict) -> bool:
         return version_matches(left, right)
     if operand == "regexp":
         try:
-            return re.search(right, left) is not None
-        except re.error:
-            return False
+            return search(compile_regex(right), left)
+        except FilterError:
+            return False  # a pattern that does not compile, or takes too long, matches nothing
     if operand in ("set_contains", "set_contains_all", "set_contains_any"):
         have = {item.strip() for item in left.split(",")}
         want = {item.strip() for item in right.split(",")}

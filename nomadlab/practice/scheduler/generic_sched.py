@@ -30,6 +30,7 @@ from nomadlab.practice.scheduler.util import (
     Plan,
     coalesce,
     exhaust_resources,
+    is_template,
     new_allocation,
     new_deployment,
     new_metric,
@@ -122,7 +123,7 @@ class Scheduler:
                 if alloc["Job"]["CreateIndex"] != current and alloc["DesiredStatus"] == "run":
                     plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
             allocs = [a for a in allocs if a["Job"]["CreateIndex"] == current]
-        stopping = job is None or job["Stop"]
+        stopping = job is None or job["Stop"] or is_template(job)
         if not stopping:
             plan.deployment, plan.updates_allowed = self._deployment_for(job, evaluation)
             self.context = EvalContext(store, job, plan)
@@ -134,6 +135,7 @@ class Scheduler:
                     if alloc["DesiredStatus"] == "run":
                         plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
                 continue
+            plan.queued.setdefault(name, 0)  # every group has a count, 0 once all are placed
             await Reconciler(self, job, groups[name], group_allocs, evaluation, plan).run()
         self.context = None
         self._apply(evaluation, job, plan)

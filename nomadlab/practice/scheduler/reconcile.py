@@ -77,6 +77,15 @@ class Reconciler:
         # Scale down: the highest indexes go first.
         live.sort(key=alloc_index)
         keep: dict[int, dict] = {}
+        if self.job["Type"] == "batch":  # a batch copy that completed is done, not replaced
+            for alloc in self.allocs:
+                if (
+                    alloc["ClientStatus"] == "complete"
+                    and alloc["DesiredStatus"] == "run"
+                    and alloc["JobVersion"] == self.job["Version"]
+                    and alloc_index(alloc) < count
+                ):
+                    keep[alloc_index(alloc)] = alloc
         for alloc in live:
             index = alloc_index(alloc)
             if index >= count or index in keep:
@@ -163,12 +172,15 @@ class Reconciler:
                 self.plan.allocs.append(updated)
         limit = self._update_limit()
         for index, alloc in destructive[:limit]:
-            self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
+            stopped = stop(alloc, structs.ALLOC_UPDATING)
+            self.plan.allocs.append(stopped)  # first, so the placement may use what it frees
             replacement = await self._place(index, previous=alloc)
             if replacement is None:
-                del keep[index]
+                # computePlacements → plan.PopUpdate: the old version keeps running and the
+                # index stays covered, so it is not placed (and counted) a second time.
+                self.plan.allocs.remove(stopped)
             else:
-                keep[index] = replacement  # the index is covered: no second placement
+                keep[index] = replacement
 
     def _update_limit(self) -> int:
         """How many destructive updates may start now: max_parallel less those in flight."""
@@ -197,9 +209,11 @@ class Reconciler:
             if index >= count or index in kept or alloc.get("NextAllocation"):
                 continue
             held.add(index)
-            if not reschedule_allowed(alloc, policy):
+            # ``nomad job eval -force-reschedule`` skips the policy and its delay.
+            forced = (alloc.get("DesiredTransition") or {}).get("ForceReschedule")
+            if not forced and not reschedule_allowed(alloc, policy):
                 continue
-            wait_until = failed_at(alloc) + reschedule_delay(alloc, policy)
+            wait_until = 0 if forced else failed_at(alloc) + reschedule_delay(alloc, policy)
             if wait_until > now_ns():
                 # A follow-up that comes due early (clocks) plans the next one, never stalls.
                 if alloc.get("FollowupEvalID") in ("", None, self.evaluation["ID"]):

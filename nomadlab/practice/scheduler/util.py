@@ -186,10 +186,19 @@ def deployment_group_state(group: dict) -> dict:
     }
 
 
+def is_template(job: dict) -> bool:
+    """A periodic or parameterized parent: it launches child jobs and runs nothing itself."""
+    return job.get("Periodic") is not None or (
+        job.get("ParameterizedJob") is not None and not job.get("Dispatched")
+    )
+
+
 def update_job_status(store: StateStore, job: dict) -> None:
     """Set the job's Status as Nomad's state store derives it."""
     allocs = store.job_allocs(job["Namespace"], job["ID"])
-    if any(a["DesiredStatus"] == "run" and not structs.is_terminal(a) for a in allocs):
+    if is_template(job):
+        status = "dead" if job["Stop"] else "running"
+    elif any(a["DesiredStatus"] == "run" and not structs.is_terminal(a) for a in allocs):
         status = "running"
     else:
         evals = store.job_evals(job["Namespace"], job["ID"])
@@ -238,7 +247,17 @@ def job_summary(store: StateStore, job: dict) -> dict:
         "JobID": job["ID"],
         "Namespace": job["Namespace"],
         "Summary": summary,
-        "Children": {"Pending": 0, "Running": 0, "Dead": 0},
+        "Children": children_summary(store, job),
         "CreateIndex": job["CreateIndex"],
         "ModifyIndex": store.table_index["job_summary"],
     }
+
+
+def children_summary(store: StateStore, job: dict) -> dict:
+    """JobChildrenSummary: a parent's child jobs by status."""
+    counts = Counter(
+        child["Status"]
+        for (namespace, _), child in store.jobs.items()
+        if namespace == job["Namespace"] and child.get("ParentID") == job["ID"]
+    )
+    return {"Pending": counts["pending"], "Running": counts["running"], "Dead": counts["dead"]}

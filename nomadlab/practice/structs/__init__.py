@@ -11,6 +11,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from nomadlab.practice.structs import fields
+
 NAMESPACE = "default"
 REGION = "global"
 DATACENTER = "dc1"
@@ -163,41 +165,9 @@ def new_evaluation(job: dict, triggered_by: str, **fields: Any) -> dict:
     return evaluation
 
 
-ALLOC_STUB_FIELDS = (
-    "ID",
-    "EvalID",
-    "Name",
-    "Namespace",
-    "NodeID",
-    "NodeName",
-    "JobID",
-    "JobType",
-    "JobVersion",
-    "TaskGroup",
-    "AllocatedResources",
-    "DesiredStatus",
-    "DesiredDescription",
-    "ClientStatus",
-    "ClientDescription",
-    "DesiredTransition",
-    "TaskStates",
-    "DeploymentStatus",
-    "FollowupEvalID",
-    "NextAllocation",
-    "PreviousAllocation",
-    "RescheduleTracker",
-    "PreemptedAllocations",
-    "PreemptedByAllocation",
-    "CreateIndex",
-    "ModifyIndex",
-    "CreateTime",
-    "ModifyTime",
-)
-
-
 def alloc_stub(alloc: dict, resources: bool = False, task_states: bool = True) -> dict:
     """AllocListStub: the list endpoints' view of an allocation."""
-    stub = {key: alloc.get(key) for key in ALLOC_STUB_FIELDS}
+    stub = fields.complete("AllocListStub", alloc)
     stub["JobType"] = alloc["Job"]["Type"]
     if not resources:
         stub["AllocatedResources"] = None
@@ -206,56 +176,43 @@ def alloc_stub(alloc: dict, resources: bool = False, task_states: bool = True) -
     return stub
 
 
-def job_stub(job: dict, summary: dict) -> dict:
+def job_stub(job: dict, summary: dict, meta: bool = False) -> dict:
     """JobListStub: the list endpoint's view of a job."""
-    return {
-        "ID": job["ID"],
-        "ParentID": job.get("ParentID", ""),
-        "Name": job["Name"],
-        "Namespace": job["Namespace"],
-        "Datacenters": job["Datacenters"],
-        "NodePool": job.get("NodePool", "default"),
-        "Multiregion": None,
-        "Type": job["Type"],
-        "Priority": job["Priority"],
-        "Periodic": job.get("Periodic") is not None,
-        "ParameterizedJob": job.get("ParameterizedJob") is not None,
-        "Stop": job["Stop"],
-        "Status": job["Status"],
-        "StatusDescription": job.get("StatusDescription", ""),
-        "JobSummary": summary,
-        "CreateIndex": job["CreateIndex"],
-        "ModifyIndex": job["ModifyIndex"],
-        "JobModifyIndex": job["JobModifyIndex"],
-        "SubmitTime": job["SubmitTime"],
-        "Meta": job.get("Meta"),
-    }
+    stub = fields.complete(
+        "JobListStub",
+        {
+            "ID": job["ID"],
+            "ParentID": job.get("ParentID", ""),
+            "Name": job["Name"],
+            "Namespace": job["Namespace"],
+            "Datacenters": job["Datacenters"],
+            "NodePool": job.get("NodePool", "default"),
+            "Multiregion": None,
+            "Type": job["Type"],
+            "Priority": job["Priority"],
+            "Periodic": job.get("Periodic") is not None,
+            "ParameterizedJob": job.get("ParameterizedJob") is not None,
+            "Stop": job["Stop"],
+            "Status": job["Status"],
+            "StatusDescription": job.get("StatusDescription", ""),
+            "JobSummary": summary,
+            "CreateIndex": job["CreateIndex"],
+            "ModifyIndex": job["ModifyIndex"],
+            "JobModifyIndex": job["JobModifyIndex"],
+            "SubmitTime": job["SubmitTime"],
+        },
+    )
+    if meta:  # omitempty in Nomad's JobListStub: only ``?meta=true`` asks for it
+        stub["Meta"] = job.get("Meta")
+    return stub
 
 
-NODE_STUB_FIELDS = (
-    "Address",
-    "ID",
-    "Attributes",
-    "Datacenter",
-    "Name",
-    "NodeClass",
-    "NodePool",
-    "Version",
-    "Drain",
-    "SchedulingEligibility",
-    "Status",
-    "StatusDescription",
-    "Drivers",
-    "HostVolumes",
-    "LastDrain",
-    "CreateIndex",
-    "ModifyIndex",
-)
-
-
-def node_stub(node: dict) -> dict:
-    """NodeListStub: the list endpoint's view of a node."""
-    stub = {key: node.get(key) for key in NODE_STUB_FIELDS}
-    stub["Attributes"] = None
+def node_stub(node: dict, resources: bool = False, os: bool = False) -> dict:
+    """NodeListStub: the list endpoint's view of a node; ``?resources=true`` adds its
+    resources and ``?os=true`` its attributes, as Node.List does."""
+    stub = fields.complete("NodeListStub", node)
+    stub["Attributes"] = node["Attributes"] if os else None
+    if not resources:
+        stub["NodeResources"] = stub["ReservedResources"] = None
     stub["Address"] = node["HTTPAddr"].rsplit(":", 1)[0].strip("[]")
     return stub

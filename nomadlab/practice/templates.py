@@ -1,0 +1,785 @@
+"""The template language of Nomad's ``template`` block: Go's text/template with the
+consul-template functions jobs use for service discovery.
+
+A real parser (actions, pipelines, ``if``/``else``/``with``/``range``/``end``, variables,
+trim markers, comments), evaluated over a :class:`Sources` that answers ``nomadService``,
+``nomadServices`` and ``env``. Functions outside the supported set are a parse error
+naming them, as Go reports an undefined function: never a silent empty result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class TemplateError(Exception):
+    """A template that does not parse or cannot be executed; the message says where."""
+
+
+class Sources(Protocol):
+    """Where a template's data comes from (the client's view of the cluster)."""
+
+    def service(self, name: str, namespace: str, choose: str) -> list[dict]: ...
+
+    def services(self, namespace: str) -> list[dict]: ...
+
+    def env(self, name: str) -> str: ...
+
+
+class GoStruct(dict):
+    """A Go struct value: fields in declaration order, an error for a missing field."""
+
+    type_name = "struct"
+
+
+class NomadService(GoStruct):
+    type_name = "*dependency.NomadService"
+
+
+class NomadServicesSnippet(GoStruct):
+    type_name = "*dependency.NomadServicesSnippet"
+
+
+# consul-template's query grammar: "<tag>.<name>?ns=<namespace>@<region>"
+_SERVICE_QUERY = re.compile(
+    r"\A(?:(?P<tag>[\w=:./-]+)\.)?(?P<name>[\w-]+)(?:\?ns=(?P<namespace>[\w-]+))?"
+    r"(?:@(?P<region>[\w.-]+))?\Z"
+)
+
+# Lexing ----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<string>"(?:[^"\\\n]|\\.)*")
+  | (?P<raw>`[^`]*`)
+  | (?P<number>-?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?))
+  | (?P<declare>:=)
+  | (?P<assign>=)
+  | (?P<field>(?:\.[A-Za-z_]\w*)+)
+  | (?P<dot>\.)
+  | (?P<variable>\$\w*(?:\.[A-Za-z_]\w*)*)
+  | (?P<ident>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)
+  | (?P<punct>[()|,])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass
+class Token:
+    kind: str
+    value: str
+    line: int
+
+
+def _lex_action(text: str, line: int, name: str) -> list[Token]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise TemplateError(f"template: {name}:{line}: unexpected {text[pos]!r} in command")
+        kind = match.lastgroup or ""
+        if kind != "space":
+            tokens.append(Token(kind, match.group(), line))
+        pos = match.end()
+    return tokens
+
+
+# Parse tree --------------------------------------------------------------------------------
+
+
+@dataclass
+class Operand:
+    """One argument: a literal, ``.``/``.Field``, ``$var.Field``, a function name, or a
+    parenthesised pipeline with optional fields after it."""
+
+    kind: str  # literal, field, variable, function, pipeline
+    value: Any
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Command:
+    operands: list[Operand]
+
+
+@dataclass
+class Pipeline:
+    commands: list[Command]
+    declare: list[str] = field(default_factory=list)
+    assign: bool = False  # "$x = ..." rather than "$x := ..."
+    line: int = 0
+
+
+@dataclass
+class Branch:
+    """``if``, ``with`` or ``range`` with its body and ``else`` body."""
+
+    kind: str
+    pipeline: Pipeline
+    body: list
+    otherwise: list
+
+
+_BUILTINS = {
+    "and", "or", "not", "len", "index", "print", "printf", "println",
+    "eq", "ne", "lt", "le", "gt", "ge",
+}  # fmt: skip
+_CONSUL_TEMPLATE = {
+    "nomadService", "nomadServices", "env", "toJSON", "toJSONPretty", "join", "split",
+    "contains", "toLower", "toUpper", "trimSpace", "parseInt",
+}  # fmt: skip
+FUNCTIONS = frozenset(_BUILTINS | _CONSUL_TEMPLATE)
+
+
+class Template:
+    """A parsed template; :meth:`render` executes it."""
+
+    def __init__(self, text: str, name: str = "", left: str = "{{", right: str = "}}") -> None:
+        self.name = name or "template"
+        self.left = left or "{{"
+        self.right = right or "}}"
+        self.nodes = self._parse(text)
+
+    # Parsing ---------------------------------------------------------------------------
+
+    def _error(self, line: int, message: str) -> TemplateError:
+        return TemplateError(f"template: {self.name}:{line}: {message}")
+
+    def _items(self, text: str) -> list[tuple[str, str, int]]:
+        """Split into ("text", s, line) and ("action", s, line), applying trim markers."""
+        items: list[tuple[str, str, int]] = []
+        pos, line = 0, 1
+        while True:
+            start = text.find(self.left, pos)
+            if start < 0:
+                items.append(("text", text[pos:], line))
+                return items
+            chunk = text[pos:start]
+            inner_start = start + len(self.left)
+            trim_left = text.startswith("- ", inner_start) or text.startswith("-\n", inner_start)
+            if trim_left:
+                chunk = chunk.rstrip()
+                inner_start += 1
+            items.append(("text", chunk, line))
+            line += text.count("\n", pos, start)
+            end = self._action_end(text, inner_start)
+            if end < 0:
+                raise self._error(line, "unclosed action")
+            inner = text[inner_start:end]
+            trim_right = inner.endswith(" -") or inner.endswith("\n-")
+            if trim_right:
+                inner = inner[:-1]
+            stripped = inner.strip()
+            if stripped.startswith("/*"):
+                if not stripped.endswith("*/"):
+                    raise self._error(line, "unclosed comment")
+            else:
+                items.append(("action", inner, line))
+            line += text.count("\n", start, end)
+            pos = end + len(self.right)
+            if trim_right:
+                while pos < len(text) and text[pos] in " \t\r\n":
+                    line += text[pos] == "\n"
+                    pos += 1
+
+    def _action_end(self, text: str, start: int) -> int:
+        """Where the action starting at ``start`` closes: the right delimiter outside any
+        quoted or raw string and comment, as Go's lexer finds it; -1 if it never does."""
+        if text[start:].lstrip(" -").startswith("/*"):
+            close = text.find("*/", start)
+            return -1 if close < 0 else text.find(self.right, close)
+        quote = ""
+        index = start
+        while index < len(text):
+            char = text[index]
+            if quote:
+                if char == "\\" and quote == '"':
+                    index += 1
+                elif char == quote:
+                    quote = ""
+            elif char in '"`':
+                quote = char
+            elif text.startswith(self.right, index):
+                return index
+            index += 1
+        return -1
+
+    def _parse(self, text: str) -> list:
+        return self._parse_list(self._items(text), 0, top=True)[0]
+
+    def _parse_list(self, items: list, index: int, top: bool = False) -> tuple[list, int, str]:
+        """Nodes until an ``end``/``else`` at this level; returns (nodes, next index, stop)."""
+        nodes: list = []
+        while index < len(items):
+            kind, value, line = items[index]
+            index += 1
+            if kind == "text":
+                if value:
+                    nodes.append(value)
+                continue
+            tokens = _lex_action(value, line, self.name)
+            if not tokens:
+                raise self._error(line, "missing value for command")
+            keyword = tokens[0].value if tokens[0].kind == "ident" else ""
+            if keyword in ("end", "else"):
+                if top:
+                    raise self._error(line, f"unexpected {{{{{keyword}}}}}")
+                return nodes, index - 1, keyword
+            if keyword in ("if", "with", "range"):
+                pipeline = self._pipeline(tokens[1:], line, keyword)
+                body, index, stop = self._parse_list(items, index)
+                otherwise: list = []
+                if stop == "else":
+                    otherwise, index = self._parse_else(items, index, keyword)
+                elif stop != "end":
+                    raise self._error(line, f"unexpected EOF in {keyword}")
+                else:
+                    index += 1
+                nodes.append(Branch(keyword, pipeline, body, otherwise))
+                continue
+            if keyword in ("define", "template", "block", "break", "continue"):
+                raise self._error(line, f"{{{{{keyword}}}}} is not supported by the practice agent")
+            nodes.append(self._pipeline(tokens, line, ""))
+        if not top:
+            raise self._error(items[-1][2] if items else 1, "unexpected EOF")
+        return nodes, index, ""
+
+    def _parse_else(self, items: list, index: int, keyword: str) -> tuple[list, int]:
+        """After ``{{else}}`` (or ``{{else if ...}}``): the else body and the index past end."""
+        _, value, line = items[index]
+        tokens = _lex_action(value, line, self.name)[1:]
+        if tokens and tokens[0].kind == "ident" and tokens[0].value in ("if", "with"):
+            chained = tokens[0].value
+            pipeline = self._pipeline(tokens[1:], line, chained)
+            body, index, stop = self._parse_list(items, index + 1)
+            otherwise: list = []
+            if stop == "else":
+                otherwise, index = self._parse_else(items, index, chained)
+            elif stop == "end":
+                index += 1
+            else:
+                raise self._error(line, f"unexpected EOF in {chained}")
+            return [Branch(chained, pipeline, body, otherwise)], index
+        if tokens:
+            raise self._error(line, f"unexpected {tokens[0].value!r} after else")
+        body, index, stop = self._parse_list(items, index + 1)
+        if stop != "end":
+            raise self._error(line, f"expected end; found {stop or 'EOF'} in {keyword}")
+        return body, index + 1
+
+    def _pipeline(self, tokens: list[Token], line: int, context: str) -> Pipeline:
+        if not tokens:
+            raise self._error(line, f"missing value for {context or 'command'}")
+        declare: list[str] = []
+        assign = False
+        kinds = [t.kind for t in tokens]
+        for count in (2, 1):
+            width = 2 * count
+            if len(tokens) > width and kinds[width - 1] in ("declare", "assign"):
+                names = tokens[: width - 1]
+                if all(t.kind == "variable" for t in names[::2]) and all(
+                    t.value == "," for t in names[1::2]
+                ):
+                    declare = [t.value for t in names[::2]]
+                    assign = kinds[width - 1] == "assign"
+                    tokens = tokens[width:]
+                    break
+        if len(declare) == 2 and context != "range":
+            raise self._error(line, "too many declarations in command")
+        commands, rest = self._commands(tokens, line)
+        if rest:
+            raise self._error(line, f"unexpected {rest[0].value!r} in command")
+        return Pipeline(commands, declare, assign, line)
+
+    def _commands(self, tokens: list[Token], line: int) -> tuple[list[Command], list[Token]]:
+        commands: list[Command] = []
+        operands: list[Operand] = []
+        while tokens:
+            token = tokens[0]
+            if token.value == ")":
+                break
+            tokens = tokens[1:]
+            if token.value == "|":
+                if not operands:
+                    raise self._error(line, "missing command before |")
+                commands.append(Command(operands))
+                operands = []
+                continue
+            if token.value == "(":
+                inner, tokens = self._commands(tokens, line)
+                if not tokens or tokens[0].value != ")":
+                    raise self._error(line, "unclosed left paren")
+                tokens = tokens[1:]
+                fields: list[str] = []
+                if tokens and tokens[0].kind == "field":
+                    fields = tokens[0].value.split(".")[1:]
+                    tokens = tokens[1:]
+                operands.append(Operand("pipeline", Pipeline(inner, line=line), fields))
+                continue
+            operands.append(self._operand(token, line, first=not operands))
+        if operands:
+            commands.append(Command(operands))
+        if not commands:
+            raise self._error(line, "missing value for command")
+        return commands, tokens
+
+    def _operand(self, token: Token, line: int, first: bool) -> Operand:
+        kind, value = token.kind, token.value
+        if kind == "string":
+            return Operand("literal", json.loads(value))
+        if kind == "raw":
+            return Operand("literal", value[1:-1])
+        if kind == "number":
+            number = float(value) if any(c in value for c in ".eE") and "x" not in value else None
+            return Operand("literal", number if number is not None else int(value, 0))
+        if kind == "dot":
+            return Operand("field", None, [])
+        if kind == "field":
+            return Operand("field", None, value.split(".")[1:])
+        if kind == "variable":
+            name, *fields = value.split(".")
+            return Operand("variable", name, fields)
+        if kind == "ident":
+            if value in ("true", "false"):
+                return Operand("literal", value == "true")
+            if value == "nil":
+                return Operand("literal", None)
+            if "." in value or value not in FUNCTIONS:
+                raise self._error(line, f'function "{value}" not defined')
+            return Operand("function", value)
+        raise self._error(line, f"unexpected {value!r} in operand")
+
+    # Execution -------------------------------------------------------------------------
+
+    def render(self, sources: Sources, data: Any = None) -> str:
+        """Execute the template with ``data`` as dot; TemplateError on failure, or when it
+        would run longer or write more than :data:`MAX_STEPS` and :data:`MAX_OUTPUT` allow
+        (the client renders on the agent's event loop)."""
+        out = _Output(self)
+        scopes: list[dict[str, Any]] = [{"$": data}]
+        self._run(self.nodes, data, scopes, out, _Functions(sources))
+        return "".join(out.parts)
+
+    def _run(self, nodes: list, dot: Any, scopes: list, out: _Output, funcs: _Functions) -> None:
+        for node in nodes:
+            out.step()
+            if isinstance(node, str):
+                out.write(node)
+            elif isinstance(node, Pipeline):
+                value = self._pipe(node, dot, scopes, funcs)
+                if not node.declare:
+                    out.write(go_print(value))
+            else:
+                self._branch(node, dot, scopes, out, funcs)
+
+    def _branch(
+        self, node: Branch, dot: Any, scopes: list, out: _Output, funcs: _Functions
+    ) -> None:
+        scopes.append({})
+        try:
+            value = self._pipe(node.pipeline, dot, scopes, funcs, declare=node.kind != "range")
+            if node.kind == "if":
+                self._run(node.body if truthy(value) else node.otherwise, dot, scopes, out, funcs)
+            elif node.kind == "with":
+                if truthy(value):
+                    self._run(node.body, value, scopes, out, funcs)
+                else:
+                    self._run(node.otherwise, dot, scopes, out, funcs)
+            else:
+                self._range(node, value, dot, scopes, out, funcs)
+        finally:
+            scopes.pop()
+
+    def _range(
+        self, node: Branch, value: Any, dot: Any, scopes: list, out: _Output, funcs: _Functions
+    ) -> None:
+        if value is None:
+            pairs: list[tuple[Any, Any]] = []
+        elif isinstance(value, dict) and not isinstance(value, GoStruct):
+            pairs = [(k, value[k]) for k in sorted(value)]
+        elif isinstance(value, (list, tuple)):
+            pairs = list(enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if value > MAX_STEPS:
+                raise self._error(
+                    node.pipeline.line, f"range over {value}: more than {MAX_STEPS} steps"
+                )
+            pairs = [(i, i) for i in range(value)]
+        else:
+            raise self._error(node.pipeline.line, f"range can't iterate over {go_print(value)}")
+        if not pairs:
+            self._run(node.otherwise, dot, scopes, out, funcs)
+            return
+        names = node.pipeline.declare
+        for key, element in pairs:
+            out.step()
+            scope = scopes[-1]
+            if len(names) == 1:
+                scope[names[0]] = element
+            elif len(names) == 2:
+                scope[names[0]], scope[names[1]] = key, element
+            self._run(node.body, element, scopes, out, funcs)
+
+    def _pipe(
+        self, pipe: Pipeline, dot: Any, scopes: list, funcs: _Functions, declare: bool = True
+    ) -> Any:
+        value: Any = _MISSING
+        for command in pipe.commands:
+            value = self._command(command, dot, scopes, funcs, value, pipe.line)
+        if pipe.declare and declare:
+            name = pipe.declare[0]
+            if pipe.assign:
+                for scope in reversed(scopes):
+                    if name in scope:
+                        scope[name] = value
+                        break
+                else:
+                    raise self._error(pipe.line, f"undefined variable: {name}")
+            else:
+                scopes[-1][name] = value
+        return value
+
+    def _command(
+        self, command: Command, dot: Any, scopes: list, funcs: _Functions, piped: Any, line: int
+    ) -> Any:
+        first, *rest = command.operands
+        if first.kind == "function":
+            args = [self._operand_value(o, dot, scopes, funcs, line) for o in rest]
+            if piped is not _MISSING:
+                args.append(piped)
+            return funcs.call(first.value, args, line, self)
+        if rest or piped is not _MISSING:
+            raise self._error(line, f"can't give argument to non-function {go_print(first.value)}")
+        return self._operand_value(first, dot, scopes, funcs, line)
+
+    def _operand_value(
+        self, operand: Operand, dot: Any, scopes: list, funcs: _Functions, line: int
+    ) -> Any:
+        if operand.kind == "literal":
+            return operand.value
+        if operand.kind == "function":
+            return funcs.call(operand.value, [], line, self)
+        if operand.kind == "variable":
+            for scope in reversed(scopes):
+                if operand.value in scope:
+                    base = scope[operand.value]
+                    break
+            else:
+                raise self._error(line, f"undefined variable: {operand.value}")
+        elif operand.kind == "pipeline":
+            base = self._pipe(operand.value, dot, scopes, funcs)
+        else:
+            base = dot
+        for name in operand.fields:
+            base = self._field(base, name, line)
+        return base
+
+    def _field(self, value: Any, name: str, line: int) -> Any:
+        if isinstance(value, GoStruct):
+            if name not in value:
+                raise self._error(
+                    line, f"can't evaluate field {name} in type {type(value).type_name}"
+                )
+            return value[name]
+        if isinstance(value, dict):
+            return value.get(name)
+        if value is None:
+            raise self._error(line, f"nil pointer evaluating interface {{}}.{name}")
+        raise self._error(line, f"can't evaluate field {name} in type {go_type(value)}")
+
+
+_MISSING = object()
+MAX_STEPS = 1_000_000
+MAX_OUTPUT = 1 << 20
+
+
+class _Output:
+    """A render's output and its budget of steps and characters."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.parts: list[str] = []
+        self.size = 0
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise TemplateError(f"template: {self.template.name}: more than {MAX_STEPS} steps")
+
+    def write(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            raise TemplateError(f"template: {self.template.name}: output over {MAX_OUTPUT} bytes")
+        self.parts.append(text)
+
+
+class _Functions:
+    """The functions a template may call, bound to its data sources."""
+
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+
+    def call(self, name: str, args: list, line: int, template: Template) -> Any:
+        method: Callable[..., Any] = getattr(self, f"f_{name}")
+        try:
+            return method(*args)
+        except TemplateError:
+            raise
+        except TypeError as exc:
+            raise template._error(line, f"error calling {name}: wrong number of args") from exc
+        except (ValueError, KeyError, IndexError) as exc:
+            raise template._error(line, f"error calling {name}: {exc}") from exc
+
+    # consul-template ---------------------------------------------------------------------
+
+    def f_nomadService(self, *params: Any) -> list[NomadService]:
+        if len(params) == 1:
+            if not isinstance(params[0], str):
+                raise ValueError("expected string for <service> argument")
+            query, choose = params[0], ""
+        elif len(params) == 3:
+            count, key, query = params
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise ValueError("expected integer for <count> argument")
+            if not isinstance(key, str):
+                raise ValueError("expected string for <key> argument")
+            if not isinstance(query, str):
+                raise ValueError("expected string for <service> argument")
+            choose = f"{count}|{key}"
+        else:
+            raise ValueError("expected arguments <service> or <count> <key> <service>")
+        match = _SERVICE_QUERY.match(query)
+        if not match:
+            raise ValueError(f"nomad.service: invalid format: {query!r}")
+        tag = match["tag"] or ""
+        found = self.sources.service(match["name"], match["namespace"] or "", choose)
+        services = [
+            NomadService(
+                ID=s["ID"],
+                Name=s["ServiceName"],
+                Node=s["NodeID"],
+                Address=s["Address"],
+                Port=s["Port"],
+                Datacenter=s["Datacenter"],
+                Tags=sorted(s["Tags"] or []),
+                JobID=s["JobID"],
+                AllocID=s["AllocID"],
+            )
+            for s in found
+            if not tag or tag in (s["Tags"] or [])
+        ]
+        return sorted(services, key=lambda s: s["Name"])
+
+    def f_nomadServices(self, *parts: str) -> list[NomadServicesSnippet]:
+        query = "".join(parts)
+        match = re.fullmatch(r"(?:\?ns=(?P<namespace>[\w-]+))?(?:@(?P<region>[\w.-]+))?", query)
+        if not match:
+            raise ValueError(f"nomad.services: invalid format: {query!r}")
+        return [
+            NomadServicesSnippet(Name=s["ServiceName"], Tags=sorted(s["Tags"] or []))
+            for s in self.sources.services(match["namespace"] or "")
+        ]
+
+    def f_env(self, name: str) -> str:
+        return self.sources.env(name)
+
+    def f_toJSON(self, value: Any) -> str:
+        return "" if value is None else go_json(value)
+
+    def f_toJSONPretty(self, value: Any) -> str:
+        return go_json(value, indent=2)
+
+    def f_join(self, sep: str, items: list) -> str:
+        return sep.join(go_print(i) for i in items)
+
+    def f_split(self, sep: str, text: str) -> list[str]:
+        text = text.strip()
+        return text.split(sep) if text else []
+
+    def f_contains(self, value: Any, container: Any) -> bool:
+        return value in (container or [])
+
+    def f_toLower(self, text: str) -> str:
+        return text.lower()
+
+    def f_toUpper(self, text: str) -> str:
+        return text.upper()
+
+    def f_trimSpace(self, text: str) -> str:
+        return text.strip()
+
+    def f_parseInt(self, text: str) -> int:
+        return int(text, 0)
+
+    # text/template builtins ----------------------------------------------------------------
+
+    def f_and(self, *args: Any) -> Any:
+        for arg in args[:-1]:
+            if not truthy(arg):
+                return arg
+        return args[-1]
+
+    def f_or(self, *args: Any) -> Any:
+        for arg in args[:-1]:
+            if truthy(arg):
+                return arg
+        return args[-1]
+
+    def f_not(self, value: Any) -> bool:
+        return not truthy(value)
+
+    def f_len(self, value: Any) -> int:
+        return len(value)
+
+    def f_index(self, value: Any, *keys: Any) -> Any:
+        for key in keys:
+            if isinstance(value, dict):
+                value = value.get(key)
+            elif isinstance(key, int) and 0 <= key < len(value):
+                value = value[key]
+            else:
+                raise IndexError(f"index out of range: {key}")
+        return value
+
+    def f_print(self, *args: Any) -> str:
+        out = ""
+        for i, arg in enumerate(args):
+            if i and not isinstance(arg, str) and not isinstance(args[i - 1], str):
+                out += " "
+            out += go_print(arg)
+        return out
+
+    def f_println(self, *args: Any) -> str:
+        return " ".join(go_print(a) for a in args) + "\n"
+
+    def f_printf(self, form: str, *args: Any) -> str:
+        return go_sprintf(form, args)
+
+    def f_eq(self, first: Any, *others: Any) -> bool:
+        return any(_comparable(first) == _comparable(o) for o in others)
+
+    def f_ne(self, a: Any, b: Any) -> bool:
+        return _comparable(a) != _comparable(b)
+
+    def f_lt(self, a: Any, b: Any) -> bool:
+        return _comparable(a) < _comparable(b)
+
+    def f_le(self, a: Any, b: Any) -> bool:
+        return _comparable(a) <= _comparable(b)
+
+    def f_gt(self, a: Any, b: Any) -> bool:
+        return _comparable(a) > _comparable(b)
+
+    def f_ge(self, a: Any, b: Any) -> bool:
+        return _comparable(a) >= _comparable(b)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        raise ValueError("incompatible types for comparison")
+    return value
+
+
+def truthy(value: Any) -> bool:
+    """Go template truth: false, 0, nil and empty strings, lists and maps are false."""
+    if isinstance(value, GoStruct):
+        return True
+    return bool(value)
+
+
+def go_type(value: Any) -> str:
+    return {bool: "bool", int: "int", float: "float64", str: "string", list: "[]interface {}"}.get(
+        type(value), "map[string]interface {}"
+    )
+
+
+def go_print(value: Any) -> str:
+    """A value as Go's fmt prints it with %v (how an action shows its result)."""
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}" if value != int(value) or abs(value) >= 1e21 else str(int(value))
+    if isinstance(value, GoStruct):
+        return "&{" + " ".join(go_print(v) for v in value.values()) + "}"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_print(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, (list, tuple)):
+        return "[" + " ".join(go_print(v) for v in value) + "]"
+    return str(value)
+
+
+def go_json(value: Any, indent: int | None = None) -> str:
+    """encoding/json's output: compact (or indented), HTML characters escaped."""
+    text = json.dumps(
+        value, indent=indent, separators=(",", ": ") if indent else (",", ":"), ensure_ascii=False
+    )
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d+))?([vsdqftxXbeEgGc%])")
+
+
+def go_sprintf(form: str, args: tuple) -> str:
+    """fmt.Sprintf for the verbs templates use (%v %s %d %q %f %t %x and widths)."""
+    values = list(args)
+
+    def verb(match: re.Match[str]) -> str:
+        flags, width, precision, kind = match.groups()
+        if kind == "%":
+            return "%"
+        if not values:
+            return f"%!{kind}(MISSING)"
+        value = values.pop(0)
+        if kind in ("v", "s", "t"):
+            text = go_print(value)
+        elif kind == "q":
+            text = json.dumps(go_print(value))
+        elif kind in "dxXbc" and isinstance(value, int):
+            text = format(value, {"d": "d", "x": "x", "X": "X", "b": "b", "c": "c"}[kind])
+        elif kind in "feEgG" and isinstance(value, (int, float)):
+            text = format(value, f".{precision or 6}{kind}")
+        else:
+            text = f"%!{kind}({go_type(value)}={go_print(value)})"
+        if width and int(width) > MAX_OUTPUT:
+            raise ValueError(f"width {width} is over {MAX_OUTPUT}")
+        if width:
+            text = text.ljust(int(width)) if "-" in flags else text.rjust(int(width))
+        return text
+
+    out = _VERB.sub(verb, form)
+    if values:
+        out += "%!(EXTRA " + ", ".join(f"{go_type(v)}={go_print(v)}" for v in values) + ")"
+    return out
+
+
+def render(text: str, sources: Sources, name: str = "", left: str = "", right: str = "") -> str:
+    """Parse and execute a template in one call."""
+    return Template(text, name, left or "{{", right or "}}").render(sources)
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """An ``env = true`` template's output as variables: ``KEY=value`` lines, ``#`` comments
+    and blank lines skipped, quotes around a value removed (Nomad reads it as a dotenv)."""
+    env: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise TemplateError(f"error parsing env template line {number}: {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        env[key.strip()] = value
+    return env
