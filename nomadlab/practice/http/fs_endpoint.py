@@ -189,6 +189,20 @@ async def follow_file(
     handler.finish()
 
 
+def read_from(fs: AllocDir, relative: str, position: int, size: int = 1 << 20) -> bytes:
+    """Up to ``size`` bytes of an allocation's file from ``position``, opened as every fs
+    endpoint opens it (no link followed, regular files only); b"" while it is not there
+    or not a file that may be read."""
+    try:
+        fd = fs.open(relative)
+    except FSError:
+        return b""
+    try:
+        return os.pread(fd, size, position)
+    finally:
+        os.close(fd)
+
+
 def frame(chunk: bytes, end: int, relative: str) -> bytes:
     return json.dumps(
         {"Offset": end, "Data": base64.b64encode(chunk).decode(), "File": relative}
