@@ -21,7 +21,7 @@ import tornado.web
 from nomadlab.practice import structs
 from nomadlab.practice.allocdir import AllocDir
 from nomadlab.practice.http.fs_endpoint import read_from
-from nomadlab.practice.http.handler import Agent
+from nomadlab.practice.http.handler import Agent, PlainTextErrors
 from nomadlab.practice.webui import status
 
 HERE = Path(__file__).resolve().parent
@@ -416,7 +416,7 @@ class TopologyPage(Page):
         return {"title": "Topology", "api": "nodes?resources=true", "nodes": nodes}
 
 
-class Redirect(tornado.web.RequestHandler):
+class Redirect(PlainTextErrors):
     """``/`` → ``/ui/`` and ``/ui/`` → ``/ui/jobs``: 307, as Nomad redirects, relative so a
     proxy prefix survives."""
 
