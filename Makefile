@@ -1,30 +1,52 @@
 # Two commands from a fresh clone:
-#   make lab    set up .venv and open JupyterLab on the notebooks (practice agent by default)
+#   make lab    set up .venv and open JupyterLab at the repository root (practice agent by default)
 #   make test   set up .venv and run every check: ruff, unit and integration tests, notebooks
+# For instructors and maintainers:
+#   make lock   re-pin requirements/*.txt after a change to pyproject.toml (UPGRADE=1: newest)
+#   make strip  strip the outputs JupyterLab saved into notebooks/, before a commit
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# Locks are universal (any OS), for the oldest Python the kit supports and every newer one.
+LOCK    = $(BIN)/uv pip compile --quiet --universal --python-version 3.10 \
+          --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) pyproject.toml
 
-.PHONY: lab test lint bench clean
+.PHONY: lab test lint lock strip bench clean
 
-$(BIN)/.installed: pyproject.toml
+# uv installs the locked versions in seconds; it comes from PyPI at the version the lock pins.
+$(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet "$$(grep -m1 '^uv==' requirements/test.txt)"
+
+$(BIN)/.installed: $(BIN)/uv pyproject.toml requirements/test.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/test.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
-# JupyterLab refuses root unless told; containers and some workshop images run as root.
-ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
+lock: $(BIN)/uv
+	$(LOCK) -o requirements/lab.txt
+	$(LOCK) --extra test -o requirements/test.txt
 
+# JupyterLab at the repository root, notebooks/00_setup.ipynb open, terminals with the kit's
+# nomadlab and python; when it stops, it offers to stop the agent the kit started.
 lab: $(BIN)/.installed
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+	$(BIN)/nomadlab lab
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Tests wait on timers more than on CPU: run them on 4 workers, a notebook or a test file
+# per worker at a time, each notebook with an agent of its own, judged as git holds it.
+TEST_WORKERS ?= 4
+
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --notebooks=committed
+
+NOTEBOOKS ?= notebooks/*.ipynb
+
+strip: $(BIN)/.installed
+	$(BIN)/python tests/test_notebooks_clean.py --strip $(NOTEBOOKS)
 
 bench: $(BIN)/.installed
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

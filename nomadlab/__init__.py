@@ -15,6 +15,8 @@ _LAZY = {
     "start": ("nomadlab.lab", "start"),
     "Lab": ("nomadlab.lab", "Lab"),
     "watch": ("nomadlab.recording", "watch"),
+    "check": ("nomadlab.exercises", "check"),
+    "checkpoint": ("nomadlab.exercises", "checkpoint"),
 }
 
 
@@ -27,4 +29,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-__all__ = ["Lab", "__version__", "start", "watch"]
+__all__ = ["Lab", "__version__", "check", "checkpoint", "start", "watch"]

@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from nomadlab.errors import NomadAPIError, NomadLabError, PermissionDenied, api_errors, explain
+from nomadlab.errors import (
+    NomadAPIError,
+    NomadLabError,
+    PermissionDenied,
+    api_errors,
+    explain,
+    say,
+)
 from nomadlab.jupyter_proxy import state_dir
 
 if TYPE_CHECKING:
@@ -591,18 +598,23 @@ def web_ui(agent: RunningAgent) -> str | None:
     return url if response.ok else None
 
 
+def checked_address(address: str) -> str:
+    """``address`` without a trailing slash; a kit error if it lacks http:// or https://."""
+    address = address.strip().rstrip("/")
+    if urlsplit(address).scheme not in ("http", "https"):
+        raise NomadLabError(
+            f"NOMAD_ADDR={address!r} needs a scheme, like http://127.0.0.1:4646 or "
+            "https://nomad.example.com:4646."
+        )
+    return address
+
+
 def attach(
     address: str, timeout: float = 60.0, note: str = "", local: bool = False
 ) -> RunningAgent:
     """Use the agent or cluster at ``address`` without starting anything; ``local`` for a
     dev agent found on loopback, which is not sent the token."""
-    address = address.rstrip("/")
-    scheme = urlsplit(address).scheme
-    if scheme not in ("http", "https"):
-        raise NomadLabError(
-            f"NOMAD_ADDR={address!r} needs a scheme, like http://127.0.0.1:4646 or "
-            "https://nomad.example.com:4646."
-        )
+    address = checked_address(address)
     agent = RunningAgent(mode="attach", address=address, note=note, loopback_dev=local)
     wait_ready(agent, timeout)
     identify(agent)
@@ -627,8 +639,9 @@ def connect(
         running = find_running()
         if running is not None:
             if mode is not None and running.mode != mode:
-                running.note = (
-                    f"asked for {mode} mode; call lab.stop_agent() and start again to switch"
+                running.note = f"asked for {mode} mode; " + say(
+                    "call lab.stop_agent() and start again to switch",
+                    "`nomadlab agent stop`, then start again to switch",
                 )
             return running
         port = port or int(os.environ.get("NOMADLAB_PORT") or DEFAULT_PORT)

@@ -8,6 +8,7 @@ runs the whole tutorial once, ``agent -dev`` is the practice agent.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import sys
@@ -21,6 +22,10 @@ USAGE = """Usage: nomadlab <command> [args]
 
 Commands:
     agent -dev          Run the practice agent: a local Nomad dev agent written in Python
+    agent start         Start an agent in the background (or find the one running), as
+                        nomadlab.start() does in a notebook
+    agent stop          Stop the agent nomadlab started (from a notebook, the tour, `agent start`)
+    lab                 Open JupyterLab at the kit's root, with notebooks/00_setup.ipynb
     doctor              Check this machine: Python, packages, nomad, Docker, port 4646, NOMAD_ADDR
     tour                Run the tutorial end to end: agent, job, service, scale, status, stop
     job run FILE        Run a job like `nomad job run` (-var key=value, -detach)
@@ -28,6 +33,11 @@ Commands:
     job scale JOB [GROUP] COUNT
                         Change a task group's count like `nomad job scale`
     job stop JOB        Stop a job like `nomad job stop` (-purge to remove it)
+    job allocs JOB      List a job's allocations like `nomad job allocs`, with their addresses
+    alloc fs ALLOC [PATH]
+                        List a directory of an allocation, or print a file, like `nomad alloc fs`
+    check NN            Check the exercise of notebook NN against the agent: ✓, or a hint
+    checkpoint NN       Put the agent in the state a learner has at the start of notebook NN
     node status [-verbose] [NODE]
                         List the nodes, or show one with its events and allocations
     node drain -enable|-disable [-deadline D] [-detach] NODE
@@ -126,6 +136,71 @@ def job_stop(argv: list[str]) -> int:
     parser.add_argument("job")
     args = parser.parse_args(argv)
     return _lab().stop(args.job, purge=args.purge).exit_code
+
+
+def agent_start(argv: list[str]) -> int:
+    """``nomadlab agent start``: what ``nomadlab.start()`` does, from a terminal or a script."""
+    from nomadlab.lab import start
+
+    _parser("nomadlab agent start", "nomadlab agent start").parse_args(argv)
+    start()
+    return 0
+
+
+def agent_stop(argv: list[str]) -> int:
+    """``nomadlab agent stop``: stop the agent the kit started and recorded, if it runs."""
+    from nomadlab import agent as agents
+    from nomadlab.lab import Lab
+
+    _parser("nomadlab agent stop", "nomadlab agent stop").parse_args(argv)
+    running = agents.find_running()
+    if running is None or not running.started_by_kit:
+        print(f"No agent started by nomadlab is running (none recorded in {agents.state_file()}).")
+        return 0
+    Lab(running).stop_agent()
+    return 0
+
+
+def job_allocs(argv: list[str]) -> int:
+    """``nomadlab job allocs JOB``."""
+    parser = _parser("nomadlab job allocs", "nomadlab job allocs JOB")
+    parser.add_argument("job")
+    args = parser.parse_args(argv)
+    lab = _lab()
+    print(lab.allocations(lab.job_id(args.job)))
+    return 0
+
+
+def alloc_fs(argv: list[str]) -> int:
+    """``nomadlab alloc fs ALLOC [PATH]`` (ALLOC may be a job: its newest allocation)."""
+    parser = _parser("nomadlab alloc fs", "nomadlab alloc fs ALLOC [PATH]")
+    parser.add_argument("alloc")
+    parser.add_argument("path", nargs="?", default="/")
+    args = parser.parse_args(argv)
+    text = _lab().alloc_fs(args.alloc, args.path)
+    print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+def check(argv: list[str]) -> int:
+    """``nomadlab check NN``: 0 when notebook NN's exercise is done, 1 with a hint if not."""
+    from nomadlab.exercises import check as check_exercise
+
+    parser = _parser("nomadlab check", "nomadlab check NN")
+    parser.add_argument("notebook")
+    verdict = check_exercise(parser.parse_args(argv).notebook, _lab(quiet=True))
+    print(verdict)
+    return 0 if verdict.passed else 1
+
+
+def checkpoint(argv: list[str]) -> int:
+    """``nomadlab checkpoint NN``: the agent's state at the start of notebook NN."""
+    from nomadlab.exercises import checkpoint as move_to
+
+    parser = _parser("nomadlab checkpoint", "nomadlab checkpoint NN")
+    parser.add_argument("notebook")
+    print(move_to(parser.parse_args(argv).notebook, _lab(quiet=True)))
+    return 0
 
 
 def go_duration(text: str) -> float:
@@ -289,6 +364,7 @@ ALLOC_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "restart": alloc_restart,
     "signal": alloc_signal,
     "stop": alloc_stop,
+    "fs": alloc_fs,
 }
 
 
@@ -311,6 +387,7 @@ JOB_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "status": job_status,
     "scale": job_scale,
     "stop": job_stop,
+    "allocs": job_allocs,
 }
 
 
@@ -356,16 +433,48 @@ def dispatch(group: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``nomadlab <command> ...``; kit errors print their paragraph, not a traceback."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Dispatch ``nomadlab <command> ...``; kit errors print their paragraph, not a traceback,
+    and their advice names commands, not Python calls."""
+    from nomadlab.errors import SURFACE
+
+    token = SURFACE.set("terminal")
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else argv)
+    finally:
+        SURFACE.reset(token)
+
+
+def _dispatch(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "-help", "--help"):
         print(USAGE)
         return 0 if argv else 1
     command, rest = argv[0], argv[1:]
+    kit: dict[str, Callable[[list[str]], int]] = {
+        **{group: functools.partial(dispatch, group) for group in GROUPS},
+        "ui": ui,
+        "check": check,
+        "checkpoint": checkpoint,
+    }
+    if command == "agent" and rest[:1] in (["start"], ["stop"]):
+        kit["agent"] = agent_start if rest[0] == "start" else agent_stop
+        rest = rest[1:]
+    if command in kit:
+        from nomadlab.errors import NomadLabError
+
+        try:
+            return kit[command](rest)
+        except NomadLabError as exc:
+            return _fail(exc)
+        except KeyboardInterrupt:
+            return 130
     if command == "agent":
         from nomadlab.practice.agent import main as agent_main
 
         return agent_main(rest)
+    if command == "lab":
+        from nomadlab.launcher import main as lab_main
+
+        return lab_main(rest)
     if command == "doctor":
         from nomadlab.doctor import main as doctor_main
 
@@ -374,15 +483,6 @@ def main(argv: list[str] | None = None) -> int:
         from nomadlab.tour import main as tour_main
 
         return tour_main(rest)
-    if command in (*GROUPS, "ui"):
-        from nomadlab.errors import NomadLabError
-
-        try:
-            return dispatch(command, rest) if command in GROUPS else ui(rest)
-        except NomadLabError as exc:
-            return _fail(exc)
-        except KeyboardInterrupt:
-            return 130
     print(f"nomadlab: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 1
 

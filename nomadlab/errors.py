@@ -7,11 +7,26 @@ them into these, without the chain of HTTP-library internals in the traceback.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator
 from typing import Any
 
 import requests
 from nomad.api import exceptions as nomad_exceptions
+
+#: Where advice is read: "python" (a notebook, where ``lab.status()`` is the way) or
+#: "terminal" (the ``nomadlab`` command, which sets it, where ``nomadlab job status`` is).
+SURFACE: contextvars.ContextVar[str] = contextvars.ContextVar("surface", default="python")
+
+
+def say(python: str, terminal: str) -> str:
+    """The advice for where the learner is: the Python call, or the command to type."""
+    return terminal if SURFACE.get() == "terminal" else python
+
+
+def again() -> str:
+    """ "call nomadlab.start() again", or in a terminal "run the command again"."""
+    return say("call nomadlab.start() again", "run the command again")
 
 
 class NomadLabError(Exception):
@@ -70,8 +85,12 @@ def unreachable(address: str, detail: str = "connection refused") -> AgentUnreac
         f"Cannot reach a Nomad agent at {address}: {detail}. Nothing answered there, so the "
         "agent is stopped, still starting, or the address is wrong. If NOMAD_ADDR is set, check "
         "it (an agent or cluster you run yourself must be up), or unset it so that "
-        "nomadlab.start() starts a local agent for you; in a terminal, `nomadlab agent -dev` "
-        "runs one. Then call nomadlab.start() again."
+        + say(
+            "nomadlab.start() starts a local agent for you; in a terminal, `nomadlab agent -dev` "
+            "runs one. Then call nomadlab.start() again.",
+            "`nomadlab agent start` starts a local agent for you (or `nomadlab agent -dev` in a "
+            "terminal of its own). Then run the command again.",
+        )
     )
 
 
@@ -86,7 +105,7 @@ def permission_denied(address: str, token_set: bool, what: str = "") -> Permissi
         f"The Nomad agent at {address} refused the request{what} with 403 Permission denied: "
         f"ACLs are enabled on that cluster and {token}. Set NOMAD_TOKEN to the Secret ID of an "
         "ACL token whose policy allows it (ask the cluster's operator, or use the token printed "
-        "by `nomad acl bootstrap` on your own cluster), then call nomadlab.start() again. A "
+        "by `nomad acl bootstrap` on your own cluster), then " + again() + ". A "
         "local dev agent has no ACLs: unset NOMAD_ADDR to use one."
     )
 
@@ -112,7 +131,7 @@ def explain(exc: BaseException, address: str, token_set: bool = False) -> NomadL
             f"TLS handshake with the Nomad agent at {address} failed: {_first_line(cause)}. Point "
             "NOMAD_CACERT at the cluster's CA certificate (and NOMAD_CLIENT_CERT / "
             "NOMAD_CLIENT_KEY at a client certificate if the cluster asks for one), or set "
-            "NOMAD_SKIP_VERIFY=true for a throwaway test cluster, then call nomadlab.start() again."
+            "NOMAD_SKIP_VERIFY=true for a throwaway test cluster, then " + again() + "."
         )
     if isinstance(cause, requests.exceptions.Timeout):
         return unreachable(address, "it did not answer in time")

@@ -8,6 +8,7 @@ scale``, ``stop`` is ``nomad job stop``; ``allocations``, ``addresses``/``url``,
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -28,10 +29,11 @@ from nomadlab.errors import (
     NomadLabError,
     PlacementFailed,
     api_errors,
+    say,
 )
 from nomadlab.monitor import Monitor, Outcome, format_alloc_metrics
 from nomadlab.results import JobList, JobStatus, RunResult, Table, Text, allocation_table
-from nomadlab.terminal import Ui, default_ui, limit
+from nomadlab.terminal import Ui, default_ui, format_alloc_dir, limit
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 RAW_EXEC_JOB = "jobs/http-echo.nomad.hcl"
@@ -50,9 +52,14 @@ def find_jobspec(path: str | os.PathLike[str]) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    folder = next((c.parent for c in candidates if c.parent.is_dir()), KIT_ROOT / "jobs")
+    jobs = sorted(p.name for p in folder.glob("*") if p.suffix in (".nomad", ".hcl"))
+    there = f"The jobs in {folder}: {', '.join(jobs)}." if jobs else f"{folder} holds no jobspec."
+    near = difflib.get_close_matches(given.name, jobs, n=1)
+    example = str(given.parent / (near or jobs or ["http-echo.nomad.hcl"])[0])
     raise NomadLabError(
-        f"No jobspec at {str(given)!r} (looked in {Path.cwd()}, its parents and {KIT_ROOT}). "
-        "Give the path of a .nomad.hcl file, for example lab.run('jobs/http-echo.nomad.hcl')."
+        f"No jobspec at {str(given)!r}. {there} "
+        + say(f"Did you mean lab.run({example!r})?", f"Did you mean nomadlab job run {example}?")
     )
 
 
@@ -111,7 +118,7 @@ class Lab(ClusterVerbs):
                 os.environ.get("NOMAD_ADDR") or f"http://{agents.LOOPBACK}:{agents.DEFAULT_PORT}"
             )
         if isinstance(agent, str):
-            agent = RunningAgent(mode="attach", address=agent.rstrip("/"))
+            agent = RunningAgent(mode="attach", address=agents.checked_address(agent))
             agents.identify(agent)
             agent.ui = agents.web_ui(agent)
         self.agent = agent
@@ -218,7 +225,11 @@ class Lab(ClusterVerbs):
             raise PlacementFailed(self._placement_advice(job, outcome), result)
         evaluation = outcome.evaluation
         if evaluation.get("Status") != "complete":
-            log = "lab.agent_log()" if self.agent.log_file else "the agent's log"
+            log = (
+                say("lab.agent_log()", f"its log ({self.agent.log_file})")
+                if self.agent.log_file
+                else "the agent's log"
+            )
             reason = evaluation.get("StatusDescription") or "no reason given"
             raise NomadLabError(
                 f'Evaluation "{limit(outcome.eval_id)}" of job "{job.get("ID", "")}" ended '
@@ -245,9 +256,15 @@ class Lab(ClusterVerbs):
             raise DeploymentFailed(
                 f'Deployment "{limit(result.deployment_id)}" of job "{job_id}" ended '
                 f'"{result.deployment_status}": {deployment.get("StatusDescription", "")}. '
-                "Its allocations did not stay healthy. See what the task printed with "
-                f'lab.logs("{job_id}") and lab.logs("{job_id}", type="stderr"), and its '
-                f'allocations with lab.status("{job_id}"); fix the jobspec and run it again.',
+                "Its allocations did not stay healthy. "
+                + say(
+                    f'See what the task printed with lab.logs("{job_id}") and '
+                    f'lab.logs("{job_id}", type="stderr"), and its allocations with '
+                    f'lab.status("{job_id}")',
+                    f"See its allocations with `nomadlab job allocs {job_id}` and what a task "
+                    "printed with `nomadlab alloc logs -stderr <alloc-id>`",
+                )
+                + "; fix the jobspec and run it again.",
                 result,
             )
         return result
@@ -272,8 +289,12 @@ class Lab(ClusterVerbs):
             if self.agent.practice or self.mode == "practice":
                 text += (
                     "the practice agent runs no containers. To run this job, install Nomad "
-                    "and Docker and start the real `nomad agent -dev` (lab.stop_agent(), then "
-                    "nomadlab.start() finds the nomad binary), or run"
+                    "and Docker and start the real `nomad agent -dev` ("
+                    + say(
+                        "lab.stop_agent(), then nomadlab.start()",
+                        "`nomadlab agent stop`, then `nomadlab agent start`",
+                    )
+                    + " finds the nomad binary), or run"
                 )
             elif self.mode == "attach":
                 text += (
@@ -284,17 +305,26 @@ class Lab(ClusterVerbs):
                 text += (
                     "the Docker engine is not installed or not running here. Start Docker "
                     "(Docker Desktop, or `sudo systemctl start docker`) and restart the agent "
-                    "(lab.stop_agent(), then nomadlab.start()) so it detects the engine, or run"
+                    "("
+                    + say(
+                        "lab.stop_agent(), then nomadlab.start()",
+                        "`nomadlab agent stop`, then `nomadlab agent start`",
+                    )
+                    + ") so it detects the engine, or run"
                 )
-            text += (
-                " the same http-echo service with the raw_exec driver instead: "
-                f'lab.run("{RAW_EXEC_JOB}") (`nomadlab job run {RAW_EXEC_JOB}` in a terminal).'
+            text += " the same http-echo service with the raw_exec driver instead: " + say(
+                f'lab.run("{RAW_EXEC_JOB}") (`nomadlab job run {RAW_EXEC_JOB}` in a terminal).',
+                f"`nomadlab job run {RAW_EXEC_JOB}`.",
             )
         elif missing:
             drivers = ", ".join(f'"{d}"' for d in missing)
             text += (
                 f" Its tasks use the {drivers} driver, which no node has enabled and healthy "
-                "(see lab.nomad.nodes.get_nodes() → Drivers). Use a driver the nodes offer, "
+                + say(
+                    "(see lab.nomad.nodes.get_nodes() → Drivers)",
+                    "(see `nomad node status -verbose <node>` → Drivers)",
+                )
+                + ". Use a driver the nodes offer, "
                 "such as raw_exec on a dev agent."
             )
         else:
@@ -304,7 +334,9 @@ class Lab(ClusterVerbs):
             )
         text += (
             " The job stays registered with a blocked evaluation, waiting for a node that "
-            f'fits; lab.stop("{job_id}", purge=True) removes it.'
+            "fits; "
+            + say(f'lab.stop("{job_id}", purge=True)', f"`nomadlab job stop -purge {job_id}`")
+            + " removes it."
         )
         return text
 
@@ -333,8 +365,11 @@ class Lab(ClusterVerbs):
             return ids[0]
         if not ids:
             raise NomadLabError(
-                f'No job with ID or prefix "{job}" on {self.address}. lab.status() lists the '
-                "jobs; lab.run(path) registers one."
+                f'No job with ID or prefix "{job}" on {self.address}. '
+                + say(
+                    "lab.status() lists the jobs; lab.run(path) registers one.",
+                    "`nomadlab job status` lists the jobs; `nomadlab job run FILE` registers one.",
+                )
             )
         raise NomadLabError(f'Prefix "{job}" matched several jobs: {", ".join(ids)}. Say which.')
 
@@ -458,6 +493,15 @@ class Lab(ClusterVerbs):
         with self._api():
             return self.nomad.allocation.get_allocation(alloc_id)
 
+    def alloc_fs(self, alloc_or_job: str, path: str = "/") -> Text:
+        """``nomad alloc fs ALLOC PATH``: a directory's listing, or a file's content."""
+        alloc_id = self._find_alloc(alloc_or_job)["ID"]
+        fs = self.nomad.client  # python-nomad's /v1/client/fs/{stat,ls,cat} wrappers
+        with self._api():
+            if fs.stat.stat_file(alloc_id, path).get("IsDir"):
+                return Text(format_alloc_dir(fs.ls.list_files(alloc_id, path)))
+            return Text(fs.cat.read_file(alloc_id, path))
+
     # -- nomad service list / info --------------------------------------------------------------
 
     def services(self) -> Text:
@@ -507,11 +551,15 @@ class Lab(ClusterVerbs):
             scale = self.nomad.job.request(job_id, "scale", method="get").json()
         groups = sorted((scale.get("TaskGroups") or {}).keys())
         group = self.choose_group(
-            job_id, groups, group, f'lab.scale("{job_id}", {count}, group="{{group}}")'
-        )
+            job_id, groups, group,
+            say(f'lab.scale("{job_id}", {count}, group="{{group}}")',
+                f"`nomadlab job scale {job_id} {{group}} {count}`"),
+        )  # fmt: skip
         response = self.submit_scale(
             job_id, group, count, "submitted using nomadlab",
-            f'Wait for the current deployment to finish (lab.status("{job_id}")) and scale again.',
+            "Wait for the current deployment to finish ("
+            + say(f'lab.status("{job_id}")', f"`nomadlab job status {job_id}`")
+            + ") and scale again.",
         )  # fmt: skip
         ui = self._ui()
         with self._api():

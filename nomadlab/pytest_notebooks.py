@@ -1,21 +1,26 @@
-"""A pytest plugin that runs the kit's notebooks against a practice agent it starts.
+"""A pytest plugin that runs each of the kit's notebooks against a practice agent of its own.
 
 Loaded by the checkout's pytest settings (``-p nomadlab.pytest_notebooks`` in
 pyproject.toml), so that notebooks/ holds nothing but notebooks. nbval (``--nbval-lax``)
-collects every ``*.ipynb`` in notebooks/, in name order, as one test per code cell, and
-runs each notebook in a fresh
-kernel. Before the first notebook runs, this starts a practice agent on a free port and
-points the kernels at it with ``NOMAD_ADDR`` (a kernel inherits this process's
-environment), so ``nomadlab.start()`` in a notebook attaches to it and starts nothing.
+collects every ``*.ipynb`` in notebooks/ as one test per code cell, and runs each notebook
+in a fresh kernel. Before a notebook's kernel starts, this starts a practice agent for that
+notebook alone, on a free port, and points the kernel at it with ``NOMAD_ADDR`` (a kernel
+inherits this process's environment), so ``nomadlab.start()`` attaches to it.
 
-- ``NOMADLAB_HOME`` goes to a temporary directory: the learner's ``~/.nomadlab`` (their
-  agent's record, their jobs registry) is neither read nor written.
+- Each notebook gets its own agent and its own ``NOMADLAB_HOME`` in a temporary directory,
+  so notebooks can run in parallel (pytest-xdist, ``--dist loadfile``) and the learner's
+  ``~/.nomadlab`` is neither read nor written.
+- A notebook that needs several nodes says so in its metadata:
+  ``"nomadlab": {"nodes": 3}``; the agent then runs with ``-nodes 3``.
 - ``DOCKER_HOST`` names a socket that does not exist, so the agent never finds a Docker
   engine and the docker job fails to place the same way on every machine.
-- Notebooks run after every other test, one at a time.
-- After each notebook, no job may be left on the agent and no task process alive: a
-  notebook cleans up what it started. After the last one the agent is stopped, and none
-  of its processes may outlive it.
+- Notebooks are collected before the other tests, so that under xdist the longest
+  pieces of work start first.
+- ``--notebooks=committed`` (what ``make test`` uses) judges each notebook as git's HEAD
+  holds it, so outputs a learner's JupyterLab autosaved into the working copy change
+  nothing; a notebook git does not know yet is judged as it is.
+- After each notebook, no job may be left on its agent and no task process alive; then its
+  agent is stopped, and none of its processes may outlive it.
 """
 
 from __future__ import annotations
@@ -23,15 +28,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from _pytest.compat import legacy_path
+from nbval.plugin import IPyNbFile
 
 #: Environment variables that would point the kernels elsewhere or change the agent's mode.
 CLEARED = (
@@ -50,10 +59,44 @@ def is_notebook(item: pytest.Item) -> bool:
     return path.suffix == ".ipynb" and item.config.rootpath / "notebooks" in path.parents
 
 
-class NotebookAgent:
-    """The practice agent the notebooks share, and the environment they see."""
+def notebook_settings(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What a notebook asks of its practice agent (``metadata["nomadlab"]``), checked."""
+    wanted = dict(metadata.get("nomadlab") or {})
+    unknown = set(wanted) - {"nodes"}
+    if unknown:
+        raise ValueError(f'unknown key(s) in the notebook\'s "nomadlab" metadata: {unknown}')
+    nodes = wanted.get("nodes", 1)
+    if not isinstance(nodes, int) or isinstance(nodes, bool) or not 1 <= nodes <= 10:
+        raise ValueError(f'"nomadlab": {{"nodes": …}} must be a whole number 1–10, not {nodes!r}')
+    return {"nodes": nodes}
 
-    def __init__(self) -> None:
+
+def committed_text(path: Path) -> str | None:
+    """The notebook as git's HEAD holds it, or None where git does not know it."""
+    try:
+        shown = subprocess.run(
+            ["git", "-C", str(path.parent), "show", f"HEAD:./{path.name}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def judged_text(path: Path, source: str) -> str:
+    """The text of the notebook a test judges: ``source`` is ``committed`` or ``working``."""
+    if source == "committed" and (text := committed_text(path)) is not None:
+        return text
+    return path.read_text(encoding="utf-8")
+
+
+class NotebookAgent:
+    """One notebook's practice agent, and the environment its kernel sees."""
+
+    def __init__(self, nodes: int = 1) -> None:
+        self.nodes = nodes
         self.agent: Any = None
         self.tmp: Path | None = None
         self.saved: dict[str, str | None] = {}
@@ -61,11 +104,13 @@ class NotebookAgent:
     def start(self) -> None:
         from nomadlab.practice import Agent
 
-        self.tmp = Path(tempfile.mkdtemp(prefix="nomadlab-notebooks-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="nomadlab-notebook-"))
         settings: dict[str, str | None] = dict.fromkeys(CLEARED)
         settings.update(NOMADLAB_HOME=str(self.tmp / "home"), DOCKER_HOST=NO_DOCKER)
         self._set(settings)
-        self.agent = Agent(http_port=None, log_file=self.tmp / "agent.log").start()
+        self.agent = Agent(
+            http_port=None, nodes=self.nodes, log_file=self.tmp / "agent.log"
+        ).start()
         self._set({"NOMAD_ADDR": self.agent.address})
 
     def _set(self, settings: dict[str, str | None]) -> None:
@@ -111,7 +156,7 @@ class NotebookAgent:
         return left
 
     def check_clean(self, notebook: str) -> None:
-        """Fail if ``notebook`` left jobs or task processes; remove them for the next one."""
+        """Fail if ``notebook`` left jobs or task processes; remove them."""
         left = self.jobs()
         for job_id in left:
             self.purge(job_id)
@@ -174,7 +219,18 @@ def _describe(processes: list[psutil.Process]) -> str:
     return ", ".join(found)
 
 
-AGENT = NotebookAgent()
+#: The agent of the notebook this process runs now (one at a time per pytest process).
+CURRENT: dict[str, NotebookAgent] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--notebooks",
+        choices=("working", "committed"),
+        default="working",
+        help="judge notebooks as they are in the working tree (default) or as git's HEAD "
+        "holds them (make test: outputs a learner's lab autosaved do not count)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -184,40 +240,75 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.nbval_sanitize_with = str(config.rootpath / given)
 
 
+class CommittedNotebook(IPyNbFile):
+    """nbval's notebook, read as git's HEAD holds it instead of from the working tree."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        copy = Path(tempfile.mkdtemp(prefix="nomadlab-committed-")) / self.path.name
+        copy.write_text(judged_text(self.path, "committed"), encoding="utf-8")
+        self._read_from = copy
+        try:
+            yield from super().collect()
+        finally:
+            del self._read_from
+            shutil.rmtree(copy.parent, ignore_errors=True)
+
+    @property
+    def fspath(self) -> Any:
+        """nbval reads ``fspath`` while collecting: the committed copy; else the file."""
+        return legacy_path(getattr(self, "_read_from", self.path))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
+    """Have nbval read the judged text of each notebook (see ``--notebooks``)."""
+    collectors = yield
+    if file_path.suffix != ".ipynb" or parent.config.getoption("notebooks") == "working":
+        return collectors
+    return [
+        CommittedNotebook.from_parent(parent, path=file_path) if type(c) is IPyNbFile else c
+        for c in collectors
+    ]
+
+
 def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
-    """Run the notebooks after every other test, in name order (nbval keeps cell order)."""
-    items[:] = [i for i in items if not is_notebook(i)] + [i for i in items if is_notebook(i)]
+    """Notebooks first (they wait on timers the longest), then every other test."""
+    items[:] = [i for i in items if is_notebook(i)] + [i for i in items if not is_notebook(i)]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Start the agent before the first notebook's kernel starts (nbval starts it next)."""
-    if is_notebook(item) and not AGENT.running:
-        AGENT.start()
+    """Start a notebook's agent before its kernel starts (nbval starts it next)."""
+    if not is_notebook(item) or str(item.path) in CURRENT:
+        return
+    settings = notebook_settings(item.parent.nb.metadata)
+    agent = NotebookAgent(nodes=settings["nodes"])
+    agent.start()
+    CURRENT[str(item.path)] = agent
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """After a notebook's last cell (and its kernel's shutdown), check that it cleaned up."""
+    """After a notebook's last cell (and its kernel's shutdown): check it, stop its agent."""
     result = yield
-    if not is_notebook(item) or not AGENT.running:
+    agent = CURRENT.get(str(item.path))
+    if agent is None or (nextitem is not None and nextitem.path == item.path):
         return result
-    if nextitem is not None and nextitem.path == item.path:
-        return result
+    del CURRENT[str(item.path)]
     try:
-        AGENT.check_clean(Path(str(item.path)).name)
+        agent.check_clean(item.path.name)
     finally:
-        if nextitem is None or not is_notebook(nextitem):
-            problems = AGENT.stop()
-            if problems:
-                raise AssertionError("; ".join(problems))
+        problems = agent.stop()
+        if problems:
+            raise AssertionError("; ".join(problems))
     return result
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stop the agent if the run ended early (interrupted, -x); report what it left."""
-    if AGENT.running:
-        problems = AGENT.stop()
+    """Stop an agent still running if the run ended early (interrupted, -x)."""
+    for path, agent in list(CURRENT.items()):
+        del CURRENT[path]
+        problems = agent.stop()
         if problems:
             reporter = session.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:

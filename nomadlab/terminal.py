@@ -197,3 +197,28 @@ def default_ui(quiet: bool = False) -> Ui:
     if quiet:
         return Ui()
     return NotebookUi() if in_notebook() else TerminalUi()
+
+
+def ibytes(size: int) -> str:
+    """A byte count as Nomad's CLI prints it (go-humanize's IBytes): 12 B, 4.0 KiB, 12 MiB."""
+    if size < 10:
+        return f"{size} B"
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    exponent = 0
+    while size >= 1024 ** (exponent + 1) and exponent < len(units) - 1:
+        exponent += 1
+    value = int(size / 1024**exponent * 10 + 0.5) / 10
+    return f"{value:.1f} {units[exponent]}" if value < 10 else f"{value:.0f} {units[exponent]}"
+
+
+def format_alloc_dir(files: list[dict[str, Any]]) -> str:
+    """``nomad alloc fs ALLOC DIR``'s listing: Mode, Size, Modified Time, Name (dirs end in /)."""
+    rows = ["Mode|Size|Modified Time|Name"]
+    for entry in files:
+        name = entry.get("Name", "") + ("/" if entry.get("IsDir") else "")
+        when = parse_time(entry.get("ModTime"))
+        rows.append(
+            f"{entry.get('FileMode', '')}|{ibytes(int(entry.get('Size') or 0))}|"
+            f"{format_time(when) if when else ''}|{name}"
+        )
+    return format_list(rows)

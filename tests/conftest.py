@@ -61,6 +61,33 @@ def client(agent: Agent) -> nomad.Nomad:
     return nomad.Nomad(address=agent.address, timeout=30)
 
 
+def raw_exec_job(
+    job_id: str, count: int, command: str, args: list[str], cpu: int = 20, memory: int = 32
+) -> dict:
+    """A one-task raw_exec service job as JSON (group "g", task "t"), for jobs the
+    tutorial's HCL does not cover."""
+    return {
+        "ID": job_id,
+        "Name": job_id,
+        "Type": "service",
+        "Datacenters": ["dc1"],
+        "TaskGroups": [
+            {
+                "Name": "g",
+                "Count": count,
+                "Tasks": [
+                    {
+                        "Name": "t",
+                        "Driver": "raw_exec",
+                        "Config": {"command": command, "args": args},
+                        "Resources": {"CPU": cpu, "MemoryMB": memory},
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def echo_hcl(fast: bool = False) -> str:
     """The tutorial's raw_exec job, or its variant with a 2s min_healthy_time."""
     return (JOBS / ("http-echo-fast.nomad.hcl" if fast else "http-echo.nomad.hcl")).read_text()
@@ -83,16 +110,3 @@ def register_echo(client: nomad.Nomad, count: int = 1, fast: bool = False) -> di
         },
     ).json()
     return client.jobs.register_job({"Job": parsed})
-
-
-def raw_exec_job(job_id: str, command: str, *args: str, job_type: str = "service") -> dict:
-    """A one-task raw_exec job (group "g", task "t") in the API's JSON, for tests that need a
-    command of their own rather than the tutorial's job."""
-    task = {"Name": "t", "Driver": "raw_exec", "Config": {"command": command, "args": list(args)}}
-    return {
-        "ID": job_id,
-        "Name": job_id,
-        "Type": job_type,
-        "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [task]}],
-    }

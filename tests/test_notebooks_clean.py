@@ -5,8 +5,8 @@ run (after the masks in tests/nbval-sanitize.cfg), and it only does so for a cel
 execution count, so those cells keep theirs. Every other cell is committed without output
 or execution count, and no cell or notebook carries metadata beyond the kernel's name.
 
-Record the checked outputs of a notebook from a real run against a fresh practice agent,
-set up exactly as the test session sets it up (see nomadlab/pytest_notebooks.py), and strip the
+Record the checked outputs of a notebook from a real run against a fresh practice agent, set
+up exactly as the test session sets each one up (see nomadlab/pytest_notebooks.py), and strip the
 rest::
 
     python tests/test_notebooks_clean.py --record notebooks/03_deploy_http_echo.ipynb
@@ -28,11 +28,15 @@ import nbformat
 import pytest
 from nbval.plugin import find_comment_markers
 
+from nomadlab.pytest_notebooks import judged_text, notebook_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 METADATA = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+#: Notebook metadata a notebook may add: what it asks of its practice agent under test.
+KEPT_METADATA = ("nomadlab",)
 #: The skeleton every notebook follows, as markdown headings, in this order.
 SECTIONS = ["Overview", "Prerequisites", "Exercise", "Summary", "What's next"]
 
@@ -44,7 +48,8 @@ def checked(cell: dict[str, Any]) -> bool:
 
 def strip(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Keep the output and execution count of checked cells only; drop all metadata noise."""
-    notebook.metadata = nbformat.from_dict(METADATA)
+    kept = {key: notebook.metadata[key] for key in KEPT_METADATA if key in notebook.metadata}
+    notebook.metadata = nbformat.from_dict({**METADATA, **kept})
     for cell in notebook.cells:
         cell.metadata = nbformat.from_dict({})
         if "attachments" in cell and not cell.attachments:
@@ -69,11 +74,11 @@ def record(paths: list[Path]) -> None:
 
     from nomadlab.pytest_notebooks import NotebookAgent
 
-    agent = NotebookAgent()
-    agent.start()
-    try:
-        for path in paths:
-            notebook = nbformat.read(path, as_version=4)
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        agent = NotebookAgent(**notebook_settings(notebook.metadata))
+        agent.start()
+        try:
             kernel = KernelManager(  # this interpreter's kernel, as --nbval-current-env uses
                 kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager()
             )
@@ -86,12 +91,12 @@ def record(paths: list[Path]) -> None:
                 if kernel.has_kernel:
                     kernel.shutdown_kernel()
             agent.check_clean(path.name)
-            nbformat.write(strip(notebook), path)
-            print(f"recorded {path}")
-    finally:
-        problems = agent.stop()
+        finally:
+            problems = agent.stop()
         if problems:
             raise SystemExit("; ".join(problems))
+        nbformat.write(strip(notebook), path)
+        print(f"recorded {path}")
 
 
 # -- the checks ---------------------------------------------------------------------------------
@@ -105,7 +110,8 @@ def test_there_are_notebooks() -> None:
 def notebook(request: pytest.FixtureRequest) -> nbformat.NotebookNode:
     path: Path = request.param
     assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name), f"name {path.name}: NN_topic"
-    node = nbformat.read(path, as_version=4)
+    text = judged_text(path, request.config.getoption("notebooks"))
+    node = nbformat.reads(text, as_version=4)
     nbformat.validate(node)
     return node
 
@@ -133,7 +139,9 @@ def test_only_checked_cells_carry_outputs(notebook: nbformat.NotebookNode) -> No
 
 
 def test_no_metadata_noise(notebook: nbformat.NotebookNode) -> None:
-    assert notebook.metadata == METADATA
+    kept = {key: notebook.metadata[key] for key in KEPT_METADATA if key in notebook.metadata}
+    assert notebook.metadata == {**METADATA, **kept}
+    notebook_settings(notebook.metadata)  # what it asks of its agent makes sense
     for number, cell in enumerate(notebook.cells):
         assert cell.metadata == {}, f"cell {number} metadata: {cell.metadata}"
 

@@ -48,7 +48,8 @@ def guarded(shared_agent: Agent) -> Iterator[Agent]:
 def marker_job(marker: Path) -> dict:
     """A raw_exec job whose command leaves ``marker`` behind: proof that it ran."""
     code = f"open({str(marker)!r}, 'w').write('ran')"
-    return {"Job": raw_exec_job("pwned", sys.executable, "-c", code, job_type="batch")}
+    job = raw_exec_job("pwned", 1, sys.executable, ["-c", code])
+    return {"Job": {**job, "Type": "batch"}}
 
 
 def host_of(agent: Agent) -> str:

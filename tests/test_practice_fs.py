@@ -60,7 +60,7 @@ def fs_alloc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Agent, 
         mp.setenv("NOMADLAB_HOME", str(tmp / "home"))
         agent = Agent(http_port=None, log_file=tmp / "agent.log").start()
     try:
-        job = raw_exec_job("files", sys.executable, "-c", TASK, str(secret))
+        job = raw_exec_job("files", 1, sys.executable, ["-c", TASK, str(secret)])
         requests.put(f"{agent.address}/v1/jobs", json={"Job": job}, timeout=10).raise_for_status()
         alloc_id = wait_for(
             lambda: [a["ID"] for a in requests.get(f"{agent.address}/v1/allocations").json()],

@@ -9,35 +9,17 @@ from pathlib import Path
 
 import nomad
 import requests
-from conftest import task_processes, wait_for
+from conftest import raw_exec_job, task_processes, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.gc import TimeTable
 
 
 def sleeper(job_id: str, count: int, meta: str = "") -> dict:
-    return {
-        "ID": job_id,
-        "Name": job_id,
-        "Type": "service",
-        "Datacenters": ["dc1"],
-        "Meta": {"round": meta},
-        "TaskGroups": [
-            {
-                "Name": "g",
-                "Count": count,
-                "Update": {"MinHealthyTime": 500_000_000},
-                "Tasks": [
-                    {
-                        "Name": "t",
-                        "Driver": "raw_exec",
-                        "Config": {"command": "/bin/sleep", "args": ["3600"]},
-                        "Resources": {"CPU": 20, "MemoryMB": 16},
-                    }
-                ],
-            }
-        ],
-    }
+    job = raw_exec_job(job_id, count, "/bin/sleep", ["3600"], memory=16)
+    job["Meta"] = {"round": meta}
+    job["TaskGroups"][0]["Update"] = {"MinHealthyTime": 500_000_000}
+    return job
 
 
 def test_a_thousand_registrations_keep_six_versions(agent: Agent, client: nomad.Nomad) -> None:
@@ -75,15 +57,10 @@ def test_system_gc_collects_a_stopped_job_and_leaves_a_live_one(
     gone_evals = {e["ID"] for e in client.job.get_evaluations("gone")}
     client.job.deregister_job("gone")
     wait_for(
-        lambda: client.job.get_job("gone")["Status"] == "dead",
-        what="the stopped job to be dead",
-    )
-    # A job is dead once its allocations are told to stop, but GC keeps an allocation its
-    # client still runs (allocGCEligible): wait for the client to report them finished.
-    wait_for(
         lambda: all(a["ClientStatus"] == "complete" for a in client.job.get_allocations("gone")),
-        what="the clients to finish the stopped allocations",
+        what="the stopped job's tasks to finish",
     )
+    assert client.job.get_job("gone")["Status"] == "dead"
     client.system.initiate_garbage_collection()
     assert client.jobs.get_jobs(prefix="gone") == []
     assert client.job.get_allocations("gone") == []

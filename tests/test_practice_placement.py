@@ -8,7 +8,7 @@ import threading
 import nomad
 import pytest
 import requests
-from conftest import wait_for
+from conftest import raw_exec_job, wait_for
 
 from nomadlab.practice import Agent
 
@@ -19,26 +19,7 @@ def sleeper_job(client: nomad.Nomad, count: int, job_id: str = "huge") -> dict:
     """``count`` copies of /bin/sleep, each asking a bit over a quarter of the node's CPU."""
     (node,) = client.nodes.get_nodes()
     cpu = client.node.get_node(node["ID"])["NodeResources"]["Cpu"]["CpuShares"]
-    return {
-        "ID": job_id,
-        "Name": job_id,
-        "Type": "service",
-        "Datacenters": ["dc1"],
-        "TaskGroups": [
-            {
-                "Name": "g",
-                "Count": count,
-                "Tasks": [
-                    {
-                        "Name": "t",
-                        "Driver": "raw_exec",
-                        "Config": {"command": "/bin/sleep", "args": ["3600"]},
-                        "Resources": {"CPU": cpu // 4 + 1, "MemoryMB": 32},
-                    }
-                ],
-            }
-        ],
-    }
+    return raw_exec_job(job_id, count, "/bin/sleep", ["3600"], cpu=cpu // 4 + 1)
 
 
 def placed_eval(client: nomad.Nomad, eval_id: str) -> dict:

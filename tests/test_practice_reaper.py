@@ -14,7 +14,7 @@ from pathlib import Path
 import nomad
 import psutil
 import pytest
-from conftest import register_echo, wait_for
+from conftest import raw_exec_job, register_echo, wait_for
 
 from nomadlab.practice import Agent
 
@@ -32,26 +32,7 @@ time.sleep(3600)
 
 
 def escape_job(job_id: str = "escape") -> dict:
-    return {
-        "ID": job_id,
-        "Name": job_id,
-        "Type": "service",
-        "Datacenters": ["dc1"],
-        "TaskGroups": [
-            {
-                "Name": "g",
-                "Count": 1,
-                "Tasks": [
-                    {
-                        "Name": "t",
-                        "Driver": "raw_exec",
-                        "Config": {"command": sys.executable, "args": ["-c", ESCAPE]},
-                        "Resources": {"CPU": 20, "MemoryMB": 32},
-                    }
-                ],
-            }
-        ],
-    }
+    return raw_exec_job(job_id, 1, sys.executable, ["-c", ESCAPE])
 
 
 def processes_of(data_dir: str) -> list[psutil.Process]:

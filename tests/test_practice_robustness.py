@@ -282,8 +282,7 @@ def test_go_durations_are_accepted(agent: Agent) -> None:
 # --- A seeded fuzz of the write endpoints: Nomad's plain-text 4xx, never a traceback.
 
 FUZZ_REQUESTS = 2400
-SLEEPER = raw_exec_job("fuzz", "/bin/sleep", "600")
-SLEEPER["TaskGroups"][0]["Tasks"][0]["Resources"] = {"CPU": 20, "MemoryMB": 20}
+SLEEPER = raw_exec_job("fuzz", 1, "/bin/sleep", ["600"])
 VALIDATION_500 = re.compile(r"^\d+ errors? occurred:\n")
 # Errors Nomad's RPC layer answers with a 500, as the practice agent does.
 NOMADS_500S = (

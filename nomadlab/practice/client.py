@@ -158,7 +158,7 @@ class Client:
         self.store.replay_node_changes(self.node["ID"])
         self._recovering = asyncio.ensure_future(self.sync())
 
-    async def sync(self, batch: int = 100) -> None:
+    async def sync(self, batch: int = 10) -> None:
         """Start runners for new allocations, stop those the server no longer wants: only
         the allocations written since the last sync, yielding to the loop every ``batch``."""
         changed, removed = self.store.take_node_changes(self.node["ID"])
@@ -240,8 +240,7 @@ class AllocRunner:
         self._watch_health()
 
     async def _run(self) -> None:
-        for sub in ("alloc/logs", "alloc/data", "alloc/tmp"):
-            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(make_dirs, self.dir, ("alloc/logs", "alloc/data", "alloc/tmp"))
         try:
             self.services.register(None)
         except services.ServiceError as exc:
@@ -404,6 +403,15 @@ class AllocRunner:
         self.client.store.upsert_allocs([alloc])
 
 
+def make_dirs(root: Path, subdirs: tuple[str, ...], *files: Path) -> None:
+    """Create directories under ``root`` and empty files (run off the event loop: a slow
+    disk must not stall the API)."""
+    for sub in subdirs:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for file in files:
+        file.touch()
+
+
 def client_status(task_states: dict) -> tuple[str, str]:
     """An allocation's ClientStatus from its tasks (client/allocrunner getClientStatus)."""
     states = task_states.values()
@@ -479,12 +487,9 @@ class TaskRunner:
         name = self.task["Name"]
         self.emit(task_event("Received", "Task received by client"))
         task_dir = self.alloc_runner.dir / name
-        for sub in ("local", "secrets", "tmp"):
-            (task_dir / sub).mkdir(parents=True, exist_ok=True)
         logs = self.alloc_runner.dir / "alloc" / "logs"
         stdout, stderr = logs / f"{name}.stdout.0", logs / f"{name}.stderr.0"
-        stdout.touch()
-        stderr.touch()
+        await asyncio.to_thread(make_dirs, task_dir, ("local", "secrets", "tmp"), stdout, stderr)
         self.emit(task_event("Task Setup", "Building Task Directory"))
         try:
             write_dispatch_payload(self.alloc_runner.job, self.task, task_dir)

@@ -7,10 +7,13 @@ shows them), starts a task and hands back a handle the task runner waits on and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import socket
+import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,16 +55,42 @@ class ExitResult:
 class TaskHandle:
     """A running task: its process group, to wait on, kill and measure."""
 
-    def __init__(self, process: asyncio.subprocess.Process, reaper: Reaper) -> None:
+    def __init__(self, process: subprocess.Popen, reaper: Reaper) -> None:
         self.process = process
         self.pid = process.pid
         self._reaper = reaper
         self._result: ExitResult | None = None
+        loop = asyncio.get_running_loop()
+        self._exit: asyncio.Future[int] = loop.create_future()
+        try:  # Linux: the loop watches a pidfd, no thread needed
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            threading.Thread(
+                target=self._wait_exit, args=(loop,), name=f"task-{self.pid}", daemon=True
+            ).start()
+        else:
+
+            def readable() -> None:
+                loop.remove_reader(pidfd)
+                os.close(pidfd)
+                self._exited(self.process.wait())
+
+            loop.add_reader(pidfd, readable)
+
+    def _wait_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Elsewhere a thread per task waits for its exit, as asyncio's ThreadedChildWatcher."""
+        returncode = self.process.wait()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the agent is gone
+            loop.call_soon_threadsafe(self._exited, returncode)
+
+    def _exited(self, returncode: int) -> None:
+        if not self._exit.done():
+            self._exit.set_result(returncode)
 
     async def wait(self) -> ExitResult:
         """Wait for the task's main process to exit; then clear its whole group."""
         if self._result is None:
-            returncode = await self.process.wait()
+            returncode = await asyncio.shield(self._exit)
             self._kill_group(signal.SIGKILL)
             self._reaper.exited(self.pid)
             self._result = ExitResult.from_returncode(returncode)
@@ -72,7 +101,7 @@ class TaskHandle:
         if self._result is None:
             self._kill_group(kill_signal)
             try:
-                await asyncio.wait_for(asyncio.shield(self.process.wait()), timeout)
+                await asyncio.wait_for(asyncio.shield(self._exit), timeout)
             except asyncio.TimeoutError:
                 self._kill_group(signal.SIGKILL)
         return await self.wait()
@@ -127,6 +156,8 @@ class RawExecDriver:
     def __init__(self, enabled: bool, reaper: Reaper) -> None:
         self.enabled = enabled
         self.reaper = reaper
+        # Tasks start one at a time, so that a big placement does not flood the loop.
+        self._launches = asyncio.Lock()
 
     def fingerprint(self) -> dict:
         """raw_exec is detected only when enabled: in -dev mode, as in Nomad."""
@@ -143,38 +174,45 @@ class RawExecDriver:
         args = config.get("args") or []
         if not isinstance(args, list):
             raise DriverError('"args" must be a list of strings')
-        binary = lookup_binary(command, task_dir, env.get("PATH", os.defpath))
         env = self.reaper.task_environment(env)
+        command_line = [command, *[str(a) for a in args]]
         gate_read, gate_write = os.pipe()
         try:
-            with (
-                stdout.open("ab") as out,
-                stderr.open("ab") as err,
-                self.reaper.launching(env) as launched,
-            ):
-                try:
-                    process = await asyncio.create_subprocess_exec(
-                        *GATE,
-                        binary,
-                        *[str(a) for a in args],
-                        cwd=task_dir,
-                        env=env,
-                        stdin=gate_read,
-                        stdout=out,
-                        stderr=err,
-                        start_new_session=True,
-                    )
-                except OSError as exc:
-                    raise DriverError(f"failed to launch command with executor: {exc}") from exc
-                os.close(gate_read)
-                gate_read = -1
-                launched(process.pid)
+            async with self._launches:
+                with self.reaper.launching(env) as launched:
+                    process = spawn(command_line, env, task_dir, stdout, stderr, gate_read)
+                    launched(process.pid)
+                await asyncio.sleep(0)  # one fork at a time: requests get in between
             os.write(gate_write, b"go\n")  # the watchdog holds the group: the task may run
         finally:
             os.close(gate_write)
-            if gate_read >= 0:
-                os.close(gate_read)
+            os.close(gate_read)
         return TaskHandle(process, self.reaper)
+
+
+def spawn(
+    command_line: list[str],
+    env: dict[str, str],
+    task_dir: Path,
+    stdout: Path,
+    stderr: Path,
+    gate: int,
+) -> subprocess.Popen:
+    """Start the task held at its gate (reading ``gate``), logs appended to its files."""
+    binary = lookup_binary(command_line[0], task_dir, env.get("PATH", os.defpath))
+    with stdout.open("ab") as out, stderr.open("ab") as err:
+        try:
+            return subprocess.Popen(
+                [*GATE, binary, *command_line[1:]],
+                cwd=task_dir,
+                env=env,
+                stdin=gate,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise DriverError(f"failed to launch command with executor: {exc}") from exc
 
 
 def lookup_binary(command: str, task_dir: Path, path: str) -> str:

@@ -55,6 +55,7 @@ class Reaper:
         self.starting: set[tuple[str, str]] = set()
         self.subreaper = subreaper and set_child_subreaper()
         self.restarts = 0
+        self._wake = asyncio.Event()
         self._process = self._spawn()
 
     # The watchdog process -------------------------------------------------------
@@ -145,27 +146,30 @@ class Reaper:
             self.starting.discard(owner)
 
     def exited(self, pid: int) -> None:
-        """A task's main process exited and its group was killed: forget the group and kill
-        what the task left outside it."""
+        """A task's main process exited and its group was killed: forget the group, and
+        sweep soon for what the task left outside it."""
         self.tasks.pop(pid, None)
         self.untrack(pid)
-        self.sweep()
+        self._wake.set()
 
     def sweep(self, everything: bool = False) -> int:
         """Kill this agent's processes that belong to no running task (all of them when
         ``everything``) and reap exited orphans. Returns how many were killed."""
+        return self._settle(survey(self.subreaper, self._own()), everything)
+
+    def _own(self) -> set[int]:
+        """Children this process started itself (asyncio or Popen waits for them)."""
+        return {*self.tasks, self._process.pid}
+
+    def _settle(self, found: list[Found], everything: bool = False) -> int:
         running = {*self.tasks.values(), *self.starting}
         killed = 0
-        for proc in self._candidates():
-            try:
-                if proc.status() == psutil.STATUS_ZOMBIE:
-                    if self.subreaper:
-                        os.waitpid(proc.pid, os.WNOHANG)
-                        self.groups.discard(proc.pid)
-                    continue
-                env = proc.environ()
-                pgid = os.getpgid(proc.pid)
-            except (psutil.Error, ChildProcessError, ProcessLookupError):
+        for pid, zombie, env, pgid in found:
+            if zombie:
+                if self.subreaper:
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)
+                    self.groups.discard(pid)
                 continue
             ours = env.get(AGENT_ID_VAR) == self.agent_id
             if env.get(HELPER_VAR) == self.agent_id and not everything:
@@ -176,29 +180,47 @@ class Reaper:
                 if pgid not in self.groups:
                     self.track(pgid)  # the watchdog kills it too if the agent dies first
                 continue
-            killed += kill_process(proc.pid)
+            killed += kill_process(pid)
         return killed
 
-    def _candidates(self) -> list[psutil.Process]:
-        """Processes that may be task orphans: this process's children it did not start
-        (a subreaper adopts them), else every process (the marker tells)."""
-        try:
-            if not self.subreaper:
-                return [p for p in psutil.process_iter() if p.pid != os.getpid()]
-            own = set(self.tasks) | {self._process.pid}
-            return [c for c in psutil.Process().children() if c.pid not in own]
-        except psutil.Error:
-            return []
-
     async def supervise(self) -> None:
-        """Every second: repair the watchdog if it died, sweep the tasks' orphans."""
+        """Each second, or soon after a task exits: repair the watchdog if it died, and
+        sweep the tasks' orphans (the process table is read off the event loop)."""
         while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), SWEEP_INTERVAL)
+            self._wake.clear()
             try:
                 self.check()
-                self.sweep()
+                found = await asyncio.to_thread(survey, self.subreaper, self._own())
+                self._settle(found)
             except OSError:
                 log.exception("reaper: supervision failed; trying again in %gs", SWEEP_INTERVAL)
+
+
+Found = tuple[int, bool, dict[str, str], int]  # pid, zombie, environment, process group
+
+
+def survey(subreaper: bool, own: set[int]) -> list[Found]:
+    """Processes that may be task orphans: this process's children it did not start
+    (``own``), which a subreaper adopts, or else every process (the marker tells)."""
+    try:
+        if subreaper:
+            candidates = [c for c in psutil.Process().children() if c.pid not in own]
+        else:
+            candidates = [p for p in psutil.process_iter() if p.pid != os.getpid()]
+    except psutil.Error:
+        return []
+    found = []
+    for proc in candidates:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                found.append((proc.pid, True, {}, 0))
+            else:
+                found.append((proc.pid, False, proc.environ(), os.getpgid(proc.pid)))
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return found
 
 
 def set_child_subreaper() -> bool:
