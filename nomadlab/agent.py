@@ -6,8 +6,11 @@ practice: neither; ``nomadlab agent -dev`` (the practice agent) runs as a detach
 
 An agent the kit starts outlives the Python process (a notebook kernel restart must not
 kill the learner's jobs), so it is recorded in ``$NOMADLAB_HOME/agent.json`` (default
-``~/.nomadlab``) and found again by the next :func:`connect`, after checking that the
-process is alive and its HTTP API answers.
+``~/.nomadlab``) and found again by the next :func:`connect`. A record is evidence, not
+proof: before the kit reuses or signals the recorded process it checks the pid's create time,
+that its command line is the kit's agent, and that the API at the recorded address echoes
+the agent id chosen at launch (node meta ``nomadlab_agent_id``); ``NOMAD_TOKEN`` is never
+sent to a local agent. The state dir is 0700 and its files 0600.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -37,6 +41,7 @@ from nomadlab.errors import (
     explain,
     say,
 )
+from nomadlab.jupyter_proxy import state_dir
 
 if TYPE_CHECKING:
     import nomad
@@ -45,6 +50,10 @@ MODES = ("attach", "nomad", "practice")
 DEFAULT_PORT = 4646
 LOOPBACK = "127.0.0.1"
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+AGENT_ID_META = (
+    "nomadlab_agent_id"  # node meta echoing the id the kit chose at launch (an HCL identifier)
+)
+AGENT_ID_ENV = "NOMADLAB_KIT_AGENT_ID"  # how the practice agent (and the nomad stand-in) get it
 
 # Launches the agent in its own session and reports its pid, then exits: the agent is then
 # nobody's child in this process, so it never lingers as a zombie and outlives the kernel.
@@ -60,6 +69,23 @@ print(child.pid, flush=True)
 def home() -> Path:
     """The per-user directory holding the agent's state file, config and log."""
     return Path(os.environ.get("NOMADLAB_HOME") or Path.home() / ".nomadlab")
+
+
+def private_dir() -> Path:
+    """:func:`home`, created 0700 (and made 0700 if it is wider)."""
+    path = state_dir(home())
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` atomically, readable by its owner only (0600)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def state_file() -> Path:
@@ -81,12 +107,16 @@ class RunningAgent:
     ui: str | None = None
     note: str = ""
     practice: bool = False
+    agent_id: str = ""
+    command: list[str] = field(default_factory=list)
+    loopback_dev: bool = field(default=False, compare=False)
     reused: bool = field(default=False, compare=False)
 
     @property
     def local(self) -> bool:
-        """True when the kit started this agent on loopback (plain HTTP, no ACLs)."""
-        return self.started_by_kit
+        """True for a dev agent on loopback, the kit's or one found there (plain HTTP, no
+        ACLs, never sent NOMAD_TOKEN)."""
+        return self.started_by_kit or self.loopback_dev
 
     def describe(self) -> str:
         """One line: which mode, where the HTTP API and UI are, where the log is."""
@@ -119,12 +149,29 @@ class RunningAgent:
         data["log_file"] = str(self.log_file) if self.log_file else None
         data.pop("reused")
         data.pop("note")
+        data.pop("loopback_dev")
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunningAgent:
-        """Read back :meth:`to_json`."""
+        """Read back :meth:`to_json`; ValueError for a record of the wrong shape."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        shapes = {
+            "mode": str, "address": str, "pid": (int, type(None)),
+            "create_time": (int, float, type(None)), "log_file": (str, type(None)),
+            "started_by_kit": bool, "version": str, "ui": (str, type(None)),
+            "practice": bool, "agent_id": str, "command": list,
+        }  # fmt: skip
+        for key, value in known.items():
+            kinds = shapes.get(key)
+            if kinds and (not isinstance(value, kinds) or (value is True and key == "pid")):
+                raise ValueError(f"{key} is {type(value).__name__}")
+        if known.get("mode") not in MODES or not all(
+            isinstance(a, str) for a in known.get("command", [])
+        ):
+            raise ValueError("unknown mode or command")
         if known.get("log_file"):
             known["log_file"] = Path(known["log_file"])
         return cls(**known)
@@ -135,8 +182,8 @@ def client(address: str, *, local: bool = False, timeout: float = 10.0) -> nomad
 
     ``NOMAD_TOKEN``, ``NOMAD_REGION``, ``NOMAD_NAMESPACE``, ``NOMAD_HTTP_AUTH`` and the TLS
     variables (``NOMAD_CACERT``, ``NOMAD_CAPATH``, ``NOMAD_CLIENT_CERT``/``KEY``,
-    ``NOMAD_SKIP_VERIFY``) apply to an attached cluster; a local dev agent the kit started
-    is plain HTTP in region ``global``, namespace ``default``.
+    ``NOMAD_SKIP_VERIFY``) apply to an attached cluster; a local dev agent is plain HTTP in
+    region ``global``, namespace ``default``, without ACLs, and never gets the token.
     """
     import nomad
     import requests
@@ -148,12 +195,14 @@ def client(address: str, *, local: bool = False, timeout: float = 10.0) -> nomad
         verify = False
     elif env.get("NOMAD_CACERT") or env.get("NOMAD_CAPATH"):
         verify = env.get("NOMAD_CACERT") or env["NOMAD_CAPATH"]
-    if not local and env.get("NOMAD_HTTP_AUTH"):
+    if local:
+        session.auth = _without_token
+    elif env.get("NOMAD_HTTP_AUTH"):
         user, _, password = env["NOMAD_HTTP_AUTH"].partition(":")
         session.auth = (user, password)
     return nomad.Nomad(
         address=address.rstrip("/"),
-        token=env.get("NOMAD_TOKEN") or None,
+        token=None if local else env.get("NOMAD_TOKEN") or None,
         region="global" if local else env.get("NOMAD_REGION") or None,
         namespace="default" if local else env.get("NOMAD_NAMESPACE") or None,
         verify=verify,
@@ -162,9 +211,16 @@ def client(address: str, *, local: bool = False, timeout: float = 10.0) -> nomad
     )
 
 
+def _without_token(request: Any) -> Any:
+    """A requests auth hook that drops ``X-Nomad-Token``: python-nomad adds NOMAD_TOKEN from
+    the environment even when given no token, and a local dev agent must never get it."""
+    request.headers.pop("X-Nomad-Token", None)
+    return request
+
+
 def leader(address: str, *, local: bool = False, timeout: float = 2.0) -> str:
     """The cluster leader's RPC address, or "" while there is none; raises kit errors."""
-    token = bool(os.environ.get("NOMAD_TOKEN"))
+    token = bool(os.environ.get("NOMAD_TOKEN")) and not local
     with api_errors(address, token):
         response = client(address, local=local, timeout=timeout).status.leader.request(
             method="get", timeout=timeout
@@ -241,8 +297,8 @@ def _requested_mode(mode: str | None) -> str | None:
 @contextlib.contextmanager
 def _locked() -> Iterator[None]:
     """Serialise find-or-start between notebooks and terminals of the same user."""
-    home().mkdir(parents=True, exist_ok=True)
-    with open(home() / "agent.lock", "w") as lock:
+    fd = os.open(private_dir() / "agent.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -268,30 +324,97 @@ def _process(pid: int | None, create_time: float | None) -> Any:
 
 
 def recorded() -> RunningAgent | None:
-    """The agent in the state file, without checking that it still runs."""
+    """The agent in the state file, without checking that it still runs. A record that
+    cannot be read as one is set aside (``agent.json.bad``) with a one-line warning."""
+    path = state_file()
     try:
-        return RunningAgent.from_json(json.loads(state_file().read_text()))
-    except (OSError, ValueError, TypeError):
+        text = path.read_text()
+    except OSError:
         return None
+    try:
+        return RunningAgent.from_json(json.loads(text))
+    except (ValueError, TypeError) as exc:
+        aside = path.with_name("agent.json.bad")
+        with contextlib.suppress(OSError):
+            os.replace(path, aside)
+        print(
+            f"nomadlab: ignored a malformed {path} ({exc}); set aside as {aside}", file=sys.stderr
+        )
+        return None
+
+
+def is_agent_command(cmdline: list[str]) -> bool:
+    """True for the command line of an agent the kit starts: ``python -m nomadlab agent
+    -dev ...`` or ``nomad agent -dev ...`` (possibly run through an interpreter)."""
+    for start in range(min(3, len(cmdline))):
+        rest = cmdline[start:]
+        if rest[:3] == ["-m", "nomadlab", "agent"] or (
+            Path(rest[0]).name == "nomad" and rest[1:2] == ["agent"]
+        ):
+            return "-dev" in rest
+    return False
+
+
+def proven_process(agent: RunningAgent) -> Any:
+    """The recorded process if it is provably the agent the kit started: same pid and
+    create time, and the kit's agent command line, the one recorded. Else None."""
+    import psutil
+
+    if not agent.started_by_kit or agent.create_time is None or not agent.command:
+        return None
+    proc = _process(agent.pid, agent.create_time)
+    if proc is None:
+        return None
+    try:
+        cmdline = proc.cmdline()
+    except psutil.Error:
+        return None
+    tail = agent.command[1:]
+    if not is_agent_command(cmdline) or cmdline[len(cmdline) - len(tail) :] != tail:
+        return None
+    return proc
+
+
+def echoes_agent_id(agent: RunningAgent, timeout: float = 2.0) -> bool:
+    """True when the HTTP API at the agent's (loopback) address reports the agent id the kit
+    chose at launch; asked without any token."""
+    import urllib.error
+    import urllib.request
+
+    parts = urlsplit(agent.address)
+    if not agent.agent_id or parts.scheme != "http" or parts.hostname != LOOPBACK:
+        return False
+    try:
+        with urllib.request.urlopen(f"{agent.address}/v1/agent/self", timeout=timeout) as answer:
+            config = json.load(answer).get("config") or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    meta = (config.get("Client") or {}).get("Meta") or {} if isinstance(config, dict) else {}
+    return isinstance(meta, dict) and meta.get(AGENT_ID_META) == agent.agent_id
 
 
 def find_running() -> RunningAgent | None:
-    """The agent the kit started earlier if it still runs and answers; clears a stale record."""
+    """The agent the kit started earlier if it is provably that agent and answers; a stale
+    or forged record is removed, and nothing it names is signalled unless proven ours."""
     agent = recorded()
     if agent is None:
         return None
-    proc = _process(agent.pid, agent.create_time)
+    proc = proven_process(agent)
     if proc is not None:
-        try:
-            if leader(agent.address, local=True):
-                agent.reused = True
-                return agent
-        except NomadLabError:
-            pass
+        if echoes_agent_id(agent) and _answers(agent):
+            agent.reused = True
+            return agent
         _terminate(proc)  # ours, alive, but its API is dead: don't leave it holding the port
     with contextlib.suppress(FileNotFoundError):
         state_file().unlink()
     return None
+
+
+def _answers(agent: RunningAgent) -> bool:
+    try:
+        return bool(leader(agent.address, local=True))
+    except NomadLabError:
+        return False
 
 
 def _terminate(proc: Any, timeout: float = 10.0) -> None:
@@ -309,33 +432,34 @@ def _terminate(proc: Any, timeout: float = 10.0) -> None:
 
 
 def _write_state(agent: RunningAgent) -> None:
-    path = state_file()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(agent.to_json(), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_private(state_file(), json.dumps(agent.to_json(), indent=2) + "\n")
 
 
 def _log_path() -> Path:
-    log = home() / "agent.log"
+    log = private_dir() / "agent.log"
     if log.exists():
         os.replace(log, log.with_name("agent.log.1"))
+    os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
     return log
 
 
-def _nomad_config(http: int) -> Path:
-    """An agent config file setting the ports: ``nomad agent`` has no port flags."""
+def _nomad_config(http: int, agent_id: str) -> Path:
+    """An agent config file setting the ports (``nomad agent`` has no port flags) and the
+    node meta that echoes the kit's agent id."""
     rpc, serf = (http + 1, http + 2) if http == DEFAULT_PORT else (0, 0)
     if not (rpc and port_free(rpc) and port_free(serf)):
         rpc, serf = free_port(), free_port()
-    path = home() / "agent.hcl"
-    path.write_text(
+    path = private_dir() / "agent.hcl"
+    write_private(
+        path,
         "# Written by nomadlab for `nomad agent -dev -config <this file>`.\n"
         f"ports {{\n  http = {http}\n  rpc  = {rpc}\n  serf = {serf}\n}}\n"
+        f'client {{\n  meta {{\n    {AGENT_ID_META} = "{agent_id}"\n  }}\n}}\n',
     )
     return path
 
 
-def _command(mode: str, port: int) -> list[str]:
+def _command(mode: str, port: int, agent_id: str) -> list[str]:
     if mode == "practice":
         return [sys.executable, "-m", "nomadlab", "agent", "-dev", "-bind", LOOPBACK,
                 "-http-port", str(port)]  # fmt: skip
@@ -346,7 +470,8 @@ def _command(mode: str, port: int) -> list[str]:
             "is on PATH. Install Nomad (https://developer.hashicorp.com/nomad/install) and "
             "restart Jupyter, or use NOMADLAB_AGENT=practice (or leave it unset)."
         )
-    return [binary, "agent", "-dev", "-bind", LOOPBACK, "-config", str(_nomad_config(port))]
+    return [binary, "agent", "-dev", "-bind", LOOPBACK, "-config",
+            str(_nomad_config(port, agent_id))]  # fmt: skip
 
 
 def _tail(path: Path | None, lines: int = 15) -> str:
@@ -362,11 +487,13 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
     """Start a dev agent in ``mode`` on loopback ``port``, record it, wait until it is ready."""
     import psutil
 
-    command = _command(mode, port)
+    agent_id = secrets.token_hex(16)
+    command = _command(mode, port, agent_id)
     log = _log_path()
     out = subprocess.run(
         [sys.executable, "-c", _LAUNCHER, str(log), *command],
         capture_output=True, text=True, check=True, timeout=60,
+        env={**os.environ, AGENT_ID_ENV: agent_id},
     )  # fmt: skip
     pid = int(out.stdout.strip())
     try:
@@ -380,6 +507,8 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
         create_time=create_time,
         log_file=log,
         started_by_kit=True,
+        agent_id=agent_id,
+        command=command,
     )
     _write_state(agent)
     try:
@@ -480,10 +609,13 @@ def checked_address(address: str) -> str:
     return address
 
 
-def attach(address: str, timeout: float = 60.0, note: str = "") -> RunningAgent:
-    """Use the agent or cluster at ``address`` without starting anything."""
+def attach(
+    address: str, timeout: float = 60.0, note: str = "", local: bool = False
+) -> RunningAgent:
+    """Use the agent or cluster at ``address`` without starting anything; ``local`` for a
+    dev agent found on loopback, which is not sent the token."""
     address = checked_address(address)
-    agent = RunningAgent(mode="attach", address=address, note=note)
+    agent = RunningAgent(mode="attach", address=address, note=note, loopback_dev=local)
     wait_ready(agent, timeout)
     identify(agent)
     agent.ui = web_ui(agent)
@@ -517,7 +649,7 @@ def connect(
         note = ""
         if not port_free(port):
             if mode is None and answers_nomad(local):
-                return attach(local, timeout, note="an agent you started yourself")
+                return attach(local, timeout, note="an agent you started yourself", local=True)
             note = f"port {port} is in use"
             port = free_port()
         if mode is None:
@@ -532,7 +664,7 @@ def stop(agent: RunningAgent, timeout: float = 10.0) -> bool:
     if not agent.started_by_kit:
         return False
     with _locked():
-        proc = _process(agent.pid, agent.create_time)
+        proc = proven_process(agent)
         if proc is not None:
             _terminate(proc, timeout)
         mine = recorded()

@@ -166,8 +166,9 @@ class Lab(ClusterVerbs):
         if not forget:
             jobs.append([namespace, job_id])
         registry[self.address] = jobs
-        agents.home().mkdir(parents=True, exist_ok=True)
-        (agents.home() / "jobs.json").write_text(json.dumps(registry, indent=2) + "\n")
+        agents.write_private(
+            agents.private_dir() / "jobs.json", json.dumps(registry, indent=2) + "\n"
+        )
 
     # -- nomad job run ------------------------------------------------------------------------
 
@@ -750,7 +751,7 @@ class Lab(ClusterVerbs):
         stopped = agents.stop(self.agent)
         registry = self._registry()
         if registry.pop(self.address, None) is not None:
-            (agents.home() / "jobs.json").write_text(json.dumps(registry, indent=2) + "\n")
+            agents.write_private(agents.home() / "jobs.json", json.dumps(registry, indent=2) + "\n")
         if not self.quiet:
             print(f"Stopped the {self.mode} agent (pid {self.agent.pid})." if stopped
                   else "The agent had already stopped.")  # fmt: skip

@@ -369,3 +369,23 @@ def test_task_processes_run_in_their_own_process_group(client: nomad.Nomad) -> N
     assert proc.environ()["NOMAD_ALLOC_INDEX"] == "0"
     assert proc.environ()["NOMAD_TASK_DIR"].endswith(f"{alloc['ID']}/server/local")
     assert psutil.Process(proc.pid).cwd().endswith(f"{alloc['ID']}/server")
+
+
+def test_bind_all_ipv6_listens_dual_stack_and_advertises_what_answers(tmp_path) -> None:
+    with Agent(http_port=None, bind="::", log_file=tmp_path / "agent.log") as agent:
+        for host in ("127.0.0.1", "[::1]"):
+            url = f"http://{host}:{agent.http_port}/v1/status/leader"
+            assert requests.get(url, timeout=10).status_code == 200, host
+        (node,) = requests.get(f"{agent.address}/v1/nodes", timeout=10).json()
+        advertised = node["Address"]
+        assert requests.get(f"http://{advertised}:{agent.http_port}/v1/agent/self", timeout=10).ok
+        assert f"HTTP: 127.0.0.1:{agent.http_port}" in agent.log_file.read_text()
+
+
+def test_bind_ipv6_loopback_advertises_it_in_brackets(tmp_path) -> None:
+    with Agent(http_port=None, bind="::1", log_file=tmp_path / "agent.log") as agent:
+        assert agent.address == f"http://[::1]:{agent.http_port}"
+        (stub,) = requests.get(f"{agent.address}/v1/nodes", timeout=10).json()
+        node = requests.get(f"{agent.address}/v1/node/{stub['ID']}", timeout=10).json()
+        assert node["HTTPAddr"] == f"[::1]:{agent.http_port}"
+        assert stub["Address"] == "::1"

@@ -12,7 +12,7 @@ from pathlib import Path
 import nomad
 import pytest
 import requests
-from conftest import wait_for
+from conftest import raw_exec_job, wait_for
 
 from nomadlab.jupyter_proxy import PROXY_HEADER, proxy_secret
 from nomadlab.practice import Agent
@@ -47,30 +47,9 @@ def guarded(shared_agent: Agent) -> Iterator[Agent]:
 
 def marker_job(marker: Path) -> dict:
     """A raw_exec job whose command leaves ``marker`` behind: proof that it ran."""
-    return {
-        "Job": {
-            "ID": "pwned",
-            "Name": "pwned",
-            "Type": "batch",
-            "Datacenters": ["dc1"],
-            "TaskGroups": [
-                {
-                    "Name": "g",
-                    "Count": 1,
-                    "Tasks": [
-                        {
-                            "Name": "t",
-                            "Driver": "raw_exec",
-                            "Config": {
-                                "command": sys.executable,
-                                "args": ["-c", f"open({str(marker)!r}, 'w').write('ran')"],
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-    }
+    code = f"open({str(marker)!r}, 'w').write('ran')"
+    job = raw_exec_job("pwned", 1, sys.executable, ["-c", code])
+    return {"Job": {**job, "Type": "batch"}}
 
 
 def host_of(agent: Agent) -> str:

@@ -37,8 +37,10 @@ from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.http import make_app
+from nomadlab.practice.http.handler import MAX_BODY
+from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
-from nomadlab.practice.reaper import Reaper
+from nomadlab.practice.reaper import HELPER_VAR, Reaper
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
@@ -69,6 +71,9 @@ class PracticeAgent:
         self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
         self.store = StateStore()
         self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
+        self.parser = ParsePool(
+            {HELPER_VAR: self.reaper.agent_id}, self.reaper.track, self.reaper.untrack
+        )
         self.scheduler = Scheduler(self.store)
         self.server = Server(self.store, self.scheduler)
         self.deployments = DeploymentWatcher(self.store, self.scheduler)
@@ -88,18 +93,20 @@ class PracticeAgent:
 
     @property
     def http_addr(self) -> str:
-        """The advertised HTTP address: the bind address, or loopback when binding all."""
-        advertise = "127.0.0.1" if ipaddress.ip_address(self.bind).is_unspecified else self.bind
-        return f"{advertise}:{self.http_port}"
+        """The advertised HTTP address: the bind address, or loopback when binding all (both
+        families then listen, so 127.0.0.1 reaches it)."""
+        return host_port(advertised(self.bind), self.http_port)
 
     @property
     def rpc_addr(self) -> str:
-        return f"{self.bind}:{RPC_PORT}"
+        return host_port(self.bind, RPC_PORT)
 
     def listen(self) -> None:
-        """Bind the HTTP port; raises OSError when it is taken."""
-        sockets = tornado.netutil.bind_sockets(self.http_port, address=self.bind, reuse_port=False)
-        self._http = tornado.httpserver.HTTPServer(make_app(self))
+        """Bind the HTTP port; raises OSError when it is taken. ``0.0.0.0`` or ``::`` listen
+        on every address of both families (dual-stack), as Go's listener on ``[::]`` does."""
+        address = None if ipaddress.ip_address(self.bind).is_unspecified else self.bind
+        sockets = tornado.netutil.bind_sockets(self.http_port, address=address, reuse_port=False)
+        self._http = tornado.httpserver.HTTPServer(make_app(self), max_body_size=MAX_BODY)
         self._http.add_sockets(sockets)
         self.http_port = sockets[0].getsockname()[1]
 
@@ -145,6 +152,7 @@ class PracticeAgent:
         for task in self._tasks:
             task.cancel()
         self.scheduler.stop()
+        await self.parser.close()
         self.heartbeater.stop()
         await asyncio.gather(*(client.shutdown() for client in self.clients))
         self.reaper.sweep(everything=True)
@@ -244,6 +252,8 @@ class PracticeAgent:
                 "Addresses": {"HTTP": self.bind, "RPC": self.bind, "Serf": self.bind},
                 "Client": {
                     "Enabled": True,
+                    # The kit's launch-time id, so that it can tell its agent from a forgery.
+                    "Meta": {"nomadlab_agent_id": os.environ.get("NOMADLAB_KIT_AGENT_ID", "")},
                     "NetworkInterface": "lo",
                     "MinDynamicPort": 20000,
                     "MaxDynamicPort": 32000,
@@ -383,7 +393,7 @@ async def serve(args: argparse.Namespace) -> int:
             version=structs.VERSION,
             http=agent.http_addr,
             rpc=agent.rpc_addr,
-            serf=f"{args.bind}:{SERF_PORT}",
+            serf=host_port(args.bind, SERF_PORT),
             level=args.log_level,
             nodes=len(agent.clients),
             node_id=agent.clients[0].node["ID"],
@@ -430,7 +440,7 @@ class Agent:
 
     @property
     def address(self) -> str:
-        return f"http://{self.bind}:{self.http_port}"
+        return f"http://{host_port(advertised(self.bind), self.http_port)}"
 
     @property
     def pid(self) -> int | None:
@@ -515,8 +525,19 @@ class Agent:
         self.stop()
 
 
+def advertised(bind: str) -> str:
+    """The address to reach an agent bound to ``bind``: loopback when it binds all."""
+    return "127.0.0.1" if ipaddress.ip_address(bind).is_unspecified else bind
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets (``[::1]:4646``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

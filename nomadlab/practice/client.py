@@ -45,7 +45,7 @@ def fingerprint_node(
     cpu = int(cores * mhz * share)
     memory = int(psutil.virtual_memory().total / 2**20 * share)
     disk = int(shutil.disk_usage(os.getcwd()).free / 2**20 * share)
-    ip = http_addr.rsplit(":", 1)[0]
+    ip = http_addr.rsplit(":", 1)[0].strip("[]")
     now = now_ns()
     return {
         "ID": structs.new_id(),

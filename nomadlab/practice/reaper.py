@@ -37,6 +37,7 @@ import psutil
 log = logging.getLogger("nomad.client.reaper")
 
 AGENT_ID_VAR = "NOMADLAB_AGENT_ID"
+HELPER_VAR = "NOMADLAB_AGENT_HELPER"  # marks the agent's own worker processes, not tasks
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_INTERVAL = 1.0
 
@@ -171,6 +172,8 @@ class Reaper:
                     self.groups.discard(pid)
                 continue
             ours = env.get(AGENT_ID_VAR) == self.agent_id
+            if env.get(HELPER_VAR) == self.agent_id and not everything:
+                continue  # the agent's own worker (HCL parsing), not a task's orphan
             if not (ours or self.subreaper):
                 continue
             if not everything and ours and task_owner(env) in running:

@@ -26,7 +26,14 @@ from nomadlab.practice.http import (
     system_endpoint,
 )
 from nomadlab.practice.http.crosssite import CrossSiteGuard, bound_addresses
-from nomadlab.practice.http.handler import Agent, Endpoint, Handler, NotFound, Refused
+from nomadlab.practice.http.handler import (
+    MAX_BODY,
+    Agent,
+    Endpoint,
+    Handler,
+    NotFound,
+    Refused,
+)
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *job_endpoint.ROUTES,
@@ -54,6 +61,12 @@ class Application(tornado.web.Application):
         refusal = self.guard.refusal(request)
         if refusal is not None:
             return self.get_handler_delegate(request, Refused, {"status": 403, "text": refusal})
+        size = request.headers.get("Content-Length", "0")
+        if size.isdigit() and int(size) > MAX_BODY:
+            text = f"Request body too large: {size} bytes; the practice agent takes {MAX_BODY}"
+            return self.get_handler_delegate(
+                request, Refused, {"status": 413, "text": text, "max_body": int(size)}
+            )
         if request.method == "OPTIONS":  # answered here so that no route can grant CORS
             return self.get_handler_delegate(
                 request, Refused, {"status": 405, "text": "Invalid method"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, TaskError
-from nomadlab.practice.http.handler import Handler, Read, Request, by_id
+from nomadlab.practice.http.handler import Handler, Read, Request, by_id, go_fields
 from nomadlab.practice.server import APIError
 from nomadlab.practice.structs.fields import complete
 
@@ -77,13 +77,11 @@ def running_alloc(req: Request, alloc_id: str) -> AllocRunner:
 
 def allocation_signal(req: Request, alloc_id: str) -> dict:
     """``nomad alloc signal [-s SIGNAL] ALLOC [TASK]``."""
-    body = req.body()
-    if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+    body = go_fields(
+        req.body(), "AllocSignalRequest", {"Signal": (str, "string"), "Task": (str, "string")}
+    )
     signal_name = body.get("Signal") or "SIGKILL"
     task = body.get("Task") or ""
-    if not isinstance(signal_name, str) or not isinstance(task, str):
-        raise APIError(400, "Signal and Task must be strings")
     try:
         running_alloc(req, alloc_id).signal(task, signal_name.upper())
     except TaskError as exc:
@@ -94,8 +92,9 @@ def allocation_signal(req: Request, alloc_id: str) -> dict:
 def allocation_restart(req: Request, alloc_id: str) -> dict:
     """``nomad alloc restart [-all-tasks] ALLOC [TASK]``; the body may be empty."""
     body = req.body() if req.handler.request.body.strip() else {}
-    if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+    go_fields(
+        body, "AllocRestartRequest", {"TaskName": (str, "string"), "AllTasks": (bool, "bool")}
+    )
     try:
         running_alloc(req, alloc_id).restart(body.get("TaskName") or "", bool(body.get("AllTasks")))
     except TaskError as exc:

@@ -19,14 +19,24 @@ from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.gc import CoreScheduler
+from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0
-_WAIT = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, None: 1e-9}
+# Go's time.ParseDuration: an optional sign, then one or more decimal numbers each with a unit.
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+          "h": 3600.0}  # fmt: skip
+_MAX_DURATION = (2**63 - 1) * 1e-9
+_UINT = re.compile(r"[0-9]+")
+INT64 = (-(2**63), 2**63 - 1)
+# A request body larger than this gets a 413 (Nomad has no limit; Go's MaxBytesReader's text).
+MAX_BODY = 8 << 20
+# Deeper JSON gets Go's "exceeded max depth" (Go allows 10000; Python's recursion does not).
+MAX_DEPTH = 128
 
 
 class Agent(Protocol):
@@ -44,6 +54,7 @@ class Agent(Protocol):
     data_dir: Path
     bind: str
     proxy_secret: str
+    parser: ParsePool
 
     @property
     def rpc_addr(self) -> str: ...
@@ -100,21 +111,99 @@ class Request:
             "X-Nomad-Namespace", structs.NAMESPACE
         )
 
-    def body(self) -> Any:
-        """The JSON body: 400 when it is empty or malformed."""
+    def body(self, check_ints: bool = True) -> Any:
+        """The JSON body: 400 when it is empty or malformed, nested too deep, or (unless the
+        caller checks them against its own types) holds an integer beyond Go's int64."""
         raw = self.handler.request.body
         if not raw or not raw.strip():
             raise APIError(400, "Request body is empty")
         try:
-            return json.loads(raw)
+            body = json.loads(raw, parse_constant=_no_constant)
+        except RecursionError as exc:
+            raise APIError(400, "invalid character '[' exceeded max depth") from exc
         except ValueError as exc:
             raise APIError(400, f"Failed to decode request body: {exc}") from exc
+        problem = json_problem(body, check_ints)
+        if problem:
+            raise APIError(400, problem)
+        return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+def json_problem(body: Any, check_ints: bool = True) -> str | None:
+    """Go's error for a decoded body nested deeper than MAX_DEPTH or holding an integer
+    beyond int64 (as the number fields of Nomad's request structs are), else None."""
+    stack: list[tuple[Any, str, int]] = [(body, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return f"invalid character {'{' if isinstance(value, dict) else '['!r} " + (
+                    "exceeded max depth"
+                )
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                name = f"{path}.{key}" if isinstance(value, dict) and path else str(key)
+                stack.append((item, name if isinstance(value, dict) else path, depth + 1))
+        elif check_ints and isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+            where = f"Go struct field {path}" if path else "Go value"
+            return f"json: cannot unmarshal number {value} into {where} of type int64"
+    return None
+
+
+def go_fields(body: Any, struct: str, fields: dict[str, tuple[type, str]]) -> dict:
+    """``body`` checked as Go's encoding/json decodes it into the api struct ``struct``:
+    400 with Go's text for a non-object body or a field of the wrong JSON type (null is
+    the zero value); ``fields`` maps a field to its Python type and its Go type's name."""
+    from nomadlab.practice.jobspec.schema import json_type
+
+    if not isinstance(body, dict):
+        raise APIError(
+            400, f"json: cannot unmarshal {json_type(body)} into Go value of type api.{struct}"
+        )
+    for field, (kind, go_type) in fields.items():
+        value = body.get(field)
+        if value is None:
+            continue
+        wrong = type(value) is not kind and not (kind is float and type(value) is int)
+        if kind is int and type(value) is int and not INT64[0] <= value <= INT64[1]:
+            raise APIError(
+                400,
+                f"json: cannot unmarshal number {value} into Go struct field "
+                f"{struct}.{field} of type {go_type}",
+            )
+        if wrong:
+            raise APIError(
+                400,
+                f"json: cannot unmarshal {json_type(value)} into Go struct field "
+                f"{struct}.{field} of type {go_type}",
+            )
+    return body
 
 
 Handler = Callable[..., Any]
 
 
-class Endpoint(tornado.web.RequestHandler):
+class PlainTextErrors(tornado.web.RequestHandler):
+    """Errors tornado raises itself (an unknown method, a malformed query) as plain text,
+    as Nomad sends every error: never tornado's HTML page."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = str(exc) if exc is not None and status_code >= 500 else self._reason
+        if status_code == 405:
+            message = "Invalid method"
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.clear_header("Content-Type")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(message)
+
+
+class Endpoint(PlainTextErrors):
     """Dispatches one route's methods to endpoint functions."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
@@ -148,13 +237,10 @@ class Endpoint(tornado.web.RequestHandler):
     async def block(self, read: Read) -> None:
         """Serve a read, first waiting as a blocking query asks."""
         store = self.agent.store
+        wait = parse_wait(self.get_query_argument("wait", None))
         index_arg = self.get_query_argument("index", None)
-        if index_arg is not None:
-            try:
-                min_index = int(index_arg)
-            except ValueError as exc:
-                raise APIError(400, "Invalid index") from exc
-            wait = parse_wait(self.get_query_argument("wait", None))
+        if index_arg:
+            min_index = parse_index(index_arg)
             if min_index > 0:
                 self.agent.blocking_queries += 1
                 try:
@@ -178,17 +264,11 @@ class Endpoint(tornado.web.RequestHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(message)
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = str(exc) if exc is not None and status_code >= 500 else self._reason
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(message)
-
     def on_connection_close(self) -> None:
         self.agent.log.debug("http: client closed the connection: %s", self.request.path)
 
 
-class NotFound(tornado.web.RequestHandler):
+class NotFound(PlainTextErrors):
     """Unknown routes answer as Go's mux does."""
 
     def prepare(self) -> None:
@@ -198,7 +278,7 @@ class NotFound(tornado.web.RequestHandler):
 
 
 @tornado.web.stream_request_body
-class Refused(tornado.web.RequestHandler):
+class Refused(PlainTextErrors):
     """A request refused before routing: its status and plain text, sent once the body has
     arrived (answering earlier makes tornado reset the connection under the client), the
     body discarded as it comes rather than held in memory."""
@@ -221,14 +301,39 @@ class Refused(tornado.web.RequestHandler):
     get = head = post = put = delete = patch = options = refuse
 
 
+def parse_index(value: str) -> int:
+    """``?index=``, as Go's strconv.ParseUint(value, 10, 64): ASCII digits only, < 2^64."""
+    if not _UINT.fullmatch(value) or int(value) >= 2**64:
+        raise APIError(400, "Invalid index")
+    return int(value)
+
+
 def parse_wait(value: str | None) -> float:
-    """A blocking query's ``wait`` (``30s``, ``5m``, ``100ms``) in seconds, capped at 10m."""
-    if value is None:
+    """A blocking query's ``wait`` (``30s``, ``5m``, ``1h30m``) in seconds, capped at 10m."""
+    if not value:
         return DEFAULT_WAIT
-    match = _WAIT.match(value.strip())
-    if not match:
-        raise APIError(400, "Invalid wait time")
-    return min(float(match.group(1)) * _UNITS[match.group(2)], MAX_WAIT)
+    try:
+        seconds = go_duration(value)
+    except ValueError as exc:
+        raise APIError(400, "Invalid wait time") from exc
+    return min(max(seconds, 0.0), MAX_WAIT)
+
+
+def go_duration(text: str) -> float:
+    """Seconds of a duration in Go's time.ParseDuration grammar (``0``, ``-1.5h``, ``2m3s``)."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0.0
+    total, position = 0.0, 0
+    while position < len(body):
+        match = _DURATION_PART.match(body, position)
+        if not match or match.group(1) in ("", "."):
+            raise ValueError(f"time: invalid duration {text!r}")
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    if not body or total > _MAX_DURATION:
+        raise ValueError(f"time: invalid duration {text!r}")
+    return -total if text[:1] == "-" else total
 
 
 def by_id(table: dict[str, dict], object_id: str, what: str) -> dict:

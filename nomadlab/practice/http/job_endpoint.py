@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 
 from nomadlab.practice import jobspec, plan, structs
-from nomadlab.practice.http.handler import Handler, Read, Request
+from nomadlab.practice.http.handler import Handler, Read, Request, go_fields
+from nomadlab.practice.jobspec.schema import json_type
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
 from nomadlab.practice.structs.fields import complete
@@ -27,7 +28,7 @@ def jobs_list(req: Request) -> Read:
 
 
 def jobs_register(req: Request, job_id: str | None = None) -> dict:
-    body = req.body()
+    body = req.body(check_ints=False)  # the job's own types are checked on register
     if not isinstance(body, dict) or not isinstance(body.get("Job"), dict):
         raise APIError(400, "Job must be specified")
     job = body["Job"]
@@ -94,16 +95,28 @@ def validate_job(req: Request) -> dict:
     return req.server.validate(body.get("Job"), req.namespace)
 
 
-def jobs_parse(req: Request) -> dict:
-    body = req.body()
-    if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+# api.JobsParseRequest's fields and their Go types.
+_PARSE_FIELDS = {
+    "JobHCL": (str, "string"),
+    "Variables": (str, "string"),
+    "Canonicalize": (bool, "bool"),
+}
+_SCALE_FIELDS = {
+    "Count": (int, "int64"), "Target": (dict, "map[string]string"), "Message": (str, "string"),
+    "Error": (bool, "bool"), "Meta": (dict, "map[string]interface {}"),
+    "PolicyOverride": (bool, "bool"),
+}  # fmt: skip
+
+
+async def jobs_parse(req: Request) -> dict:
+    """HCL → Job JSON, parsed in a worker process so the event loop keeps serving."""
+    body = go_fields(req.body(), "JobsParseRequest", _PARSE_FIELDS)
     hcl = body.get("JobHCL")
-    if not hcl or not str(hcl).strip():
+    if not hcl or not hcl.strip():
         raise APIError(400, "Job spec is empty")
     try:
-        job, _warnings = jobspec.parse_with_warnings(
-            hcl, body.get("Variables") or None, canonicalize=bool(body.get("Canonicalize"))
+        job, _warnings = await req.agent.parser.parse(
+            hcl, body.get("Variables") or None, bool(body.get("Canonicalize"))
         )
     except jobspec.JobspecError as exc:
         raise APIError(400, str(exc)) from exc
@@ -248,9 +261,14 @@ def job_periodic_force(req: Request, job_id: str) -> dict:
 
 
 def job_scale(req: Request, job_id: str) -> dict:
-    body = req.body()
-    if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+    body = go_fields(req.body(check_ints=False), "ScalingRequest", _SCALE_FIELDS)
+    for value in (body.get("Target") or {}).values():
+        if not isinstance(value, str):
+            raise APIError(
+                400,
+                f"json: cannot unmarshal {json_type(value)} into Go struct field "
+                f"ScalingRequest.Target of type string",
+            )
     return req.server.scale(req.namespace, job_id, body)
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from nomadlab.practice import structs
-from nomadlab.practice.http.handler import Handler, Read, Request
-from nomadlab.practice.server import APIError
+from nomadlab.practice.http.handler import Handler, Read, Request, go_fields
 from nomadlab.practice.structs.fields import complete
 
 
@@ -36,19 +35,26 @@ def node_allocations(req: Request, node_id: str) -> Read:
 
 
 def node_eligibility(req: Request, node_id: str) -> dict:
-    body = req.body()
-    if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+    body = go_fields(req.body(), "NodeUpdateEligibilityRequest", {"Eligibility": (str, "string")})
     return req.server.set_eligibility(req.server.node(node_id)["ID"], body.get("Eligibility", ""))
 
 
 def node_drain(req: Request, node_id: str) -> dict:
-    body = req.body()
-    if not isinstance(body, dict):
-        raise APIError(400, "Request body must be a JSON object")
+    body = go_fields(
+        req.body(),
+        "NodeUpdateDrainRequest",
+        {"DrainSpec": (dict, "api.DrainSpec"), "MarkEligible": (bool, "bool"),
+         "Meta": (dict, "map[string]string")},
+    )  # fmt: skip
+    spec = body.get("DrainSpec")
+    if spec is not None:
+        go_fields(
+            spec, "DrainSpec",
+            {"Deadline": (int, "time.Duration"), "IgnoreSystemJobs": (bool, "bool")},
+        )  # fmt: skip
     return req.server.drain(
         req.server.node(node_id)["ID"],
-        body.get("DrainSpec"),
+        spec,
         mark_eligible=bool(body.get("MarkEligible")),
         meta=body.get("Meta"),
     )

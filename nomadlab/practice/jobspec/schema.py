@@ -96,14 +96,14 @@ _JSON_TYPES: dict[Callable[[Any], Any], tuple[str, tuple[type, ...]]] = {
 }
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     kinds = ((bool, "bool"), (str, "string"), (int | float, "number"), (list, "array"))
     return next((name for kind, name in kinds if isinstance(value, kind)), "object")
 
 
 def _shape_error(value: Any, where: str, go_type: str) -> JobspecError:
     return JobspecError(
-        f"json: cannot unmarshal {_json_type(value)} into Go struct field {where} of type {go_type}"
+        f"json: cannot unmarshal {json_type(value)} into Go struct field {where} of type {go_type}"
     )
 
 
@@ -152,6 +152,11 @@ class _Attr:
             return
         if not isinstance(value, kinds) or isinstance(value, bool) != (bool in kinds):
             raise _shape_error(value, where, go_type)
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:  # Go's ints are 64 bits
+            raise JobspecError(
+                f"json: cannot unmarshal number {value} into Go struct field {where} "
+                f"of type {go_type}"
+            )
         if self.convert is _strings and not all(isinstance(item, str) for item in value):
             raise _shape_error(value, where, go_type)
 

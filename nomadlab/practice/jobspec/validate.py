@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 from nomadlab.practice import cron
 from nomadlab.practice.jobspec.canonicalize import _canonicalize_job
@@ -16,6 +17,9 @@ _JOB_TYPES = ("service", "batch", "system", "sysbatch", "_core")
 _HEALTH_CHECKS = ("checks", "task_states", "manual")
 _DELAY_FUNCTIONS = ("constant", "exponential", "fibonacci")
 _MAX_PORT = 65535
+# Nomad's Job.Validate sets no length; the practice agent does, so that every job it accepts
+# can still be named in a URL (read, stopped, purged) within the HTTP server's header limit.
+MAX_ID_LENGTH = 1000
 
 
 def validate(job: dict) -> list[str]:
@@ -44,8 +48,16 @@ def _job_errors(job: dict) -> list[str]:
         errors.append("Missing job ID")
     elif " " in job["ID"]:
         errors.append("Job ID contains a space")
+    elif "\0" in job["ID"]:
+        errors.append("Job ID contains a null character")
+    elif len(job["ID"]) > MAX_ID_LENGTH:
+        errors.append(f"Job ID is longer than {MAX_ID_LENGTH} characters")
     if not job["Name"]:
         errors.append("Missing job name")
+    elif "\0" in job["Name"]:
+        errors.append("Job Name contains a null character")
+    elif len(job["Name"]) > MAX_ID_LENGTH:
+        errors.append(f"Job Name is longer than {MAX_ID_LENGTH} characters")
     if not job["Type"]:
         errors.append("Missing job type")
     elif job["Type"] not in _JOB_TYPES:
@@ -319,6 +331,12 @@ def _task_errors(task: dict, group: dict, job: dict) -> list[str]:
         errors.append("Missing task name")
     if "/" in name or "\\" in name:
         errors.append("Task name cannot include slashes")
+    elif "\0" in name:
+        errors.append("Task name cannot include null characters")
+    elif name in (".", ".."):  # the task's directory would be the allocation's, or its parent
+        errors.append(f'Task name cannot be "{name}"')
+    elif len(os.fsencode(name)) > 255:
+        errors.append("Task name is longer than 255 bytes (it names the task's directory)")
     if not task.get("Driver"):
         errors.append("Missing task driver")
     kill_timeout, update = task["KillTimeout"], group.get("Update")

@@ -257,7 +257,7 @@ def node_stub(node: dict, resources: bool = False, os: bool = False) -> dict:
     stub["Attributes"] = node["Attributes"] if os else None
     if not resources:
         stub["NodeResources"] = stub["ReservedResources"] = None
-    stub["Address"] = node["HTTPAddr"].rsplit(":", 1)[0]
+    stub["Address"] = node["HTTPAddr"].rsplit(":", 1)[0].strip("[]")
     return stub
 
 

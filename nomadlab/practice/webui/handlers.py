@@ -19,8 +19,9 @@ from urllib.parse import quote, urlencode
 import tornado.web
 
 from nomadlab.practice import structs
+from nomadlab.practice.allocdir import AllocDir
 from nomadlab.practice.http.fs_endpoint import read_from
-from nomadlab.practice.http.handler import Agent
+from nomadlab.practice.http.handler import Agent, PlainTextErrors
 from nomadlab.practice.webui import status
 
 HERE = Path(__file__).resolve().parent
@@ -322,10 +323,10 @@ class LogTail(UIHandler):
             offset = max(0, int(self.get_query_argument("offset", "0")))
         except ValueError as exc:
             raise tornado.web.HTTPError(400, reason="Invalid offset") from exc
-        path = self.agent.alloc_dir(alloc) / f"alloc/logs/{task}.{kind}.0"
+        fs, relative = AllocDir(self.agent.alloc_dir(alloc)), f"alloc/logs/{task}.{kind}.0"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (LIVE_WAIT if self.get_query_argument("wait", "1") != "0" else 0)
-        chunk = read_from(path, offset)
+        chunk = read_from(fs, relative, offset)
         while not chunk and loop.time() < deadline:
             current = self.store.allocs.get(alloc_id)
             if current is None or structs.is_terminal(current):
@@ -333,7 +334,7 @@ class LogTail(UIHandler):
             if self.request.connection.stream is None or self.request.connection.stream.closed():
                 return
             await asyncio.sleep(LOG_POLL)
-            chunk = read_from(path, offset)
+            chunk = read_from(fs, relative, offset)
         current = self.store.allocs.get(alloc_id)
         follow = current is not None and not (structs.is_terminal(current) and not chunk)
         self.render(
@@ -415,7 +416,7 @@ class TopologyPage(Page):
         return {"title": "Topology", "api": "nodes?resources=true", "nodes": nodes}
 
 
-class Redirect(tornado.web.RequestHandler):
+class Redirect(PlainTextErrors):
     """``/`` → ``/ui/`` and ``/ui/`` → ``/ui/jobs``: 307, as Nomad redirects, relative so a
     proxy prefix survives."""
 
