@@ -156,10 +156,19 @@ def test_names_too_long_are_400s_without_a_host_path(fs_alloc: tuple[Agent, str]
         assert_no_host_path(agent, response)
 
 
-def test_streaming_a_missing_file_is_a_400_as_in_nomad(fs_alloc: tuple[Agent, str]) -> None:
+@pytest.mark.parametrize(
+    ("verb", "status"),
+    # cat, readat and stream go through the client's file stream (400 on a failed stat);
+    # ls and stat are plain client RPCs, whose errors Nomad's HTTP layer sends as 500.
+    [("stream", 400), ("cat", 400), ("readat", 400), ("ls", 500), ("stat", 500)],
+)
+def test_a_missing_path_answers_as_nomad_does(
+    fs_alloc: tuple[Agent, str], verb: str, status: int
+) -> None:
     agent, alloc_id = fs_alloc
-    response = fs(agent, alloc_id, "stream", "alloc/nothing-here")
-    assert response.status_code == 400
+    params = {"offset": "0"} if verb == "readat" else {}
+    response = fs(agent, alloc_id, verb, "alloc/nothing-here", **params)
+    assert response.status_code == status
     assert "no such file or directory" in response.text
     assert_no_host_path(agent, response)
 

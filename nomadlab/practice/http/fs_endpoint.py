@@ -21,12 +21,19 @@ _INT64 = re.compile(r"[+-]?[0-9]+")
 POLL = 0.25  # how often a followed file is checked for new data
 
 
+#: What a path that is not there answers: ls and stat are plain client RPCs, whose errors
+#: Nomad's HTTP layer sends as 500; cat, readat and stream go through the client's file
+#: stream, which answers a failed stat with 400.
+MISSING_LISTED = 500
+MISSING_STREAMED = 400
+
+
 @contextmanager
-def fs_errors() -> Iterator[None]:
+def fs_errors(missing: int) -> Iterator[None]:
     try:
         yield
     except FSError as exc:
-        raise APIError(exc.status, exc.message) from exc
+        raise APIError(missing if exc.status == 404 else exc.status, exc.message) from exc
 
 
 def alloc_fs(req: Request, alloc_id: str) -> tuple[dict, AllocDir]:
@@ -55,13 +62,13 @@ def go_int(req: Request, name: str, default: int = 0) -> int:
 
 def fs_ls(req: Request, alloc_id: str) -> list[dict]:
     _, fs = alloc_fs(req, alloc_id)
-    with fs_errors():
+    with fs_errors(MISSING_LISTED):
         return fs.list(req.arg("path") or "/")
 
 
 def fs_stat(req: Request, alloc_id: str) -> dict:
     _, fs = alloc_fs(req, alloc_id)
-    with fs_errors():
+    with fs_errors(MISSING_LISTED):
         return fs.stat(required_path(req))
 
 
@@ -69,7 +76,7 @@ async def fs_cat(req: Request, alloc_id: str) -> None:
     """The whole file, sent a chunk at a time."""
     _, fs = alloc_fs(req, alloc_id)
     path = required_path(req)
-    with fs_errors():
+    with fs_errors(MISSING_STREAMED):
         fd = fs.open(path)
     await send(req, fd, position=0, limit=None)
 
@@ -81,7 +88,7 @@ async def fs_readat(req: Request, alloc_id: str) -> None:
     if req.arg("offset") in (None, ""):
         raise APIError(400, 'error parsing offset: strconv.ParseInt: parsing "": invalid syntax')
     offset, limit = go_int(req, "offset"), go_int(req, "limit")
-    with fs_errors():
+    with fs_errors(MISSING_STREAMED):
         fd = fs.open(path)
     await send(req, fd, position=max(0, offset), limit=limit if limit > 0 else None)
 
@@ -111,11 +118,8 @@ async def fs_stream(req: Request, alloc_id: str) -> None:
     origin = req.arg("origin") or "start"
     if origin not in ("start", "end"):
         raise APIError(400, "origin must be start or end")
-    with fs_errors():
-        try:
-            fd = fs.open(path)
-        except FSError as exc:  # Nomad's client answers 400 for a file that is not there
-            raise FSError(400, exc.message) if exc.status == 404 else exc from None
+    with fs_errors(MISSING_STREAMED):
+        fd = fs.open(path)
     await follow_file(
         req, alloc, fs, path, fd, offset, origin, req.flag("plain"), req.flag("follow", True)
     )
@@ -159,7 +163,7 @@ async def follow_file(
     try:
         while True:
             if fd is None:
-                with fs_errors():
+                with fs_errors(MISSING_STREAMED):
                     try:
                         fd = fs.open(relative)
                     except FSError as exc:
