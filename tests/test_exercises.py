@@ -1,4 +1,4 @@
-"""Checked exercises and checkpoints (notebooks 01–04), and the terminal verbs notebooks cite."""
+"""Checked exercises and checkpoints (notebooks 01–06), and the terminal verbs notebooks cite."""
 
 from __future__ import annotations
 
@@ -27,13 +27,14 @@ def lab(agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Lab:
 
 
 def test_every_checker_gives_a_hint_on_a_fresh_agent_but_01(lab: Lab) -> None:
-    assert list(notebooks()) == ["01", "02", "03", "04", "05"]
+    assert list(notebooks()) == ["01", "02", "03", "04", "05", "06"]
     assert nomadlab.check("01", lab).passed, "01's exercise only reads what a fresh agent has"
     for number, expected in [
         ("02", "save your jobspec as jobs/shop.nomad.hcl"),
         ("03", "http-microservice is not running. Run it with two copies: lab.run("),
         ("04", "no running job has a static port"),
         ("05", "no echo-update deployment yet"),
+        ("06", "no backend instance is registered: run the backend (lab.run("),
     ]:
         verdict = nomadlab.check(number, lab)
         assert not verdict.passed and expected in verdict.message, (number, verdict)
@@ -80,6 +81,36 @@ def test_04_passes_with_a_static_port_and_two_copies(lab: Lab, tmp_path: Path) -
     verdict = wait_for(lambda: (v := nomadlab.check("04", lab)).passed and v, what="one copy")
     assert f"http-static asks for 2 copies on static port {port}: 1 runs" in verdict.message
     lab.stop("http-static", purge=True)
+
+
+def test_06_passes_when_the_frontend_renders_the_v2_backends(lab: Lab) -> None:
+    lab.run("jobs/backend.nomad.hcl", count=2)
+    untagged = nomadlab.check("06", lab)
+    assert not untagged.passed and "registered with the tags [v1], none with v2" in untagged.message
+    assert '["v1", "v2"]' not in untagged.message, "the hint does not give the solution"
+    lab.run("jobs/backend.nomad.hcl", count=2, tags=["v1", "v2"])
+    no_frontend = nomadlab.check("06", lab)
+    assert not no_frontend.passed and "now run the frontend" in no_frontend.message
+    lab.run("jobs/frontend.nomad.hcl")
+    by_name = nomadlab.check("06", lab)
+    assert not by_name.passed and 'renders nomadService "backend"' in by_name.message
+    assert "upstream=" not in by_name.message, "the hint does not give the solution"
+    lab.run("jobs/frontend.nomad.hcl", upstream="v2.backend")
+    verdict = wait_for(lambda: (v := nomadlab.check("06", lab)).passed and v, what="v2 rendered")
+    assert "2 of 2 backend instance(s) carry the tag v2" in verdict.message
+    assert 'nomadService "v2.backend"' in verdict.message
+    assert nomadlab.checkpoint("06", lab).endswith("(purged backend, frontend).")
+    assert lab.nomad.jobs.get_jobs() == []
+    assert not nomadlab.check("06", lab).passed
+
+
+def test_06_terminal_hint_names_the_command(lab: Lab) -> None:
+    hint = run_cli("check", "06")
+    assert hint.returncode == 1, hint.stderr
+    assert "`nomadlab job run jobs/backend.nomad.hcl`" in hint.stdout or (
+        "nomadlab job run jobs/backend.nomad.hcl" in hint.stdout
+    ), hint.stdout
+    assert "lab.run" not in hint.stdout, "the terminal's advice names commands"
 
 
 def test_checkpoint_moves_the_agent_to_the_start_of_a_notebook(lab: Lab, tmp_path: Path) -> None:
