@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nomadlab.alloc_status import format_alloc_status
@@ -305,13 +306,9 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
     from nomadlab.lab import Lab
     from nomadlab.practice import Agent
 
-    if not (lab.agent.practice or lab.mode == "practice") or len(lab.nodes()) >= nodes:
-        return lab
-    record = agents.home() / f"agent-{nodes}-nodes.json"
-    if record.exists():
-        running = agents.RunningAgent.from_json(json.loads(record.read_text()))
-        if agents._process(running.pid, running.create_time) is not None:
-            return Lab(running, quiet=lab.quiet)
+    found = recorded_nodes(lab, nodes)
+    if found is not None:
+        return found
     log = agents.home() / f"agent-{nodes}-nodes.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     practice = Agent(http_port=None, nodes=nodes, log_file=log).start()
@@ -323,9 +320,35 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
         log_file=log,
         started_by_kit=True,
         practice=True,
+        command=practice.command(),  # so that stop_agent() can prove it is the kit's
     )
-    record.write_text(json.dumps(running.to_json(), indent=2) + "\n")
+    _record(nodes).write_text(json.dumps(running.to_json(), indent=2) + "\n")
     return Lab(running, quiet=lab.quiet)
+
+
+def _record(nodes: int) -> Path:
+    from nomadlab import agent as agents
+
+    return agents.home() / f"agent-{nodes}-nodes.json"
+
+
+def recorded_nodes(lab: Lab, nodes: int = 3) -> Lab | None:
+    """What ``several_nodes(lab, nodes)`` returns, without starting anything: ``lab`` on a
+    real cluster or a practice agent with the nodes, the recorded practice agent while it
+    runs, else None. For checkers that look where a notebook's exercise ran."""
+    import json
+
+    from nomadlab import agent as agents
+    from nomadlab.lab import Lab
+
+    if not (lab.agent.practice or lab.mode == "practice") or len(lab.nodes()) >= nodes:
+        return lab
+    record = _record(nodes)
+    if record.exists():
+        running = agents.RunningAgent.from_json(json.loads(record.read_text()))
+        if agents._process(running.pid, running.create_time) is not None:
+            return Lab(running, quiet=lab.quiet)
+    return None
 
 
 def until(condition: Callable[[], T], timeout: float = 120.0, what: str = "it") -> T:
@@ -337,44 +360,3 @@ def until(condition: Callable[[], T], timeout: float = 120.0, what: str = "it") 
             raise NomadLabError(f"Waited {timeout:g}s for {what}; it did not happen.")
         time.sleep(0.2)
     return result
-
-
-def check_distinct_hosts(lab: Lab, hcl: str) -> str:
-    """Notebook 07's checker: run the jobspec ``hcl`` with one copy more than there are
-    nodes; with ``distinct_hosts`` every node runs one copy and the last one waits. Purges
-    the job afterwards and returns the verdict."""
-    import tempfile
-    from pathlib import Path
-
-    from nomadlab.errors import PlacementFailed
-
-    path = Path(tempfile.mkdtemp(prefix="nomadlab-exercise-")) / "exercise.nomad.hcl"
-    path.write_text(hcl)
-    job = lab.parse(path)
-    group = job["TaskGroups"][0]
-    constraints = (job.get("Constraints") or []) + (group.get("Constraints") or [])
-    if not any(c.get("Operand") == "distinct_hosts" for c in constraints):
-        return "Not yet: the job has no distinct_hosts constraint (constraint { ... })."
-    nodes = [n for n in lab.nodes() if n["Status"] == "ready"]
-    quiet, lab.quiet = lab.quiet, True
-    try:
-        try:
-            lab.run(path, count=len(nodes) + 1)
-            waited = False
-        except PlacementFailed:
-            waited = True
-        allocs = [
-            a for a in lab.nomad.job.get_allocations(job["ID"]) if a["DesiredStatus"] == "run"
-        ]
-    finally:
-        lab.stop(job["ID"], purge=True)
-        lab.quiet = quiet
-    on_nodes = [a["NodeID"] for a in allocs]
-    if len(set(on_nodes)) != len(on_nodes):
-        return "Not yet: two copies shared a node."
-    if not waited:
-        return "Not yet: every copy was placed, so some node must have run two."
-    return (
-        f"✓ {len(on_nodes)} copies on {len(on_nodes)} different nodes, and copy "
-        f"{len(nodes) + 1} waited for a node of its own: distinct_hosts allows one per node."
-    )

@@ -1,4 +1,4 @@
-"""Checked exercises and checkpoints (notebooks 01–06), and the terminal verbs notebooks cite."""
+"""Checked exercises and checkpoints (notebooks 01–07), and the terminal verbs notebooks cite."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from labkit import fast_echo, run_cli, sleep_job
 from test_hierarchy import TWO_GROUPS
 
 import nomadlab
+from nomadlab.cluster import several_nodes
 from nomadlab.errors import NomadLabError, PlacementFailed
 from nomadlab.exercises import notebooks
 from nomadlab.lab import Lab
@@ -27,7 +28,7 @@ def lab(agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Lab:
 
 
 def test_every_checker_gives_a_hint_on_a_fresh_agent_but_01(lab: Lab) -> None:
-    assert list(notebooks()) == ["01", "02", "03", "04", "05", "06"]
+    assert list(notebooks()) == ["01", "02", "03", "04", "05", "06", "07"]
     assert nomadlab.check("01", lab).passed, "01's exercise only reads what a fresh agent has"
     for number, expected in [
         ("02", "save your jobspec as jobs/shop.nomad.hcl"),
@@ -35,6 +36,7 @@ def test_every_checker_gives_a_hint_on_a_fresh_agent_but_01(lab: Lab) -> None:
         ("04", "no running job has a static port"),
         ("05", "no echo-update deployment yet"),
         ("06", "no backend instance is registered: run the backend (lab.run("),
+        ("07", "no agent with 3 nodes runs: notebook 07 starts one"),
     ]:
         verdict = nomadlab.check(number, lab)
         assert not verdict.passed and expected in verdict.message, (number, verdict)
@@ -111,6 +113,51 @@ def test_06_terminal_hint_names_the_command(lab: Lab) -> None:
         "nomadlab job run jobs/backend.nomad.hcl" in hint.stdout
     ), hint.stdout
     assert "lab.run" not in hint.stdout, "the terminal's advice names commands"
+
+
+SPREAD = """spread {
+      attribute = "${node.unique.name}"
+    }"""
+DISTINCT = """constraint {
+      distinct_hosts = true
+    }"""
+
+
+def test_07_looks_at_the_three_node_agent_and_passes_on_distinct_hosts(
+    lab: Lab, tmp_path: Path
+) -> None:
+    cluster = several_nodes(lab, nodes=3)  # as notebook 07's first cell: a second agent
+    try:
+        assert cluster.address != lab.address
+        assert "http-pair is not running" in nomadlab.check("07", lab).message
+        pair = (JOBS / "http-echo-ha.nomad.hcl").read_text()
+        pair = pair.replace('job "http-ha"', 'job "http-pair"')
+        assert SPREAD in pair, "the notebook's solution replaces this block"
+        path = tmp_path / "pair.nomad.hcl"
+        path.write_text(pair)
+        cluster.run(path, count=4)  # spread doubles up: every copy is placed
+        spread = nomadlab.check("07", lab)
+        assert not spread.passed and "no distinct_hosts constraint" in spread.message
+        assert "constraint {" not in spread.message, "the hint does not give the solution away"
+        path.write_text(pair.replace(SPREAD, DISTINCT))
+        cluster.run(path, count=3)
+        few = nomadlab.check("07", lab)
+        assert not few.passed and "asks for 3 copies on 3 nodes" in few.message, few
+        assert "lab.run(pair, count=4)" in few.message
+        with pytest.raises(PlacementFailed):
+            cluster.run(path, count=4)
+        verdict = wait_for(lambda: (v := nomadlab.check("07", lab)).passed and v, what="3 copies")
+        assert "3 run on 3 different nodes, and 1 wait" in verdict.message, verdict
+        terminal = run_cli("check", "07")  # NOMAD_ADDR: the one-node agent, as the kit's
+        assert terminal.returncode == 0, terminal.stderr
+        assert "✓ http-pair asks for 4 copies" in terminal.stdout, terminal.stdout
+        moved = nomadlab.checkpoint("07", lab)
+        assert moved.endswith(f"Agent at {cluster.address} ready (purged http-pair)."), moved
+        assert cluster.nomad.jobs.get_jobs() == []
+        assert lab.nomad.jobs.get_jobs() == []
+    finally:
+        assert cluster.stop_agent()
+    assert "no agent with 3 nodes runs" in nomadlab.check("07", lab).message
 
 
 def test_checkpoint_moves_the_agent_to_the_start_of_a_notebook(lab: Lab, tmp_path: Path) -> None:
