@@ -6,26 +6,13 @@ from collections.abc import Callable
 
 from nomadlab.practice import structs
 from nomadlab.practice.deployments import DeploymentError
-from nomadlab.practice.http.handler import Handler, Read, Request, by_id
+from nomadlab.practice.http.handler import Handler, Read, Request, by_id, listing
 from nomadlab.practice.server import APIError
 from nomadlab.practice.structs.fields import complete
 
 
 def deployments_list(req: Request) -> Read:
-    """Oldest first (by create index), newest first with ``?reverse=true``; ``?prefix=``
-    keeps those whose ID starts with it."""
-    prefix = req.arg("prefix") or ""
-    reverse = req.flag("reverse")
-    return Read(
-        ("deployments",),
-        lambda: [
-            complete("Deployment", d)
-            for d in sorted(
-                req.store.deployments.values(), key=lambda d: d["CreateIndex"], reverse=reverse
-            )
-            if d["ID"].startswith(prefix)
-        ],
-    )
+    return listing(req, "deployments", "Deployment")
 
 
 def deployment_read(req: Request, deployment_id: str) -> Read:

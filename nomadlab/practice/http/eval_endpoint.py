@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from nomadlab.practice import structs
-from nomadlab.practice.http.handler import Handler, Read, Request, by_id
+from nomadlab.practice.http.handler import Handler, Read, Request, by_id, listing
 from nomadlab.practice.structs.fields import complete
 
 
 def evaluations_list(req: Request) -> Read:
-    """Oldest first (by create index), newest first with ``?reverse=true``."""
-    prefix = req.arg("prefix") or ""
-    reverse = req.flag("reverse")
-    return Read(
-        ("evals",),
-        lambda: [
-            complete("Evaluation", e)
-            for e in sorted(
-                req.store.evals.values(), key=lambda e: e["CreateIndex"], reverse=reverse
-            )
-            if e["ID"].startswith(prefix)
-        ],
-    )
+    return listing(req, "evals", "Evaluation")
 
 
 def evaluation_read(req: Request, eval_id: str) -> Read:

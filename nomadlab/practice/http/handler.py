@@ -23,6 +23,7 @@ from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
+from nomadlab.practice.structs.fields import complete
 
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0
@@ -334,6 +335,23 @@ def go_duration(text: str) -> float:
     if not body or total > _MAX_DURATION:
         raise ValueError(f"time: invalid duration {text!r}")
     return -total if text[:1] == "-" else total
+
+
+def listing(req: Request, table: str, struct: str) -> Read:
+    """A list endpoint over one table (evaluations, deployments): oldest first by create
+    index, newest first with ``?reverse=true``; ``?prefix=`` keeps IDs that start with it."""
+    prefix = req.arg("prefix") or ""
+    reverse = req.flag("reverse")
+
+    def read() -> list[dict]:
+        rows: dict[str, dict] = getattr(req.store, table)
+        return [
+            complete(struct, row)
+            for row in sorted(rows.values(), key=lambda r: r["CreateIndex"], reverse=reverse)
+            if row["ID"].startswith(prefix)
+        ]
+
+    return Read((table,), read)
 
 
 def by_id(table: dict[str, dict], object_id: str, what: str) -> dict:
