@@ -293,4 +293,20 @@ def draw_hierarchy(job: Job, title: str | None = None) -> Chart:
         x += column + _GAP_GROUPS
     if not groups:
         ax.text(width / 2, _MARGIN, "(no task groups)", ha="center", va="bottom", color="0.4")
+    fig.alt = _in_words(root, title)
     return fig
+
+
+def _in_words(root: _Node, title: str | None) -> str:
+    """The picture's alt text: each box's title and lines, parents before children."""
+
+    def box(node: _Node) -> str:
+        return f"{node.title} ({'; '.join(node.details)})" if node.details else node.title
+
+    parts = [f"{title}: {box(root)}" if title else box(root)]
+    for group in root.children:
+        tasks = ", ".join(box(t) for t in group.children) or "no tasks"
+        parts.append(f"{box(group)} holds {tasks}")
+    if not root.children:
+        parts.append("no task groups")
+    return ". ".join(p[0].upper() + p[1:] for p in parts) + "."

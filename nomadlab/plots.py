@@ -29,6 +29,8 @@ Colours come from :data:`STATUS_COLORS`, so a status looks the same in every cha
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import itertools
 import math
@@ -44,6 +46,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from nomadlab import chart_text
 from nomadlab.errors import api_errors
 
 if TYPE_CHECKING:
@@ -94,12 +97,33 @@ _MAX_ANNOTATED = 12
 
 
 class Chart(Figure):
-    """A matplotlib ``Figure`` that shows itself as a PNG in Jupyter."""
+    """A matplotlib ``Figure`` that shows itself in Jupyter as a PNG with alt text."""
+
+    #: What the chart shows, in words (:mod:`nomadlab.chart_text` writes it).
+    alt: str = ""
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
         self.savefig(buffer, format="png")
         return buffer.getvalue()
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The PNG three ways: an ``<img>`` with ``alt`` (JupyterLab's image renderer drops
+        alt metadata, its HTML renderer keeps it), the PNG with ``alt`` metadata (nbconvert,
+        classic front ends) and the words alone for text front ends."""
+        png = self._repr_png_()
+        alt = self.alt or "Chart: " + "; ".join(
+            t for t in [self.get_suptitle(), *(ax.get_title() for ax in self.axes)] if t
+        )
+        source = "data:image/png;base64," + base64.b64encode(png).decode()
+        data = {
+            "image/png": png,
+            "text/html": f'<img src="{source}" alt="{html.escape(alt)}"/>',
+            "text/plain": alt,
+        }
+        return data, {"image/png": {"alt": alt}}
 
 
 def parse_rfc3339_ns(text: str | None) -> int | None:
@@ -217,10 +241,9 @@ def allocation_timeline(
                 **_restart_style(),
             )
             marks.add("restart")
-        health = alloc.get("DeploymentStatus") or {}
-        healthy_at = parse_rfc3339_ns(health.get("Timestamp"))
-        if health.get("Healthy") is not None and healthy_at is not None:
-            verdict = "healthy" if health["Healthy"] else "unhealthy"
+        healthy_at = parse_rfc3339_ns((alloc.get("DeploymentStatus") or {}).get("Timestamp"))
+        verdict = _verdict(alloc)
+        if verdict and healthy_at is not None:
             ax.plot([(healthy_at - start) / _NS], [row], linestyle="none", **_health_style(verdict))
             marks.add(verdict)
 
@@ -235,6 +258,11 @@ def allocation_timeline(
     if "restart" in marks:
         handles.append(Line2D([], [], linestyle="none", label="restart", **_restart_style()))
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
+    fig.alt = chart_text.timeline_text(
+        title,
+        [(_short_name(a), a["ClientStatus"], _restarts(a), _verdict(a)) for a in allocs],
+        seconds,
+    )
     return fig
 
 
@@ -321,6 +349,7 @@ def _steps(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.legend(loc="outside right upper", frameon=False)
+    fig.alt = chart_text.steps_text(title, samples, [key for key, *_ in series], ylabel)
     return fig
 
 
@@ -387,6 +416,9 @@ def allocations_by_node(
     per_node.set_title("allocations per node")
     _draw_ports(by_port, allocs)
     fig.legend(loc="outside right upper", frameon=False)
+    per_node = {c: Counter({s: counts[(c, s)] for s in statuses}) for c in columns}
+    ports = [port for a in allocs for _, port in alloc_ports(a)]
+    fig.alt = chart_text.by_node_text(title, per_node, ports)
     return fig
 
 
@@ -433,6 +465,10 @@ def versions_over_time(
     if any(a["ClientStatus"] == "failed" for a in allocs):
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="xx", label="failed"))
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
+    per_version = {
+        v: Counter(a["ClientStatus"] for a in allocs if a["JobVersion"] == v) for v in versions
+    }
+    fig.alt = chart_text.versions_text(title, per_version)
     return fig
 
 
@@ -538,7 +574,34 @@ def placements_over_time(
     handles += [Patch(color=c, alpha=0.25, label=f"node {k}") for k, c in shades.items()]
     handles.append(Line2D([], [], color="black", marker=">", label="moved to"))
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
+    fig.alt = _placements_alt(title, allocs, nodes or [], rows, now_ns)
     return fig
+
+
+def _placements_alt(
+    title: str, allocs: list[Allocation], nodes: list[dict[str, Any]], rows: list[str], now_ns: int
+) -> str:
+    names = {n["ID"]: n["Name"] for n in nodes}
+
+    def name(node_id: str) -> str:
+        return names.get(node_id) or node_id[:8]
+
+    per_node = {
+        name(r): [f"[{_copy_index(a)}] {a['ClientStatus']}" for a in allocs if a["NodeID"] == r]
+        for r in rows
+    }
+    periods = {
+        n["Name"]: [f"{label} {(end - begin) / _NS:.0f} s" for label, begin, end in spans]
+        for n in nodes
+        if (spans := node_periods(n, now_ns))
+    }
+    by_id = {a["ID"]: a for a in allocs}
+    moves = [
+        (f"[{_copy_index(a)}]", name(by_id[previous]["NodeID"]), name(a["NodeID"]))
+        for a in allocs
+        if (previous := a.get("PreviousAllocation")) in by_id
+    ]
+    return chart_text.placements_text(title, per_node, periods, moves)
 
 
 def _copy_index(alloc: Allocation) -> int:
@@ -617,9 +680,7 @@ def _draw_ports(ax: Axes, allocs: list[Allocation]) -> None:
             )
     crowded = len(allocs) > 6
     separator = " " if crowded else "\n"
-    names = [
-        a["Name"].removeprefix(a.get("JobID", "") + ".") + separator + a["ID"][:8] for a in allocs
-    ]
+    names = [_short_name(a) + separator + a["ID"][:8] for a in allocs]
     _label_rows(ax, names, axis="x", rotate=crowded)
     ax.set_xlim(-0.6, len(allocs) - 0.4 + (0.6 if len(allocs) <= _MAX_ANNOTATED else 0))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -675,9 +736,24 @@ def _in_creation_order(allocations: list[Allocation]) -> list[Allocation]:
     return sorted(allocations, key=lambda a: (a.get("CreateIndex", 0), a["CreateTime"]))
 
 
+def _short_name(alloc: Allocation) -> str:
+    """``echo[0]`` for ``http-microservice.echo[0]``: the job is in the chart's title."""
+    return alloc["Name"].removeprefix(alloc.get("JobID", "") + ".")
+
+
+def _restarts(alloc: Allocation) -> int:
+    return sum(s.get("Restarts") or 0 for s in (alloc.get("TaskStates") or {}).values())
+
+
+def _verdict(alloc: Allocation) -> str | None:
+    """``healthy`` or ``unhealthy`` once the deployment judged the allocation, else None."""
+    healthy = (alloc.get("DeploymentStatus") or {}).get("Healthy")
+    return None if healthy is None else "healthy" if healthy else "unhealthy"
+
+
 def _row_label(alloc: Allocation) -> str:
     label = f"{alloc['Name']}  {alloc['ID'][:8]}"
-    restarts = sum(s.get("Restarts") or 0 for s in (alloc.get("TaskStates") or {}).values())
+    restarts = _restarts(alloc)
     if restarts:
         label += f"  \u21bb {restarts} restart{'s' if restarts > 1 else ''}"
     return label
@@ -739,4 +815,5 @@ def _message_chart(text: str, title: str) -> Chart:
         0.5, 0.5, text, ha="center", va="center", fontsize=12, color="0.4", transform=ax.transAxes
     )
     ax.set_axis_off()
+    fig.alt = f"{title}: {text}."
     return fig

@@ -326,6 +326,10 @@ def test_placements_chart_shows_nodes_moves_and_down_periods() -> None:
     assert STATUS_COLORS["lost"] in colours and STATUS_COLORS["running"] in colours
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "node down" in legend and "moved to" in legend
+    assert fig.alt == (
+        "Where the copies of web ran: vm-1 (was down 20 s): [0] lost; "
+        "vm-2 (was draining 30 s): [1] running and [0] running. Moved: [0] from vm-1 to vm-2."
+    )
     assert placements_over_time([]).axes[0].texts[0].get_text() == "no allocations yet"
 
 

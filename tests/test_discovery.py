@@ -102,6 +102,10 @@ def test_services_over_time_draws_each_series() -> None:
              not line.get_label().startswith("_")}  # fmt: skip
     assert lines == {"registered": [1, 1, 3], "passing": [0, 1, 3], "failing": [1, 0, 0]}
     assert [t.get_text() for t in ax.texts] == ["scale → 3"]
+    assert fig.alt == (
+        "Service registry over time, instances over 4 s: registered 1 → 3; passing 0 → 1 → 3; "
+        "failing 1 → 0. Events: scale → 3 at 1 s. At the end: 3 registered, 3 passing, 0 failing."
+    )
     assert services_over_time([]).axes[0].texts[0].get_text() == "no samples yet"
 
 

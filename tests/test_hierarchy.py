@@ -278,9 +278,15 @@ def test_every_label_fits_in_its_box_and_boxes_do_not_overlap() -> None:
     assert all(figure.contains(b.x0, b.y0) and figure.contains(b.x1, b.y1) for b in fronts)
 
 
-def test_picture_renders_as_png_for_jupyter() -> None:
-    png = draw_hierarchy(tutorial_job())._repr_png_()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+def test_picture_renders_as_png_for_jupyter_with_the_tree_in_words() -> None:
+    picture = draw_hierarchy(tutorial_job())
+    assert picture._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+    assert picture.alt == (
+        'Job "http-microservice" (type service, datacenters dc1). Group "echo" (count 1) holds '
+        'task "server" (driver: docker; ports: http (dynamic, task network); '
+        "cpu 100 MHz, memory 300 MB)."
+    )
+    assert picture._repr_mimebundle_()[1] == {"image/png": {"alt": picture.alt}}
 
 
 def test_input_is_not_modified() -> None:

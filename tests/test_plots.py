@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import itertools
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,6 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
+from IPython.core.formatters import DisplayFormatter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
@@ -519,6 +523,50 @@ def test_empty_input_gives_a_figure_that_says_so(chart, message):
     fig = chart([])
     assert [t.get_text() for ax in fig.axes for t in ax.texts] == [message]
     visible_boxes(fig, [])
+
+
+def test_each_chart_says_in_words_what_it_shows():
+    timeline = allocation_timeline(scaled_job(), now_ns=NOW)
+    assert timeline.alt == (
+        "Allocations of http-microservice over time: 5 allocations over 130 s; now 2 running, "
+        "2 complete, 1 failed; the deployment marked 2 healthy, 1 unhealthy; 1 restart. "
+        "echo[0]: running, healthy, 1 restart; echo[1]: running, healthy; echo[2]: complete; "
+        "echo[3]: complete; echo[4]: failed, unhealthy."
+    )
+    counts = counts_over_time(scaling_samples())
+    assert counts.alt.startswith("Allocations while scaling, allocations over 140 s: ")
+    assert "desired 1 → 3 → 5 → 2; placed 1 → 3 → 5 → 2" in counts.alt
+    assert "Events: scale → 3 at 30 s, scale → 5 at 70 s and scale → 2 at 110 s." in counts.alt
+    assert counts.alt.endswith("At the end: 2 desired, 2 placed, 2 running, 2 healthy.")
+    by_node = allocations_by_node(scaled_job())
+    assert by_node.alt == (
+        "Where the allocations of http-microservice run: per node, dev-node 5 (2 running, "
+        "2 complete, 1 failed). Host ports: 23456, 24001, 24002, 25003 and 25004."
+    )
+    assert allocation_timeline([]).alt == "Allocations over time: no allocations yet."
+
+
+def test_a_long_history_is_summed_up_not_read_out_in_full():
+    many = [allocation(i, i, STARTING) for i in range(40)]
+    alt = allocation_timeline(many, now_ns=NOW).alt
+    assert "40 allocations" in alt and "now 40 running" in alt
+    assert alt.endswith("echo[11]: running and 28 more.")
+    samples = [{"time": float(t), "desired": t % 2, "placed": 0, "running": 0, "healthy": 0}
+               for t in range(30)]  # fmt: skip
+    assert "desired 0 → 1 → 0 → 1 → 0 → 1 → 0 → … → 1;" in counts_over_time(samples).alt
+
+
+def test_jupyter_shows_a_chart_as_an_image_with_its_alt_text():
+    fig = allocations_by_node(scaled_job())
+    data, metadata = DisplayFormatter().format(fig)
+    assert data["image/png"].startswith(b"\x89PNG")  # IPython keeps bytes for the notebook
+    assert metadata["image/png"] == {"alt": fig.alt}
+    assert data["text/plain"] == fig.alt
+    # JupyterLab renders text/html before image/png, and its image renderer drops alt.
+    image = re.fullmatch(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"/>',
+                         data["text/html"])  # fmt: skip
+    assert image and base64.b64decode(image[1]) == data["image/png"]
+    assert html.unescape(image[2]) == fig.alt
 
 
 def test_charts_show_themselves_in_jupyter_without_pyplot():

@@ -52,6 +52,10 @@ def test_a_rolling_update_then_a_revert_in_version_colours() -> None:
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["version 0", "version 1", "version 2"]
     assert fig.axes[0].get_title() == "Job versions of web over time"
+    assert fig.alt == (
+        "Job versions of web over time: 6 allocations; version 0: 2 complete; "
+        "version 1: 2 complete; version 2: 2 running."
+    )
 
 
 def test_no_allocations_says_so() -> None:

@@ -19,8 +19,8 @@ def check(lab: Lab) -> Verdict:
         deployment = lab.nomad.job.get_deployment(JOB) if JOB in found else None
     if not deployment:
         return Verdict.hint(
-            f"no {JOB} deployment yet: run jobs/http-echo-update.nomad.hcl, then run it again "
-            'with a new text and canary equal to count (lab.run(SPEC, text="green", canary=3)).'
+            f"no {JOB} deployment yet: run jobs/http-echo-update.nomad.hcl, then deploy a new "
+            "text as blue/green: a canary deployment with as many canaries as copies."
         )
     groups = deployment.get("TaskGroups") or {}
     state = next(iter(groups.values()), {})
