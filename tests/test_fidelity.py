@@ -498,3 +498,21 @@ def test_parse_canonicalizes_as_the_api_package_does(client: nomad.Nomad) -> Non
     assert job["NodePool"] == "default"
     assert job["TaskGroups"][0]["Networks"][0]["DynamicPorts"][0]["HostNetwork"] == "default"
     assert job["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] == 0
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_stopping_a_job_cancels_its_running_deployment(client: nomad.Nomad, purge: bool) -> None:
+    register_echo(client)  # min_healthy_time 10s: the deployment is still running
+    running = wait_for(lambda: client.job.get_deployment("http-microservice"), what="a deployment")
+    assert running["Status"] == "running"
+    client.job.deregister_job("http-microservice", purge=purge)
+    cancelled = wait_for(
+        lambda: (d := client.deployment.get_deployment(running["ID"]))["Status"] != "running" and d,
+        what="the deployment to end",
+    )
+    assert (cancelled["Status"], cancelled["StatusDescription"]) == (
+        "cancelled",
+        "Cancelled because job is stopped",
+    )
+    client.system.initiate_garbage_collection()
+    wait_for(lambda: not client.deployments.get_deployments(), what="GC to collect it")

@@ -128,7 +128,9 @@ class Scheduler:
                     plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
             allocs = [a for a in allocs if a["Job"]["CreateIndex"] == current]
         stopping = job is None or job["Stop"] or is_template(job)
-        if not stopping:
+        if stopping:
+            self._cancel_deployments(evaluation["Namespace"], evaluation["JobID"])
+        else:
             plan.deployment, plan.updates_allowed = self._deployment_for(job, evaluation)
             self.context = EvalContext(store, job, plan)
         groups = {} if stopping else {g["Name"]: g for g in job["TaskGroups"]}
@@ -190,6 +192,15 @@ class Scheduler:
                 other["StatusDescription"] = f"evaluation {evaluation['ID'][:8]} successful"
                 self.blocked.pop(other["ID"], None)
                 self.store.upsert("evals", other)
+
+    def _cancel_deployments(self, namespace: str, job_id: str) -> None:
+        """A stopped or purged job's active deployment is cancelled, as the reconciler's
+        ``cancelUnneededDeployments`` does (so a forced GC can collect it)."""
+        for deployment in self.store.job_deployments(namespace, job_id):
+            if deployment["Status"] in ("running", "paused"):
+                deployment["Status"] = "cancelled"
+                deployment["StatusDescription"] = structs.DEPLOYMENT_STOPPED_JOB
+                self.store.upsert("deployments", deployment)
 
     def _deployment_for(self, job: dict, evaluation: dict) -> tuple[dict | None, bool]:
         """The job version's deployment (the running one, or a new one for a new version),

@@ -36,6 +36,7 @@ DEPLOYMENT_NEEDS_PROMOTION = "Deployment is running but requires manual promotio
 DEPLOYMENT_AUTO_PROMOTION = "Deployment is running pending automatic promotion"
 DEPLOYMENT_PAUSED = "Deployment is paused"
 DEPLOYMENT_SUCCESSFUL = "Deployment completed successfully"
+DEPLOYMENT_STOPPED_JOB = "Cancelled because job is stopped"
 DEPLOYMENT_NEWER_JOB = "Cancelled due to newer version of job"
 DEPLOYMENT_FAILED_ALLOCATIONS = "Failed due to unhealthy allocations"
 DEPLOYMENT_PROGRESS_DEADLINE = "Failed due to progress deadline"
