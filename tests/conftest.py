@@ -48,11 +48,55 @@ def task_processes(alloc_ids: set[str] | None = None) -> list[psutil.Process]:
     return found
 
 
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    """A practice agent in its own process on a free port, stopped after the test."""
-    with Agent(http_port=None, log_file=tmp_path / "agent.log") as running:
+TERMINAL = ("complete", "failed", "lost")
+
+
+@pytest.fixture(scope="module")
+def module_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """One practice agent for a test module: starting one per test costs more CPU than
+    most tests spend (the agent, its parse worker and its watchdog are Python processes)."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with Agent(http_port=None, log_file=log) as running:
         yield running
+
+
+def reset(agent: Agent) -> None:
+    """Bring an agent back to what a fresh one holds: no jobs, no task left running, and
+    no allocations, evaluations or deployments (a forced GC, as ``nomad system gc``)."""
+    assert agent.process and agent.process.poll() is None, "a test stopped the shared agent"
+    client = nomad.Nomad(address=agent.address, timeout=30)
+    for job in client.jobs.get_jobs():
+        client.job.deregister_job(job["ID"], purge=True)
+    wait_for(
+        lambda: all(a["ClientStatus"] in TERMINAL for a in client.allocations.get_allocations()),
+        what="every allocation of the shared agent to stop",
+    )
+    client.system.initiate_garbage_collection()
+    wait_for(
+        lambda: (
+            not (
+                client.allocations.get_allocations()
+                or client.evaluations.get_evaluations()
+                or client.deployments.get_deployments()
+            )
+        ),
+        what="the shared agent's GC",
+    )
+    changed = [
+        n["Name"]
+        for n in client.nodes.get_nodes()
+        if n["Status"] != "ready" or n["SchedulingEligibility"] != "eligible"
+    ]
+    assert not changed, f"a test left nodes down, draining or ineligible: {changed}"
+
+
+@pytest.fixture
+def agent(module_agent: Agent) -> Iterator[Agent]:
+    """The module's practice agent, as a fresh one would be: reset before and after the test,
+    so a test that leaves jobs behind never changes what the next one sees."""
+    reset(module_agent)
+    yield module_agent
+    reset(module_agent)
 
 
 @pytest.fixture
