@@ -41,9 +41,10 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Tests wait on timers more than on CPU: run them on 4 workers, a notebook or a test file
-# per worker at a time, each notebook with an agent of its own, judged as git holds it.
-TEST_WORKERS ?= 4
+# Tests wait on timers as much as on CPU: run them on 6 workers, a notebook or a test file
+# per worker at a time (longest first), each notebook with an agent of its own, judged as
+# git holds it. More workers than cores keeps both cores busy while tests wait.
+TEST_WORKERS ?= 6
 
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --notebooks=committed

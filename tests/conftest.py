@@ -59,13 +59,15 @@ def wait_for(condition: Callable[[], T], timeout: float = 60.0, what: str = "con
     The timeout is a ceiling for a broken agent, not a speed claim: speed is in bench/.
     """
     deadline = time.monotonic() + timeout
-    while True:
+    pause = 0.05  # then longer, up to half a second: a long wait (a deployment's
+    while True:  # min_healthy_time) need not cost the agent ten requests a second
         result = condition()
         if result:
             return result
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)
 
 
 def task_processes(alloc_ids: set[str] | None = None) -> list[psutil.Process]:
