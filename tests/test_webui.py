@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import nbformat
 import nomad
 import pytest
 from browser import REMOTE_NAME, Browser, browser  # noqa: F401  (the fixture)
@@ -202,7 +205,9 @@ def jupyter(tmp_path, agent: Agent) -> Iterator[tuple[int, str]]:
         "--ServerApp.allow_remote_access=True",  # reached as REMOTE_NAME, as on a hub
     ]  # fmt: skip
     log = (tmp_path / "jupyter.log").open("wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
     def ready() -> bool:
         try:
@@ -218,7 +223,11 @@ def jupyter(tmp_path, agent: Agent) -> Iterator[tuple[int, str]]:
         yield port, token
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # its stop can hang once JupyterLab's page loaded
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
         log.close()
 
 
@@ -310,3 +319,30 @@ def test_a_hidden_tab_lets_go_of_its_connection_and_catches_up_when_shown(
 
 def running_allocs(client: nomad.Nomad) -> list[dict]:
     return [a for a in client.job.get_allocations(JOB) if a["ClientStatus"] == "running"]
+
+
+def test_a_chart_in_jupyterlab_carries_its_alt_text(
+    tmp_path, page, jupyter: tuple[int, str]
+) -> None:
+    """A chart a notebook saved, opened in JupyterLab: the image a learner sees has the
+    chart's words as its alt (JupyterLab's PNG renderer would drop them)."""
+    from IPython.core.formatters import DisplayFormatter
+    from test_plots import NOW, scaled_job
+
+    from nomadlab.plots import allocation_timeline
+
+    chart = allocation_timeline(scaled_job(), now_ns=NOW)
+    data, metadata = DisplayFormatter().format(chart)
+    data["image/png"] = base64.b64encode(data["image/png"]).decode()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("plots.allocation_timeline(allocs)")]
+    notebook.cells[0].outputs = [
+        nbformat.v4.new_output("display_data", data=data, metadata=metadata)
+    ]
+    nbformat.write(notebook, tmp_path / "chart.ipynb")
+    port, token = jupyter
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/chart.ipynb?token={token}")
+    image = page.wait_for_selector(".jp-OutputArea-output img", timeout=60_000)
+    assert image.get_attribute("alt") == chart.alt
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0"), "the PNG shows"
+    page.goto("about:blank")  # JupyterLab's sockets close before its server is stopped
