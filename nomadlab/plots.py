@@ -416,9 +416,9 @@ def allocations_by_node(
     per_node.set_title("allocations per node")
     _draw_ports(by_port, allocs)
     fig.legend(loc="outside right upper", frameon=False)
-    per_node = {c: Counter({s: counts[(c, s)] for s in statuses}) for c in columns}
     ports = [port for a in allocs for _, port in alloc_ports(a)]
-    fig.alt = chart_text.by_node_text(title, per_node, ports)
+    by_status = {c: Counter({s: counts[(c, s)] for s in statuses}) for c in columns}
+    fig.alt = chart_text.by_node_text(title, by_status, ports)
     return fig
 
 

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from nomadlab.practice import Agent
+from nomadlab.recording import TERMINAL
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "jobs"
@@ -82,9 +83,6 @@ def task_processes(alloc_ids: set[str] | None = None) -> list[psutil.Process]:
         if alloc_id and (alloc_ids is None or alloc_id in alloc_ids) and alive:
             found.append(proc)
     return found
-
-
-TERMINAL = ("complete", "failed", "lost")
 
 
 @pytest.fixture(scope="module")
