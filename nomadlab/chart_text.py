@@ -46,10 +46,10 @@ def changes(values: Sequence[int]) -> str:
     """A count's history without repeats: ``1 → 3 → 5 → 2`` (``…`` past a few changes)."""
     steps = [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
     if len(steps) > MAX_CHANGES:
-        steps_text = [str(v) for v in steps[: MAX_CHANGES - 1]] + ["…", str(steps[-1])]
+        shown = [str(v) for v in steps[: MAX_CHANGES - 1]] + ["…", str(steps[-1])]
     else:
-        steps_text = [str(v) for v in steps]
-    return " → ".join(steps_text)
+        shown = [str(v) for v in steps]
+    return " → ".join(shown)
 
 
 def timeline_text(
