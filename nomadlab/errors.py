@@ -74,8 +74,9 @@ class DeploymentFailed(NomadLabError):
         self.result = result
 
 
-def _request_line(response: requests.Response | None) -> str:
-    request = getattr(response, "request", None)
+def _request_line(source: requests.Response | requests.RequestException | None) -> str:
+    """The request a response or a requests exception carries, as " (METHOD /path)"."""
+    request = getattr(source, "request", None)
     if request is None or not request.url:
         return ""
     path = request.url.split("://", 1)[-1]
@@ -136,6 +137,12 @@ def explain(exc: BaseException, address: str, token_set: bool = False) -> NomadL
             "NOMAD_CACERT at the cluster's CA certificate (and NOMAD_CLIENT_CERT / "
             "NOMAD_CLIENT_KEY at a client certificate if the cluster asks for one), or set "
             "NOMAD_SKIP_VERIFY=true for a throwaway test cluster, then " + again() + "."
+        )
+    if isinstance(cause, requests.exceptions.ReadTimeout):
+        return AgentUnreachable(
+            f"The Nomad agent at {address} took the request{_request_line(cause)} but sent no "
+            "answer in time: it is up, and busy or stuck. Wait a moment and try again; if it "
+            "keeps happening, read the agent's log, or restart the agent."
         )
     if isinstance(cause, requests.exceptions.Timeout):
         return unreachable(address, "it did not answer in time")

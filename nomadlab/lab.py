@@ -40,6 +40,9 @@ from nomadlab.terminal import Ui, default_ui, format_alloc_dir, limit
 ENFORCE_INDEX = "Enforcing job modify index"
 KIT_ROOT = Path(__file__).resolve().parent.parent
 RAW_EXEC_JOB = "jobs/http-echo.nomad.hcl"
+# The practice agent parses in a worker process; on a busy machine the first one takes seconds
+# to start, so a parse waits longer than other calls before it counts as unanswered.
+PARSE_TIMEOUT = 60.0
 
 
 def find_jobspec(path: str | os.PathLike[str]) -> Path:
@@ -185,7 +188,10 @@ class Lab(ClusterVerbs):
         }
         try:
             with self._api():
-                return self.nomad.jobs.request("parse", method="post", json=body).json()
+                answer = self.nomad.jobs.request(
+                    "parse", method="post", json=body, timeout=PARSE_TIMEOUT
+                )
+                return answer.json()
         except NomadAPIError as exc:
             if exc.status == 400:
                 raise NomadAPIError(f"{spec}: {exc.body}", exc.status, exc.body) from None

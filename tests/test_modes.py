@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from labkit import FakeNomad, alive, fast_echo, free_port, listening, self_signe
 
 import nomadlab
 from nomadlab import agent as agents
-from nomadlab.errors import AgentUnreachable, NomadLabError, PermissionDenied
+from nomadlab.errors import AgentUnreachable, NomadLabError, PermissionDenied, api_errors
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
 
@@ -184,6 +185,17 @@ def test_refused_connection_is_one_paragraph(home: Path, monkeypatch: pytest.Mon
     with pytest.raises(AgentUnreachable):
         Lab(address).status()
     assert caught.value._render_traceback_() == [f"AgentUnreachable: {message}"]
+
+
+def test_an_agent_that_takes_a_request_but_never_answers_is_called_busy_not_stopped() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(AgentUnreachable) as caught, api_errors(address):
+            agents.client(address, local=True, timeout=0.3).jobs.get_jobs()
+    message = str(caught.value)
+    assert message.startswith(f"The Nomad agent at {address} took the request (GET /v1/jobs) ")
+    assert "it is up, and busy or stuck" in message and "Nothing answered" not in message
+    assert caught.value.__suppress_context__ and "\n" not in message
 
 
 def test_403_says_to_set_a_token(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
