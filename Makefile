@@ -23,9 +23,13 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$$(grep -m1 '^uv==' requirements/test.txt)"
 
+# The kit is installed editable in "compat" mode: a plain path in a .pth file. setuptools'
+# default editable finder costs every Python process about 50 ms of imports at start, and
+# agents, tasks and kernels are Python processes.
 $(BIN)/.installed: $(BIN)/uv pyproject.toml requirements/test.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/test.txt
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . \
+	    --config-setting editable_mode=compat
 	touch $@
 
 lock: $(BIN)/uv

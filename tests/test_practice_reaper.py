@@ -136,7 +136,7 @@ def watchdog(agent: Agent) -> psutil.Process | None:
     """The agent's live watchdog process, if it has one."""
     for proc in psutil.Process(agent.pid).children():
         try:
-            if "nomadlab.practice.reaper" in " ".join(proc.cmdline()):
+            if "nomadlab.practice.watchdog" in " ".join(proc.cmdline()):
                 return proc
         except psutil.Error:
             continue

@@ -2,10 +2,11 @@
 
 Nomad's executor keeps each task in a cgroup; the practice agent has three layers instead:
 
-- a **watchdog process** learns each task's process group over a pipe *before* the task may
-  run (the task waits at a gate until the agent has told the watchdog), and when the pipe
-  closes (the agent exited, even by SIGKILL) kills every group still listed, then every
-  process carrying this agent's marker in its environment, and removes the temporary data dir;
+- a **watchdog process** (``watchdog.py``) learns each task's process group over a pipe
+  *before* the task may run (the task waits at a gate until the agent has told the
+  watchdog), and when the pipe closes (the agent exited, even by SIGKILL) kills every
+  group still listed, then every process carrying this agent's marker in its environment,
+  and removes the temporary data dir;
 - the **marker**: every task inherits ``NOMADLAB_AGENT_ID``, so a task that double-forks and
   calls ``setsid()`` is still found, by the agent and by the watchdog;
 - on Linux the agent is a **child subreaper** (``prctl(PR_SET_CHILD_SUBREAPER)``): such an
@@ -23,20 +24,18 @@ import contextlib
 import ctypes
 import logging
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 
+from nomadlab.practice.watchdog import AGENT_ID_VAR, kill_process
+
 log = logging.getLogger("nomad.client.reaper")
 
-AGENT_ID_VAR = "NOMADLAB_AGENT_ID"
 HELPER_VAR = "NOMADLAB_AGENT_HELPER"  # marks the agent's own worker processes, not tasks
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_INTERVAL = 1.0
@@ -65,7 +64,7 @@ class Reaper:
             [
                 sys.executable,
                 "-m",
-                "nomadlab.practice.reaper",
+                "nomadlab.practice.watchdog",
                 self.agent_id,
                 *([str(self.data_dir)] if self.data_dir else []),
             ],
@@ -237,69 +236,3 @@ def set_child_subreaper() -> bool:
 def task_owner(env: dict[str, str]) -> tuple[str, str]:
     """Which task a process belongs to, by the environment its task started with."""
     return env.get("NOMAD_ALLOC_ID", ""), env.get("NOMAD_TASK_NAME", "")
-
-
-def environ(proc: psutil.Process) -> dict[str, str]:
-    """A process's environment, or {} when it has gone or is not ours to read."""
-    try:
-        return proc.environ()
-    except psutil.Error:
-        return {}
-
-
-def kill_process(pid: int) -> int:
-    """SIGKILL a process and the group it leads, if any; 1 if it existed, else 0."""
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        return 0
-    return 1
-
-
-def kill_groups(groups: Iterable[int]) -> None:
-    """SIGKILL each process group; one that is already gone is fine."""
-    for pgid in groups:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            continue
-
-
-def kill_marked(agent_id: str, quiet_rounds: int = 3, deadline: float = 5.0) -> None:
-    """Kill every process carrying ``agent_id``'s marker, scanning again until
-    ``quiet_rounds`` scans in a row find none (a task may be forking while we look)."""
-    quiet = 0
-    stop_at = time.monotonic() + deadline
-    while quiet < quiet_rounds and time.monotonic() < stop_at:
-        found = 0
-        for proc in psutil.process_iter():
-            if proc.pid != os.getpid() and environ(proc).get(AGENT_ID_VAR) == agent_id:
-                found += kill_process(proc.pid)
-        quiet = 0 if found else quiet + 1
-        time.sleep(0.05)
-
-
-def main(argv: list[str]) -> None:
-    """The watchdog: ``AGENT_ID [DATA_DIR]``. Read ``+pgid`` / ``-pgid`` lines until end of
-    input, then kill what is left and every marked process, and remove DATA_DIR, if any."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    agent_id, data_dirs = argv[0], argv[1:]
-    groups: set[int] = set()
-    for line in sys.stdin.buffer:
-        text = line.decode().strip()
-        if text[:1] == "+":
-            groups.add(int(text[1:]))
-        elif text[:1] == "-":
-            groups.discard(int(text[1:]))
-    kill_groups(groups)
-    kill_marked(agent_id)
-    for data_dir in data_dirs:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

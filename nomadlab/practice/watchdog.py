@@ -1,0 +1,94 @@
+"""The reaper's watchdog process: it outlives the agent just long enough to clean up.
+
+It reads ``+pgid`` / ``-pgid`` lines from the agent on stdin. When stdin closes (the agent
+exited, even by SIGKILL) it kills every process group still listed, then every process
+carrying the agent's marker in its environment, and removes the agent's temporary data
+dir. One starts with every agent, so it imports little: psutil only once the agent is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
+
+AGENT_ID_VAR = "NOMADLAB_AGENT_ID"
+
+
+def kill_process(pid: int) -> int:
+    """SIGKILL a process and the group it leads, if any; 1 if it existed, else 0."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return 0
+    return 1
+
+
+def kill_groups(groups: Iterable[int]) -> None:
+    """SIGKILL each process group; one that is already gone is fine."""
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def environ(proc: psutil.Process) -> dict[str, str]:
+    """A process's environment, or {} when it has gone or is not ours to read."""
+    import psutil
+
+    try:
+        return proc.environ()
+    except psutil.Error:
+        return {}
+
+
+def kill_marked(agent_id: str, quiet_rounds: int = 3, deadline: float = 5.0) -> None:
+    """Kill every process carrying ``agent_id``'s marker, scanning again until
+    ``quiet_rounds`` scans in a row find none (a task may be forking while we look)."""
+    import psutil
+
+    quiet = 0
+    stop_at = time.monotonic() + deadline
+    while quiet < quiet_rounds and time.monotonic() < stop_at:
+        found = 0
+        for proc in psutil.process_iter():
+            if proc.pid != os.getpid() and environ(proc).get(AGENT_ID_VAR) == agent_id:
+                found += kill_process(proc.pid)
+        quiet = 0 if found else quiet + 1
+        time.sleep(0.05)
+
+
+def main(argv: list[str]) -> None:
+    """The watchdog: ``AGENT_ID [DATA_DIR]``. Read ``+pgid`` / ``-pgid`` lines until end of
+    input, then kill what is left and every marked process, and remove DATA_DIR, if any."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    agent_id, data_dirs = argv[0], argv[1:]
+    groups: set[int] = set()
+    for line in sys.stdin.buffer:
+        text = line.decode().strip()
+        if text[:1] == "+":
+            groups.add(int(text[1:]))
+        elif text[:1] == "-":
+            groups.discard(int(text[1:]))
+    kill_groups(groups)
+    kill_marked(agent_id)
+    if data_dirs:
+        import shutil
+
+        for data_dir in data_dirs:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
