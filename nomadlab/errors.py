@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from nomad.api import exceptions as nomad_exceptions
+if TYPE_CHECKING:  # imported where used: the practice agent's process imports this module
+    import requests
 
 #: Where advice is read: "python" (a notebook, where ``lab.status()`` is the way) or
 #: "terminal" (the ``nomadlab`` command, which sets it, where ``nomadlab job status`` is).
@@ -117,6 +117,8 @@ def permission_denied(address: str, token_set: bool, what: str = "") -> Permissi
 
 def explain(exc: BaseException, address: str, token_set: bool = False) -> NomadLabError:
     """Turn a python-nomad or requests exception into a one-paragraph kit error."""
+    import requests
+
     if isinstance(exc, NomadLabError):
         return exc
     cause: Any = getattr(exc, "nomad_resp", exc)
@@ -159,6 +161,9 @@ def _first_line(exc: Any) -> str:
 @contextlib.contextmanager
 def api_errors(address: str, token_set: bool = False) -> Iterator[None]:
     """Run API calls, raising kit errors without the requests traceback chained to them."""
+    import requests
+    from nomad.api import exceptions as nomad_exceptions
+
     try:
         yield
     except (nomad_exceptions.BaseNomadException, requests.RequestException) as exc:

@@ -21,8 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
@@ -491,6 +489,9 @@ class Agent:
 
     def ready(self) -> bool:
         """True when the API answers with a leader and at least one ready node."""
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(f"{self.address}/v1/nodes", timeout=1) as response:
                 nodes = json.load(response)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import regex
+if TYPE_CHECKING:  # imported on first use: few filters use "matches"
+    import regex
 
 Predicate = Callable[[dict], bool]
 REGEX_SECONDS = 0.05  # Go's RE2 is linear; a backtracking match gets a deadline instead
@@ -168,6 +169,8 @@ class _Parser:
 
 def compile_regex(pattern: str) -> regex.Pattern:
     """A user's regular expression; FilterError when it does not compile."""
+    import regex
+
     try:
         return regex.compile(pattern)
     except regex.error as exc:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from croniter.croniter import CroniterError
+# croniter (and dateutil under it) is imported on first use: every agent process imports
+# this module, few jobs are periodic.
 
 
 def zone(name: str) -> tzinfo | None:
@@ -22,6 +22,9 @@ def zone(name: str) -> tzinfo | None:
 
 def invalid(expression: str) -> str:
     """Why ``expression`` is not a cron spec, or "" when it is one."""
+    from croniter import croniter
+    from croniter.croniter import CroniterError
+
     try:
         croniter(expression)
     except (CroniterError, ValueError, KeyError) as exc:
@@ -31,5 +34,7 @@ def invalid(expression: str) -> str:
 
 def next_launch(expressions: list[str], after: float, zone_name: str = "") -> float:
     """The earliest launch of any of ``expressions`` strictly after ``after`` (Unix seconds)."""
+    from croniter import croniter
+
     start = datetime.fromtimestamp(after, tz=zone(zone_name) or timezone.utc)
     return min(croniter(e, start).get_next(float) for e in expressions)
