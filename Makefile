@@ -46,12 +46,15 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 # Tests wait on timers as much as on CPU: run them on 6 workers, a notebook or a test file
-# per worker at a time (longest first), each notebook with an agent of its own, judged as
-# git holds it. More workers than cores keeps both cores busy while tests wait.
+# per worker at a time, each notebook with an agent of its own, judged as git holds it.
+# More workers than cores keeps both cores busy while tests wait. Files start longest
+# first (tests/durations.json): --no-loadscope-reorder keeps that order, where xdist
+# would otherwise deal out the files with the most tests first.
 TEST_WORKERS ?= 6
 
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --notebooks=committed
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	    --notebooks=committed
 
 NOTEBOOKS ?= notebooks/*.ipynb
 
