@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import nbformat
@@ -25,12 +26,15 @@ JOB = "http-microservice"
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture
-def agent(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agent]:
-    """A practice agent whose kit home (and so proxy secret) is this test's own."""
-    monkeypatch.setenv("NOMADLAB_HOME", str(tmp_path / "home"))
-    with Agent(http_port=None, log_file=tmp_path / "agent.log") as running:
-        yield running
+@pytest.fixture(scope="module")
+def module_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """The module's practice agent (conftest's ``agent`` resets it around each test), with
+    a kit home, and so a proxy secret, of its own, which the Jupyter server reads too."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NOMADLAB_HOME", str(home))
+        with Agent(http_port=None, log_file=home / "agent.log") as running:
+            yield running
 
 
 def deployed(client: nomad.Nomad, count: int = 1, fast: bool = True) -> list[dict]:
@@ -189,22 +193,28 @@ def test_other_pages_render_live(agent: Agent, client: nomad.Nomad, page) -> Non
     page.wait_for_function("() => document.body.textContent.includes('job-scaling')")
 
 
-@pytest.fixture
-def jupyter(tmp_path, agent: Agent) -> Iterator[tuple[int, str]]:
-    """A real Jupyter server with jupyter-server-proxy, whose ``nomad`` entry leads to
-    ``agent``; its port and token."""
+@pytest.fixture(scope="module")
+def jupyter_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Jupyter server's root directory."""
+    return tmp_path_factory.mktemp("jupyter")
+
+
+@pytest.fixture(scope="module")
+def jupyter(jupyter_root: Path, module_agent: Agent) -> Iterator[tuple[int, str]]:
+    """A real Jupyter server with jupyter-server-proxy, whose ``nomad`` entry leads to the
+    module's agent; its port and token. One for the module: each costs seconds of CPU."""
     pytest.importorskip("jupyter_server_proxy", reason="pip install -e '.[test]'")
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
-           "NOMADLAB_PORT": str(urlsplit(agent.address).port)}  # fmt: skip
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(jupyter_root / "jupyter-config"),
+           "JUPYTER_RUNTIME_DIR": str(jupyter_root / "jupyter-runtime"),
+           "NOMADLAB_PORT": str(urlsplit(module_agent.address).port)}  # fmt: skip
     command = [
         sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
         f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}",
-        f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={jupyter_root}", "--ServerApp.port_retries=0",
         "--ServerApp.allow_remote_access=True",  # reached as REMOTE_NAME, as on a hub
     ]  # fmt: skip
-    log = (tmp_path / "jupyter.log").open("wb")
+    log = (jupyter_root / "jupyter.log").open("wb")
     server = subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -219,7 +229,7 @@ def jupyter(tmp_path, agent: Agent) -> Iterator[tuple[int, str]]:
 
     try:
         wait_for(ready, what="the Jupyter server")
-        assert server.poll() is None, (tmp_path / "jupyter.log").read_text()
+        assert server.poll() is None, (jupyter_root / "jupyter.log").read_text()
         yield port, token
     finally:
         server.terminate()
@@ -322,7 +332,7 @@ def running_allocs(client: nomad.Nomad) -> list[dict]:
 
 
 def test_a_chart_in_jupyterlab_carries_its_alt_text(
-    tmp_path, page, jupyter: tuple[int, str]
+    jupyter_root: Path, page, jupyter: tuple[int, str]
 ) -> None:
     """A chart a notebook saved, opened in JupyterLab: the image a learner sees has the
     chart's words as its alt (JupyterLab's PNG renderer would drop them)."""
@@ -339,7 +349,7 @@ def test_a_chart_in_jupyterlab_carries_its_alt_text(
     notebook.cells[0].outputs = [
         nbformat.v4.new_output("display_data", data=data, metadata=metadata)
     ]
-    nbformat.write(notebook, tmp_path / "chart.ipynb")
+    nbformat.write(notebook, jupyter_root / "chart.ipynb")
     port, token = jupyter
     page.goto(f"http://127.0.0.1:{port}/lab/tree/chart.ipynb?token={token}")
     image = page.wait_for_selector(".jp-OutputArea-output img", timeout=60_000)
