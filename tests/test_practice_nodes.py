@@ -5,12 +5,11 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import nomad
 import pytest
 import requests
-from conftest import JOBS, task_processes, wait_for
+from conftest import JOBS, reset, task_processes, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.structs import parse_rfc3339
@@ -18,10 +17,33 @@ from nomadlab.practice.structs import parse_rfc3339
 HA_JOB = "http-ha"
 
 
+@pytest.fixture(scope="module")
+def module_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """One 3-node practice agent for the module."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with Agent(http_port=None, nodes=3, log_file=log) as running:
+        yield running
+
+
 @pytest.fixture
-def three_nodes(tmp_path: Path) -> Iterator[Agent]:
-    with Agent(http_port=None, nodes=3, log_file=tmp_path / "agent.log") as agent:
-        yield agent
+def three_nodes(module_agent: Agent) -> Iterator[Agent]:
+    """The module's agent as a fresh one would be: after the test, every node it failed,
+    drained or marked ineligible is brought back, then the agent is reset."""
+    reset(module_agent)
+    yield module_agent
+    client = nomad.Nomad(address=module_agent.address, timeout=30)
+    for node in client.nodes.get_nodes():
+        if node["Status"] != "ready":
+            practice(module_agent, node["ID"], "recover")
+            wait_for(
+                lambda n=node: client.node.get_node(n["ID"])["Status"] == "ready",
+                what=f"node {node['Name']} to come back",
+            )
+        if node["Drain"]:
+            client.node.drain_node_with_spec(node["ID"], None, mark_eligible=True)
+        elif node["SchedulingEligibility"] != "eligible":
+            client.node.eligible_node(node["ID"], eligible=True)
+    reset(module_agent)
 
 
 @pytest.fixture
