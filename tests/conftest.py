@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -19,40 +17,8 @@ from nomadlab.recording import TERMINAL
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "jobs"
-#: Wall seconds of each test file and notebook in a recent full run (``--record-durations``).
-DURATIONS = ROOT / "tests" / "durations.json"
 T = TypeVar("T")
-_walls: Counter[str] = Counter()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--record-durations",
-        action="store_true",
-        help="write each file's wall seconds to tests/durations.json (run the whole suite)",
-    )
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest files first: with ``--dist loadfile`` a worker runs a file from start to end,
-    so a long file dealt out last would run on alone long after the others have finished.
-    A file not yet recorded counts as the longest. (xdist deals files out in this order
-    only with ``--no-loadscope-reorder``, which ``make test`` passes.)"""
-    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
-    unknown = max(known.values(), default=0.0)
-    items.sort(key=lambda item: -known.get(item.path.relative_to(ROOT).as_posix(), unknown))
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    _walls[report.nodeid.split("::")[0]] += report.duration
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    if config.getoption("record_durations") and not hasattr(config, "workerinput"):
-        walls = {path: round(seconds, 1) for path, seconds in sorted(_walls.items())}
-        DURATIONS.write_text(json.dumps(walls, indent=1) + "\n")
+pytest_plugins = ["file_order"]
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 60.0, what: str = "condition") -> T:
