@@ -19,9 +19,15 @@ LOCK    = $(BIN)/uv pip compile --quiet --universal --python-version 3.10 \
 .PHONY: lab test lint lock strip bench clean
 
 # uv installs the locked versions in seconds; it comes from PyPI at the version the lock pins.
+# The venv starts without pip (ensurepip costs about 6 s): this Python's pip puts uv in it,
+# or, where this Python has no pip, the venv's own; uv then adds pip, for %pip in notebooks.
+UV_PIN  = "$$(grep -m1 '^uv==' requirements/test.txt)"
 $(BIN)/uv:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$$(grep -m1 '^uv==' requirements/test.txt)"
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet $(UV_PIN) 2>/dev/null \
+	    || { $(BIN)/python -m ensurepip --default-pip >/dev/null \
+	         && $(BIN)/python -m pip install --quiet $(UV_PIN); }
+	$(BIN)/uv pip install --quiet --python $(BIN)/python pip
 
 # The kit is installed editable in "compat" mode: a plain path in a .pth file. setuptools'
 # default editable finder costs every Python process about 50 ms of imports at start, and
