@@ -64,7 +64,8 @@ def module_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
 def reset(agent: Agent) -> None:
     """Bring an agent back to what a fresh one holds: no jobs, no task left running, and
     no allocations, evaluations or deployments (a forced GC, as ``nomad system gc``)."""
-    assert agent.process and agent.process.poll() is None, "a test stopped the shared agent"
+    code = agent.process.poll() if agent.process else "no process"
+    assert code is None, f"the shared agent has exited ({code}); its log ends:\n{agent.log_tail()}"
     client = nomad.Nomad(address=agent.address, timeout=30)
     for job in client.jobs.get_jobs():
         client.job.deregister_job(job["ID"], purge=True)
