@@ -11,6 +11,7 @@ from typing import TypeVar
 import nomad
 import psutil
 import pytest
+import requests
 
 from nomadlab.practice import Agent
 from nomadlab.recording import TERMINAL
@@ -90,6 +91,23 @@ def reset(agent: Agent) -> None:
         if n["Status"] != "ready" or n["SchedulingEligibility"] != "eligible"
     ]
     assert not changed, f"a test left nodes down, draining or ineligible: {changed}"
+
+
+def restore_nodes(agent: Agent) -> None:
+    """Bring back every node a test failed (the practice agent's node failure), drained or
+    marked ineligible, so that :func:`reset` finds them as a fresh agent has them."""
+    client = nomad.Nomad(address=agent.address, timeout=30)
+    for node in client.nodes.get_nodes():
+        if node["Status"] != "ready":
+            requests.put(f"{agent.address}/v1/practice/node/{node['ID']}/recover", timeout=30)
+            wait_for(
+                lambda n=node: client.node.get_node(n["ID"])["Status"] == "ready",
+                what=f"node {node['Name']} to come back",
+            )
+        if node["Drain"]:
+            client.node.drain_node_with_spec(node["ID"], None, mark_eligible=True)
+        elif node["SchedulingEligibility"] != "eligible":
+            client.node.eligible_node(node["ID"], eligible=True)
 
 
 @pytest.fixture

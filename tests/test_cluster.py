@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
-from conftest import JOBS, task_processes, wait_for
+from conftest import JOBS, reset, restore_nodes, task_processes, wait_for
 from labkit import alive, run_cli
 from matplotlib.colors import to_hex
 
@@ -159,11 +159,23 @@ def test_alloc_status_shows_reschedule_history_events_and_placement() -> None:
 # -- against a practice agent with three nodes ----------------------------------------------------
 
 
-@pytest.fixture
-def three(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agent]:
-    with Agent(http_port=None, nodes=3, log_file=tmp_path / "agent.log") as agent:
-        monkeypatch.setenv("NOMAD_ADDR", agent.address)
+@pytest.fixture(scope="module")
+def three_node_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """One 3-node practice agent for the module."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with Agent(http_port=None, nodes=3, log_file=log) as agent:
         yield agent
+
+
+@pytest.fixture
+def three(three_node_agent: Agent, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agent]:
+    """The module's agent as a fresh one would be, named by NOMAD_ADDR: after the test its
+    nodes are brought back and it is reset."""
+    reset(three_node_agent)
+    monkeypatch.setenv("NOMAD_ADDR", three_node_agent.address)
+    yield three_node_agent
+    restore_nodes(three_node_agent)
+    reset(three_node_agent)
 
 
 def run_ha(lab: Lab, count: int = 3) -> None:

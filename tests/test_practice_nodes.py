@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import nomad
 import pytest
 import requests
-from conftest import JOBS, reset, task_processes, wait_for
+from conftest import JOBS, reset, restore_nodes, task_processes, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.structs import parse_rfc3339
@@ -31,18 +31,7 @@ def three_nodes(module_agent: Agent) -> Iterator[Agent]:
     drained or marked ineligible is brought back, then the agent is reset."""
     reset(module_agent)
     yield module_agent
-    client = nomad.Nomad(address=module_agent.address, timeout=30)
-    for node in client.nodes.get_nodes():
-        if node["Status"] != "ready":
-            practice(module_agent, node["ID"], "recover")
-            wait_for(
-                lambda n=node: client.node.get_node(n["ID"])["Status"] == "ready",
-                what=f"node {node['Name']} to come back",
-            )
-        if node["Drain"]:
-            client.node.drain_node_with_spec(node["ID"], None, mark_eligible=True)
-        elif node["SchedulingEligibility"] != "eligible":
-            client.node.eligible_node(node["ID"], eligible=True)
+    restore_nodes(module_agent)
     reset(module_agent)
 
 
