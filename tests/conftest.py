@@ -93,13 +93,18 @@ def reset(agent: Agent) -> None:
     assert not changed, f"a test left nodes down, draining or ineligible: {changed}"
 
 
+def practice_node(agent: Agent, node_id: str, action: str) -> requests.Response:
+    """The practice agent's node failure: ``fail`` or ``recover`` one of its nodes."""
+    return requests.put(f"{agent.address}/v1/practice/node/{node_id}/{action}", timeout=30)
+
+
 def restore_nodes(agent: Agent) -> None:
     """Bring back every node a test failed (the practice agent's node failure), drained or
     marked ineligible, so that :func:`reset` finds them as a fresh agent has them."""
     client = nomad.Nomad(address=agent.address, timeout=30)
     for node in client.nodes.get_nodes():
         if node["Status"] != "ready":
-            requests.put(f"{agent.address}/v1/practice/node/{node['ID']}/recover", timeout=30)
+            practice_node(agent, node["ID"], "recover")
             wait_for(
                 lambda n=node: client.node.get_node(n["ID"])["Status"] == "ready",
                 what=f"node {node['Name']} to come back",

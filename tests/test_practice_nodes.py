@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import nomad
 import pytest
-import requests
-from conftest import JOBS, reset, restore_nodes, task_processes, wait_for
+from conftest import JOBS, practice_node, reset, restore_nodes, task_processes, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.structs import parse_rfc3339
@@ -204,10 +203,6 @@ def test_disabling_a_drain_cancels_it_and_can_mark_the_node_eligible(
     assert {a["NodeID"] for a in allocs} == {target}
 
 
-def practice(agent: Agent, node_id: str, action: str) -> requests.Response:
-    return requests.put(f"{agent.address}/v1/practice/node/{node_id}/{action}", timeout=30)
-
-
 def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_back(
     three_nodes: Agent, cluster: nomad.Nomad
 ) -> None:
@@ -216,12 +211,12 @@ def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_b
     victim = allocs[0]
     node_id = victim["NodeID"]
 
-    answer = practice(three_nodes, node_id, "fail")
+    answer = practice_node(three_nodes, node_id, "fail")
     assert answer.status_code == 200 and answer.json()["Failed"] is True
     wait_for(lambda: not task_processes({victim["ID"]}), what="the dead node's task to vanish")
     # Nobody knows yet: the server only notices when the heartbeats stop coming.
     assert cluster.node.get_node(node_id)["Status"] == "ready"
-    again = practice(three_nodes, node_id, "fail")
+    again = practice_node(three_nodes, node_id, "fail")
     assert again.status_code == 400 and "already failed" in again.text
 
     node = wait_for(
@@ -243,17 +238,17 @@ def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_b
     assert replacement["Name"] == victim["Name"]
     assert cluster.job.get_summary(HA_JOB)["Summary"]["echo"]["Lost"] == 1
 
-    back = practice(three_nodes, node_id, "recover")
+    back = practice_node(three_nodes, node_id, "recover")
     assert back.status_code == 200 and back.json()["Failed"] is False
     node = wait_for(
         lambda: (n := cluster.node.get_node(node_id))["Status"] == "ready" and n,
         what="the node to come back",
     )
     assert node["Events"][-1]["Message"] == "Node reregistered by heartbeat"
-    assert practice(three_nodes, node_id, "recover").status_code == 400
+    assert practice_node(three_nodes, node_id, "recover").status_code == 400
     assert cluster.allocation.get_allocation(victim["ID"])["ClientStatus"] == "lost"
     assert not task_processes({victim["ID"]})
-    missing = practice(three_nodes, "no-such-node", "fail")
+    missing = practice_node(three_nodes, "no-such-node", "fail")
     assert missing.status_code == 404 and missing.text == "node not found"
 
 
@@ -271,7 +266,7 @@ def test_with_a_disconnect_window_copies_are_unknown_then_reconnect(
     allocs = wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
     victim = allocs[0]
     node_id = victim["NodeID"]
-    practice(three_nodes, node_id, "fail")
+    practice_node(three_nodes, node_id, "fail")
     wait_for(
         lambda: cluster.node.get_node(node_id)["Status"] == "disconnected",
         what="the node to be disconnected",
@@ -288,7 +283,7 @@ def test_with_a_disconnect_window_copies_are_unknown_then_reconnect(
     replaced = wait_for(lambda: healthy(cluster, 3), what="a replacement elsewhere")
     replacement = next(a for a in replaced if a["PreviousAllocation"] == victim["ID"])
 
-    practice(three_nodes, node_id, "recover")
+    practice_node(three_nodes, node_id, "recover")
     wait_for(
         lambda: cluster.allocation.get_allocation(replacement["ID"])["DesiredStatus"] == "stop",
         what="the replacement to give way",

@@ -9,14 +9,11 @@ dir. One starts with every agent, so it imports little: psutil only once the age
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import psutil
 
 AGENT_ID_VAR = "NOMADLAB_AGENT_ID"
 
@@ -42,16 +39,6 @@ def kill_groups(groups: Iterable[int]) -> None:
             continue
 
 
-def environ(proc: psutil.Process) -> dict[str, str]:
-    """A process's environment, or {} when it has gone or is not ours to read."""
-    import psutil
-
-    try:
-        return proc.environ()
-    except psutil.Error:
-        return {}
-
-
 def kill_marked(agent_id: str, quiet_rounds: int = 3, deadline: float = 5.0) -> None:
     """Kill every process carrying ``agent_id``'s marker, scanning again until
     ``quiet_rounds`` scans in a row find none (a task may be forking while we look)."""
@@ -62,7 +49,11 @@ def kill_marked(agent_id: str, quiet_rounds: int = 3, deadline: float = 5.0) -> 
     while quiet < quiet_rounds and time.monotonic() < stop_at:
         found = 0
         for proc in psutil.process_iter():
-            if proc.pid != os.getpid() and environ(proc).get(AGENT_ID_VAR) == agent_id:
+            try:  # a process may be gone, or not ours to read
+                marked = proc.environ().get(AGENT_ID_VAR) == agent_id
+            except psutil.Error:
+                continue
+            if marked and proc.pid != os.getpid():
                 found += kill_process(proc.pid)
         quiet = 0 if found else quiet + 1
         time.sleep(0.05)
@@ -83,11 +74,8 @@ def main(argv: list[str]) -> None:
             groups.discard(int(text[1:]))
     kill_groups(groups)
     kill_marked(agent_id)
-    if data_dirs:
-        import shutil
-
-        for data_dir in data_dirs:
-            shutil.rmtree(data_dir, ignore_errors=True)
+    for data_dir in data_dirs:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
