@@ -7,8 +7,6 @@ Imports are lazy so that ``python -m nomadlab.echo`` (a task) starts fast.
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -20,7 +18,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'nomadlab' has no attribute {name!r}")
     module_name, attribute = _LAZY[name]

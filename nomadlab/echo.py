@@ -2,19 +2,29 @@
 
 It mirrors hashicorp/http-echo's interface so a jobspec can swap one for the other:
 ``-listen :PORT`` (or ``IP:PORT``), ``-text "..."``, ``-status-code N``; the text is served
-at every path, ``{"status":"ok"}`` at ``/health`` (``-health-status N`` breaks it on purpose,
-for lessons on health checks). Standard library only, so it starts fast.
+at every path, to every method, ``{"status":"ok"}`` at ``/health`` (``-health-status N``
+breaks it on purpose, for lessons on health checks).
+
+A job starts one per allocation, so it starts in a few milliseconds of CPU: it speaks
+HTTP/1.0 (one request per connection) on ``socketserver`` rather than importing
+``http.server``, whose email and ssl imports cost ten times its own work.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
+import socket
+import socketserver
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from http import HTTPStatus
 
 VERSION = "1.0.0"
+TEXT = "text/plain; charset=utf-8"
+MAX_LINE = 8192  # the longest request line or header line read
+MAX_HEADERS = 100
+MAX_BODY = 1 << 20  # a request body up to this is read (and ignored) before answering
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -25,31 +35,118 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class Handler(BaseHTTPRequestHandler):
-    """A request handler that logs each request to stdout, which Nomad keeps as the task's
-    log, and answers with :meth:`reply`."""
+class BadRequest(Exception):
+    """A request this server will not read further: answered with ``status`` and closed."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class Handler(socketserver.StreamRequestHandler):
+    """One request per connection, as HTTP/1.0: read it, answer it with :meth:`respond`,
+    and log it to stdout, which Nomad keeps as the task's log."""
+
+    timeout = 10  # a client that stalls mid-request is dropped, not waited on
+    server_version = "nomadlab"
+    method = path = requestline = ""
+
+    def handle(self) -> None:
+        try:
+            if not self._read_request():
+                return  # connected and closed without a request: a TCP check
+        except BadRequest as bad:
+            self.reply(bad.status, f"{HTTPStatus(bad.status).phrase}\n".encode(), TEXT)
+            self._discard_rest()
+            return
+        except (TimeoutError, ConnectionError):
+            return
+        self.respond()
+
+    def _discard_rest(self) -> None:
+        """Read what the client of a refused request still sent (up to 1 MiB), so that the
+        close does not reset the connection before the client reads the answer."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(1)
+            for _ in range(16):
+                if not self.rfile.read1(65536):
+                    break
+        except OSError:
+            return
+
+    def _read_request(self) -> bool:
+        line = self.rfile.readline(MAX_LINE + 1)
+        if not line:
+            return False
+        self.requestline = line.decode("latin-1").rstrip("\r\n")
+        parts = self.requestline.split()
+        if len(line) > MAX_LINE:
+            raise BadRequest(HTTPStatus.REQUEST_URI_TOO_LONG)
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            raise BadRequest(HTTPStatus.BAD_REQUEST)
+        self.method, self.path = parts[0], parts[1]
+        length = 0
+        for _ in range(MAX_HEADERS + 1):
+            header = self.rfile.readline(MAX_LINE + 1)
+            if header in (b"\r\n", b"\n", b""):
+                break
+            if len(header) > MAX_LINE:
+                raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            name, _, value = header.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                length = int(value)
+        else:
+            raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+        if length > MAX_BODY:
+            raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        self.rfile.read(length)  # read, so that closing does not reset the connection
+        return True
+
+    def respond(self) -> None:
+        """Answer the request in ``self.method`` and ``self.path``; subclasses say how."""
+        raise NotImplementedError
 
     def reply(self, code: int, payload: bytes, content_type: str, **headers: str) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        self.end_headers()
-        self.wfile.write(payload)
+        """Send the status line, headers and ``payload`` (no body for HEAD), and log it."""
+        try:
+            reason = HTTPStatus(code).phrase
+        except ValueError:  # -status-code may be any number
+            reason = ""
+        lines = [
+            f"HTTP/1.0 {code} {reason}",
+            f"Server: {self.server_version}",
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(payload)}",
+            *(f"{name.replace('_', '-')}: {value}" for name, value in headers.items()),
+        ]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            self.wfile.write(head if self.method == "HEAD" else head + payload)
+        except ConnectionError:
+            return
+        print(f'{self.client_address[0]} "{self.requestline}" {code} {len(payload)}', flush=True)
 
-    def log_message(self, format: str, *args: object) -> None:
-        sys.stdout.write(f"{self.address_string()} {format % args}\n")
-        sys.stdout.flush()
+
+class Server(socketserver.ThreadingTCPServer):
+    """A threaded TCP server on IPv4 or IPv6, by the host's form; it can rebind a port at once."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, handler: type[Handler]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, port), handler)
 
 
-def serve(listen: str, handler: type[BaseHTTPRequestHandler], name: str, role: str) -> int:
+def serve(listen: str, handler: type[Handler], name: str, role: str) -> int:
     """Serve on ``listen`` (already checked by :func:`parse_listen`) until SIGINT or SIGTERM,
     the signals Nomad uses to stop a task; 1 when the address cannot be bound. ``name``
     prefixes errors, ``role`` the log lines."""
     host, port = parse_listen(listen)
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = Server(host, port, handler)
     except OSError as exc:
         print(f"{name}: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -68,22 +165,19 @@ def serve(listen: str, handler: type[BaseHTTPRequestHandler], name: str, role: s
     return 0
 
 
-def make_handler(
-    text: str, status_code: int, health_status: int = 200
-) -> type[BaseHTTPRequestHandler]:
+def make_handler(text: str, status_code: int, health_status: int = 200) -> type[Handler]:
     """A request handler serving ``text`` everywhere and a health document at /health."""
     body = (text + "\n").encode()
-    state = "ok" if health_status == 200 else "unhealthy"
-    health = json.dumps({"status": state}, separators=(",", ":")).encode() + b"\n"
+    health = b'{"status":"ok"}\n' if health_status == 200 else b'{"status":"unhealthy"}\n'
 
     class EchoHandler(Handler):
         server_version = f"http-echo/{VERSION}"
 
-        def do_GET(self) -> None:
+        def respond(self) -> None:
             if self.path.split("?", 1)[0] == "/health":
                 self._reply(health_status, health, "application/json")
             else:
-                self._reply(status_code, body, "text/plain; charset=utf-8")
+                self._reply(status_code, body, TEXT)
 
         def _reply(self, code: int, payload: bytes, content_type: str) -> None:
             self.reply(code, payload, content_type, X_App_Name="http-echo", X_App_Version=VERSION)

@@ -63,7 +63,7 @@ def make_handler(backends: Backends, name: str) -> type[Handler]:
     class FrontendHandler(Handler):
         server_version = "nomadlab-frontend/1.0"
 
-        def do_GET(self) -> None:
+        def respond(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/health":
                 self.reply(200, b'{"status":"ok"}\n', "application/json")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import pytest
 from conftest import raw_exec_job, register_echo, wait_for
 
 from nomadlab.practice import Agent
+from nomadlab.practice.reaper import children
+from nomadlab.practice.watchdog import AGENT_ID_VAR, _marked_by_psutil, marked
 
 # The task forks a child that calls setsid() and forks the escapee, then exits: the escapee
 # is in no process group of the task's and its parent is gone.
@@ -172,3 +175,20 @@ def test_a_killed_watchdog_is_replaced_and_knows_every_task(started) -> None:
     os.kill(agent.pid, signal.SIGKILL)
     agent.process.wait()
     wait_for(lambda: not processes_of(data_dir), what="every task to be killed")
+
+
+def test_the_proc_listings_find_what_psutil_finds() -> None:
+    """The reaper and the watchdog read /proc directly on Linux; psutil is their answer
+    elsewhere, and both must name the same processes."""
+    marker = {**os.environ, AGENT_ID_VAR: "marker-under-test"}
+    kids = [subprocess.Popen(["sleep", "30"], env=marker) for _ in range(3)]
+    stranger = subprocess.Popen(["sleep", "30"], env={**marker, AGENT_ID_VAR: "another"})
+    try:
+        assert {p.pid for p in children()} == {p.pid for p in psutil.Process().children()}
+        assert {p.pid for p in kids} < {p.pid for p in children()}
+        assert sorted(marked("marker-under-test")) == sorted(p.pid for p in kids)
+        assert sorted(_marked_by_psutil("marker-under-test")) == sorted(p.pid for p in kids)
+    finally:
+        for proc in [*kids, stranger]:
+            proc.kill()
+            proc.wait()

@@ -205,7 +205,7 @@ def survey(subreaper: bool, own: set[int]) -> list[Found]:
     (``own``), which a subreaper adopts, or else every process (the marker tells)."""
     try:
         if subreaper:
-            candidates = [c for c in psutil.Process().children() if c.pid not in own]
+            candidates = [c for c in children() if c.pid not in own]
         else:
             candidates = [p for p in psutil.process_iter() if p.pid != os.getpid()]
     except psutil.Error:
@@ -219,6 +219,24 @@ def survey(subreaper: bool, own: set[int]) -> list[Found]:
                 found.append((proc.pid, False, proc.environ(), os.getpgid(proc.pid)))
         except (psutil.Error, ProcessLookupError):
             continue
+    return found
+
+
+def children() -> list[psutil.Process]:
+    """This process's children. Linux lists them per thread in /proc/self/task/*/children:
+    a read per thread each sweep, where psutil reads every process's stat file."""
+    if not os.path.exists(f"/proc/self/task/{os.getpid()}/children"):
+        return psutil.Process().children()
+    found = []
+    for thread in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{thread}/children") as listing:
+                pids = listing.read().split()
+        except FileNotFoundError:
+            continue  # the thread has exited; its children moved to another thread
+        for pid in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                found.append(psutil.Process(int(pid)))
     return found
 
 
