@@ -13,6 +13,7 @@ HTTP/1.0 (one request per connection) on ``socketserver`` rather than importing
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import socket
 import socketserver
@@ -108,7 +109,8 @@ class Handler(socketserver.StreamRequestHandler):
         raise NotImplementedError
 
     def reply(self, code: int, payload: bytes, content_type: str, **headers: str) -> None:
-        """Send the status line, headers and ``payload`` (no body for HEAD), and log it."""
+        """Log the request, then send the status line, headers and ``payload`` (no body for
+        HEAD)."""
         try:
             reason = HTTPStatus(code).phrase
         except ValueError:  # -status-code may be any number
@@ -122,11 +124,10 @@ class Handler(socketserver.StreamRequestHandler):
             *(f"{name.replace('_', '-')}: {value}" for name, value in headers.items()),
         ]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        try:
+        sys.stdout.write(f'{self.client_address[0]} "{self.requestline}" {code} {len(payload)}\n')
+        sys.stdout.flush()  # one write per line: handler threads log side by side
+        with contextlib.suppress(ConnectionError):
             self.wfile.write(head if self.method == "HEAD" else head + payload)
-        except ConnectionError:
-            return
-        print(f'{self.client_address[0]} "{self.requestline}" {code} {len(payload)}', flush=True)
 
 
 class Server(socketserver.ThreadingTCPServer):

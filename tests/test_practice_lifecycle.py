@@ -404,6 +404,12 @@ def test_logs_files_and_stats_of_the_echo(agent: Agent, client: nomad.Nomad) -> 
         what="the echo's first log line",
     )
     assert "server is listening on 127.0.0.1:" in logs
+    # The agent logs each task event as Nomad's client does, for whoever reads its log.
+    started = (
+        f"[INFO]  client.alloc_runner.task_runner: Task event: alloc_id={alloc['ID']} "
+        'task=server type=Started msg="Task started by client" failed=false'
+    )
+    assert started in agent.log_file.read_text()
     framed = requests.get(
         f"{agent.address}/v1/client/fs/logs/{alloc['ID']}",
         params={"task": "server", "type": "stdout"},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import platform
@@ -403,6 +404,11 @@ class AllocRunner:
         self.client.store.upsert_allocs([alloc])
 
 
+def log_value(value: str) -> str:
+    """A value in a log line as Nomad's logger writes it: quoted if it has spaces or quotes."""
+    return json.dumps(value) if not value or any(c in value for c in ' "=\n') else value
+
+
 def make_dirs(root: Path, subdirs: tuple[str, ...], *files: Path) -> None:
     """Create directories under ``root`` and empty files (run off the event loop: a slow
     disk must not stall the API)."""
@@ -447,6 +453,15 @@ class TaskRunner:
             await self.handle.kill(signal.SIGKILL, 1.0)
 
     def emit(self, event: dict, state: str | None = None, failed: bool | None = None) -> None:
+        log.info(
+            "client.alloc_runner.task_runner: Task event: alloc_id=%s task=%s type=%s msg=%s "
+            "failed=%s",
+            self.alloc_runner.alloc["ID"],
+            log_value(self.task["Name"]),
+            log_value(event["Type"]),
+            log_value(event["DisplayMessage"]),
+            "true" if event["FailsTask"] else "false",
+        )
         self.state["Events"].append(event)
         if len(self.state["Events"]) > 10:
             del self.state["Events"][0]  # Nomad keeps the last 10 events
