@@ -3,6 +3,7 @@ one that double-forks and calls setsid(), not after the watchdog itself was kill
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -192,3 +193,39 @@ def test_the_proc_listings_find_what_psutil_finds() -> None:
         for proc in [*kids, stranger]:
             proc.kill()
             proc.wait()
+
+
+SETTLE = """
+import json, os, subprocess, sys
+from nomadlab.practice.reaper import Reaper, task_owner
+reaper = Reaper(subreaper=True)
+env = reaper.task_environment({**os.environ, "NOMAD_ALLOC_ID": "a1", "NOMAD_TASK_NAME": "t"})
+task = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)
+reaper.tasks[task.pid] = task_owner(env)
+stray = subprocess.Popen(["sleep", "30"], start_new_session=True)
+# What a sweep off the event loop may have read between each fork and exec: the agent's
+# own environment and process group, for both.
+stale = {k: v for k, v in os.environ.items()}
+killed = reaper._settle([(task.pid, False, stale, os.getpgid(0)),
+                         (stray.pid, False, stale, os.getpgid(0))])
+try:
+    task.wait(timeout=1)
+except subprocess.TimeoutExpired:
+    alive = True
+else:
+    alive = False
+print(json.dumps({"killed": killed, "task": alive, "groups": sorted(reaper.groups),
+                  "task_pid": task.pid}))
+task.kill()
+reaper.close()
+"""
+
+
+def test_a_sweep_that_read_a_task_before_its_exec_does_not_kill_it() -> None:
+    done = subprocess.run([sys.executable, "-c", SETTLE], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["task"], "the running task was killed for an environment read before exec"
+    assert result["killed"] == 1, "the unmarked orphan is still killed"
+    assert result["groups"] == [result["task_pid"]], "the task's own group is tracked"

@@ -170,6 +170,13 @@ class Reaper:
                         os.waitpid(pid, os.WNOHANG)
                     self.groups.discard(pid)
                 continue
+            if self.subreaper and not everything and env.get(AGENT_ID_VAR) != self.agent_id:
+                # Read off the event loop, the environment may be a task's between its fork
+                # and its exec: still the agent's own. Here, on the loop, no fork is under way.
+                now = identity(pid)
+                if now is None:
+                    continue
+                env, pgid = now
             ours = env.get(AGENT_ID_VAR) == self.agent_id
             if env.get(HELPER_VAR) == self.agent_id and not everything:
                 continue  # the agent's own worker (HCL parsing), not a task's orphan
@@ -220,6 +227,14 @@ def survey(subreaper: bool, own: set[int]) -> list[Found]:
         except (psutil.Error, ProcessLookupError):
             continue
     return found
+
+
+def identity(pid: int) -> tuple[dict[str, str], int] | None:
+    """A process's environment and process group, or None if it is gone or not ours."""
+    try:
+        return psutil.Process(pid).environ(), os.getpgid(pid)
+    except (psutil.Error, ProcessLookupError):
+        return None
 
 
 def children() -> list[psutil.Process]:
