@@ -33,7 +33,13 @@ from nomadlab.errors import (
     api_errors,
     say,
 )
-from nomadlab.monitor import Monitor, Outcome, awaits_promotion, format_alloc_metrics
+from nomadlab.monitor import (
+    Monitor,
+    Outcome,
+    awaits_promotion,
+    format_alloc_metrics,
+    unhealthy_reason,
+)
 from nomadlab.results import JobList, JobStatus, RunResult, Table, Text, allocation_table
 from nomadlab.terminal import Ui, default_ui, format_alloc_dir, limit
 
@@ -285,10 +291,13 @@ class Lab(ClusterVerbs):
             and not awaits_promotion(outcome.deployment)
         ):
             deployment = outcome.deployment
+            with self._api():
+                allocs = self.nomad.deployment.get_deployment_allocations(result.deployment_id)
+            why = unhealthy_reason(allocs)
             raise DeploymentFailed(
                 f'Deployment "{limit(result.deployment_id)}" of job "{job_id}" ended '
                 f'"{result.deployment_status}": {deployment.get("StatusDescription", "")}. '
-                "Its allocations did not stay healthy. "
+                f"{why or 'Its allocations did not stay healthy.'} "
                 + say(
                     f'See what the task printed with lab.logs("{job_id}") and '
                     f'lab.logs("{job_id}", type="stderr"), and its allocations with '

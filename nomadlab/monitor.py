@@ -326,6 +326,24 @@ def awaits_promotion(deployment: dict[str, Any]) -> bool:
     )
 
 
+def unhealthy_reason(allocs: list[dict[str, Any]]) -> str:
+    """Why a deployment's first unhealthy allocation (of ``allocs``, the deployment's) was
+    unhealthy, from what its tasks last recorded; empty if none was marked unhealthy."""
+    for alloc in allocs:
+        if (alloc.get("DeploymentStatus") or {}).get("Healthy") is not False:
+            continue
+        where = f'Allocation "{limit(alloc["ID"])}"'
+        for task, state in sorted((alloc.get("TaskStates") or {}).items()):
+            if state.get("Failed"):
+                events = [
+                    f"{e['Type']} ({e['DisplayMessage']})" if e.get("DisplayMessage") else e["Type"]
+                    for e in (state.get("Events") or [])[-2:]
+                ]
+                return f'{where}, task "{task}": {", then ".join(events)}.'
+        return f"{where} was not healthy within its update block's healthy_deadline."
+    return ""
+
+
 def _auto_revert(deployment: dict[str, Any]) -> bool:
     return any(g.get("AutoRevert") for g in (deployment.get("TaskGroups") or {}).values())
 

@@ -19,7 +19,7 @@ from nomad.api.exceptions import URLNotFoundNomadException
 import nomadlab
 from nomadlab import agent as agents
 from nomadlab.doctor import docker_ping
-from nomadlab.errors import NomadAPIError, NomadLabError, PlacementFailed
+from nomadlab.errors import DeploymentFailed, NomadAPIError, NomadLabError, PlacementFailed
 from nomadlab.lab import Lab, alloc_ports, hcl_value
 from nomadlab.monitor import format_alloc_metrics, format_deployment_groups
 from nomadlab.terminal import TerminalUi, format_list, parse_time, pretty_time_diff
@@ -186,6 +186,19 @@ def test_docker_job_without_docker_explains_what_to_do(
     assert caught.value.result.failed_placements.keys() == {"echo"}
     assert client.job.get_job(JOB)["Status"] == "pending"  # still registered, as Nomad keeps it
     assert "Placement Failure" in str(lab.status(JOB))
+
+
+def test_a_failed_deployment_says_what_its_task_last_did(lab: Lab) -> None:
+    with pytest.raises(DeploymentFailed) as caught:
+        lab.run("jobs/http-echo-update.nomad.hcl", python="/bin/false", count=1)
+    message = str(caught.value)
+    assert message.startswith('Deployment "')
+    assert '"failed": Failed due to unhealthy allocations. Allocation "' in message
+    assert (
+        'task "server": Terminated (Exit Code: 1), then Not Restarting (Exceeded allowed '
+        'attempts 0 in interval 30m0s and mode is "fail").'
+    ) in message
+    assert 'lab.logs("echo-update", type="stderr")' in message
 
 
 def test_status_lists_jobs_then_shows_one(lab: Lab, job: str, tmp_path: Path) -> None:
