@@ -31,11 +31,13 @@ $(BIN)/uv:
 
 # The kit is installed editable in "compat" mode: a plain path in a .pth file. setuptools'
 # default editable finder costs every Python process about 50 ms of imports at start, and
-# agents, tasks and kernels are Python processes.
+# agents, tasks and kernels are Python processes. python-hcl2 writes its parser tables on
+# first use (2 to 4 s of CPU): they are written here, once, not by each first parse.
 $(BIN)/.installed: $(BIN)/uv pyproject.toml requirements/test.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/test.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . \
 	    --config-setting editable_mode=compat
+	$(BIN)/python -c "import hcl2; hcl2.loads('')"
 	touch $@
 
 lock: $(BIN)/uv
