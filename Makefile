@@ -59,8 +59,14 @@ lint: $(BIN)/.installed
 # first (tests/durations.json): --no-loadscope-reorder keeps that order, where xdist
 # would otherwise deal out the files with the most tests first.
 TEST_WORKERS ?= 6
+# One process collects first: it writes the byte-code of all that collection imports
+# (matplotlib, Jupyter's clients, the kit) once, where six workers starting together would
+# each compile it. On a fresh clone that costs 11 s and saves about 35 s of CPU (12 s of
+# the whole); with warm caches it costs 5 s. A collection error shows again in the run.
 
 test: lint
+	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider --notebooks=committed \
+	    >/dev/null || true
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 	    --notebooks=committed
 
