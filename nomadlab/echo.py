@@ -95,7 +95,9 @@ class Handler(socketserver.StreamRequestHandler):
             if len(header) > MAX_LINE:
                 raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
             name, _, value = header.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length" and value.strip().isdigit():
+            if name.strip().lower() == "content-length":
+                if not (value.strip().isascii() and value.strip().isdigit()):
+                    raise BadRequest(HTTPStatus.BAD_REQUEST)
                 length = int(value)
         else:
             raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)

@@ -98,7 +98,7 @@ def test_status_codes_are_the_ones_asked_for() -> None:
 
 
 def test_malformed_requests_get_a_4xx_and_the_server_keeps_serving(echo) -> None:
-    _, url = echo
+    proc, url = echo
     assert raw(url, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.0 400 Bad Request\r\n")
     long_line = b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\n\r\n"
     assert raw(url, long_line).startswith(b"HTTP/1.0 414 ")
@@ -106,7 +106,12 @@ def test_malformed_requests_get_a_4xx_and_the_server_keeps_serving(echo) -> None
     assert raw(url, many).startswith(b"HTTP/1.0 431 ")
     huge = b"POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n"
     assert raw(url, huge).startswith(b"HTTP/1.0 413 ")
+    for length in (b"\xb2", b"-1", b"ten"):  # "\xb2" is "²": a digit to str.isdigit
+        odd = b"POST / HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n"
+        assert raw(url, odd).startswith(b"HTTP/1.0 400 Bad Request\r\n")
     assert requests.get(url, timeout=10).text == "hello world\n"
+    _, err = stop(proc)
+    assert "Traceback" not in err
 
 
 def test_a_port_in_use_is_one_line_and_exit_1(echo) -> None:
