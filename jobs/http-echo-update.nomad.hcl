@@ -65,6 +65,14 @@ job "echo-update" {
       mode     = "fail"
     }
 
+    # A failed allocation is replaced after 5s (Nomad's default for a service: 30s, then
+    # doubling), so a rollback after a broken version completes in seconds.
+    reschedule {
+      delay          = "5s"
+      delay_function = "constant"
+      unlimited      = true
+    }
+
     network {
       port "http" {}
     }
