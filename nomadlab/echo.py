@@ -96,7 +96,8 @@ class Handler(socketserver.StreamRequestHandler):
                 raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
             name, _, value = header.decode("latin-1").partition(":")
             if name.strip().lower() == "content-length":
-                if not (value.strip().isascii() and value.strip().isdigit()):
+                value = value.strip()
+                if not (value.isascii() and value.isdigit()):
                     raise BadRequest(HTTPStatus.BAD_REQUEST)
                 length = int(value)
         else:

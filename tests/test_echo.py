@@ -14,6 +14,8 @@ import requests
 from conftest import wait_for
 from labkit import free_port
 
+from nomadlab.agent import port_free
+
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
@@ -23,13 +25,8 @@ def start(*args: str) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: _listening(port), timeout=30, what="http-echo to listen")
+    wait_for(lambda: not port_free(port), timeout=30, what="http-echo to listen")
     return proc, f"http://127.0.0.1:{port}"
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def raw(url: str, data: bytes) -> bytes:
