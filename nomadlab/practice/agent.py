@@ -29,6 +29,8 @@ import tornado.httpserver
 from nomadlab.jupyter_proxy import proxy_secret
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
+from nomadlab.practice.config import SECOND, ConfigError, ServerConfig
+from nomadlab.practice.config import load as load_config
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drainer import NodeDrainer
 from nomadlab.practice.drivers import DockerDriver, RawExecDriver
@@ -57,8 +59,10 @@ class PracticeAgent:
         nodes: int = 1,
         data_dir: Path | None = None,
         dev: bool = True,
+        config: ServerConfig | None = None,
     ) -> None:
         self.bind = bind
+        self.config = config or ServerConfig()
         self.http_port = http_port
         self.node_name = node_name or socket.gethostname()
         self.node_count = nodes
@@ -78,7 +82,7 @@ class PracticeAgent:
         self.periodic = PeriodicDispatch(self.store, self.server)
         self.core = CoreScheduler(self.store)
         self.drainer = NodeDrainer(self.store, self.scheduler)
-        self.heartbeater = NodeHeartbeater(self.store, self.scheduler)
+        self.heartbeater = NodeHeartbeater(self.store, self.scheduler, self.config)
         self.drivers = {
             "raw_exec": RawExecDriver(enabled=dev, reaper=self.reaper),
             "docker": DockerDriver(),
@@ -256,7 +260,14 @@ class PracticeAgent:
                     "MinDynamicPort": 20000,
                     "MaxDynamicPort": 32000,
                 },
-                "Server": {"Enabled": True, "BootstrapExpect": 1},
+                "Server": {
+                    "Enabled": True,
+                    "BootstrapExpect": 1,
+                    # As the agent's config has them: zero (Nomad's default) unless set.
+                    "HeartbeatGrace": round((self.config.heartbeat_grace or 0) * SECOND),
+                    "MinHeartbeatTTL": round((self.config.min_heartbeat_ttl or 0) * SECOND),
+                    "MaxHeartbeatsPerSecond": self.config.max_heartbeats_per_second or 0,
+                },
                 "ACL": {"Enabled": False},
                 "UI": {"Enabled": True},
                 "Practice": True,
@@ -291,7 +302,7 @@ class PracticeAgent:
 RPC_PORT = 4647
 SERF_PORT = 4648
 
-BANNER = """==> No configuration files loaded
+BANNER = """==> {loaded}
 ==> Starting Nomad agent...
 ==> This is nomadlab's practice agent: Nomad's HTTP API in Python; tasks are real processes
 ==> Nomad agent configuration:
@@ -343,6 +354,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-nodes", type=int, default=1, help="how many client nodes to simulate")
     parser.add_argument("-data-dir", type=Path, default=None, help="where alloc dirs go")
     parser.add_argument(
+        "-config",
+        type=Path,
+        action="append",
+        default=[],
+        help="a config file or directory (repeatable); the agent reads the server block's "
+        "heartbeat_grace, min_heartbeat_ttl and max_heartbeats_per_second",
+    )
+    parser.add_argument(
         "-log-level",
         default="DEBUG",
         choices=["DEBUG", "INFO", "WARN", "ERROR"],
@@ -367,11 +386,19 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(HCLogFormatter())
     logging.basicConfig(level=args.log_level.replace("WARN", "WARNING"), handlers=[handler])
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.INFO)  # not "Using selector" first of all
     return asyncio.run(serve(args))
 
 
 async def serve(args: argparse.Namespace) -> int:
-    agent = PracticeAgent(args.bind, args.http_port, args.node, args.nodes, args.data_dir)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"==> {exc}", file=sys.stderr, flush=True)
+        return 1
+    agent = PracticeAgent(
+        args.bind, args.http_port, args.node, args.nodes, args.data_dir, config=config
+    )
     try:
         agent.listen()
     except OSError as exc:
@@ -388,6 +415,9 @@ async def serve(args: argparse.Namespace) -> int:
     agent.register_nodes()
     print(
         BANNER.format(
+            loaded=f"Loaded configuration from {', '.join(config.files)}"
+            if config.files
+            else "No configuration files loaded",
             version=structs.VERSION,
             http=agent.http_addr,
             rpc=agent.rpc_addr,
@@ -424,11 +454,14 @@ class Agent:
         nodes: int = 1,
         node_name: str | None = None,
         log_file: Path | str | None = None,
+        config: list[Path] | None = None,
     ) -> None:
+        """``config``: agent configuration files or directories, each passed as ``-config``."""
         self.http_port = http_port or free_port(bind)
         self.bind = bind
         self.nodes = nodes
         self.node_name = node_name
+        self.config = list(config or [])
         self.log_file = (
             Path(log_file)
             if log_file
@@ -460,6 +493,8 @@ class Agent:
         ]
         if self.node_name:
             command += ["-node", self.node_name]
+        for path in self.config:
+            command += ["-config", str(path)]
         return command
 
     def start(self, timeout: float = 30.0) -> Agent:

@@ -5,7 +5,8 @@ gets a ``node-update`` evaluation for every job with allocations there.
 
 The TTL is Nomad's: ``MinHeartbeatTTL`` (10s) scaled by ``MaxHeartbeatsPerSecond`` (50)
 for large clusters, plus a random stagger of up to the TTL itself, then
-``HeartbeatGrace`` (10s) on the server's timer. A practice node stops heartbeating only when
+``HeartbeatGrace`` (10s) on the server's timer; an agent config's server block may set all
+three (:mod:`.config`). A practice node stops heartbeating only when
 a learner fails it (``/v1/practice/node/:id/fail``).
 """
 
@@ -16,6 +17,7 @@ import logging
 import random
 
 from nomadlab.practice import structs
+from nomadlab.practice.config import ServerConfig
 from nomadlab.practice.drainer import add_node_event
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.state import StateStore
@@ -36,16 +38,15 @@ class NodeHeartbeater:
     """The server's side: a timer per node, reset by each heartbeat."""
 
     def __init__(
-        self,
-        store: StateStore,
-        scheduler: Scheduler,
-        min_ttl: float = MIN_HEARTBEAT_TTL,
-        grace: float = HEARTBEAT_GRACE,
+        self, store: StateStore, scheduler: Scheduler, config: ServerConfig | None = None
     ) -> None:
+        """``config``: the agent's server block; what it leaves unset is Nomad's default."""
+        config = config or ServerConfig()
         self.store = store
         self.scheduler = scheduler
-        self.min_ttl = min_ttl
-        self.grace = grace
+        self.min_ttl = config.min_heartbeat_ttl or MIN_HEARTBEAT_TTL
+        self.grace = config.heartbeat_grace or HEARTBEAT_GRACE
+        self.max_per_second = config.max_heartbeats_per_second or MAX_HEARTBEATS_PER_SECOND
         self.timers: dict[str, asyncio.TimerHandle] = {}
 
     def heartbeat(self, node_id: str) -> float:
@@ -54,7 +55,7 @@ class NodeHeartbeater:
         node = self.store.nodes[node_id]
         if node["Status"] != "ready":
             self.set_status(node, "ready", REREGISTERED)
-        ttl = max(self.min_ttl, len(self.timers) / MAX_HEARTBEATS_PER_SECOND)
+        ttl = max(self.min_ttl, len(self.timers) / self.max_per_second)
         ttl += random.uniform(0, ttl)  # helper.RandomStagger
         self.reset(node_id, ttl + self.grace)
         return ttl
