@@ -22,22 +22,25 @@ LOCK    = $(BIN)/uv pip compile --quiet --universal --python-version 3.10 \
 # The venv starts without pip (ensurepip costs about 6 s): this Python's pip puts uv in it,
 # or, where this Python has no pip, the venv's own; uv then adds pip, for %pip in notebooks.
 UV_PIN  = "$$(grep -m1 '^uv==' requirements/test.txt)"
+# No check of PyPI for a newer pip (a network round trip), no byte-code for uv's few files.
+PIP_QUIET = --quiet --disable-pip-version-check --no-compile
 $(BIN)/uv:
 	$(PYTHON) -m venv --without-pip $(VENV)
-	$(PYTHON) -m pip --python $(BIN)/python install --quiet $(UV_PIN) 2>/dev/null \
+	$(PYTHON) -m pip --python $(BIN)/python install $(PIP_QUIET) $(UV_PIN) 2>/dev/null \
 	    || { $(BIN)/python -m ensurepip --default-pip >/dev/null \
-	         && $(BIN)/python -m pip install --quiet $(UV_PIN); }
+	         && $(BIN)/python -m pip install $(PIP_QUIET) $(UV_PIN); }
 	$(BIN)/uv pip install --quiet --python $(BIN)/python pip
 
 # The kit is installed editable in "compat" mode: a plain path in a .pth file. setuptools'
 # default editable finder costs every Python process about 50 ms of imports at start, and
 # agents, tasks and kernels are Python processes. python-hcl2 writes its parser tables on
-# first use (2 to 4 s of CPU): they are written here, once, not by each first parse.
+# first use (2 to 4 s of CPU): they are written here, once, not by each first parse, on the
+# other core while the kit installs.
 $(BIN)/.installed: $(BIN)/uv pyproject.toml requirements/test.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/test.txt
+	$(BIN)/python -c "import hcl2; hcl2.loads('')" & tables=$$!; \
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . \
-	    --config-setting editable_mode=compat
-	$(BIN)/python -c "import hcl2; hcl2.loads('')"
+	    --config-setting editable_mode=compat && wait $$tables
 	touch $@
 
 lock: $(BIN)/uv
@@ -63,10 +66,15 @@ TEST_WORKERS ?= 6
 # (matplotlib, Jupyter's clients, the kit) once, where six workers starting together would
 # each compile it. On a fresh clone that costs 11 s and saves about 35 s of CPU (12 s of
 # the whole); with warm caches it costs 5 s. A collection error shows again in the run.
+# Meanwhile, on the other core, one process imports what the first tests' agents, kernels,
+# Jupyter servers and browser driver import, for the same reason.
+WARM = import nomadlab.practice.agent, ipykernel.kernelapp, jupyter_server.serverapp, \
+       playwright.sync_api
 
 test: lint
+	$(BIN)/python -c "$(WARM)" & warm=$$!; \
 	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider --notebooks=committed \
-	    >/dev/null || true
+	    >/dev/null; wait $$warm || true
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 	    --notebooks=committed
 
