@@ -66,10 +66,11 @@ TEST_WORKERS ?= 6
 # (matplotlib, Jupyter's clients, the kit) once, where six workers starting together would
 # each compile it. On a fresh clone that costs 11 s and saves about 35 s of CPU (12 s of
 # the whole); with warm caches it costs 5 s. A collection error shows again in the run.
-# Meanwhile, on the other core, one process imports what the first tests' agents, kernels,
-# Jupyter servers and browser driver import, for the same reason.
-WARM = import nomadlab.practice.agent, ipykernel.kernelapp, jupyter_server.serverapp, \
-       playwright.sync_api
+# Meanwhile, on the other core, one process imports matplotlib and ipywidgets (which the
+# collection reaches last), then what the first tests' agents, kernels, Jupyter servers and
+# browser driver import, for the same reason.
+WARM = import matplotlib.pyplot, ipywidgets, IPython.core.formatters, nomadlab.practice.agent, \
+       ipykernel.kernelapp, jupyter_server.serverapp, playwright.sync_api
 
 test: lint
 	$(BIN)/python -c "$(WARM)" & warm=$$!; \
