@@ -208,8 +208,10 @@ def test_node_verbs_from_python(three: Agent) -> None:
     drained = lab.node_drain(first, deadline=60)
     lines = drained.splitlines()
     assert lines[0].endswith("Ctrl-C to stop monitoring: will not cancel the node drain")
-    assert any(line.endswith("marked for migration") for line in lines)
-    assert any(re.search(r"status running -> complete$", line) for line in lines)
+    # "marked for migration" shows only when a poll sees the mark before the stop, as with
+    # Nomad's monitor; on a busy machine the two can come in one answer. The unit test of
+    # drain_messages covers both lines.
+    assert any(re.search(r"status running -> complete$", line) for line in lines), drained
     assert any(f"Drain complete for node {nodes[0]['ID']}" in line for line in lines)
     assert any(f'All allocations on node "{nodes[0]["ID"]}" have stopped' in x for x in lines)
     node = lab.nomad.node.get_node(nodes[0]["ID"])
