@@ -33,14 +33,18 @@ $(BIN)/uv:
 
 # The kit is installed editable in "compat" mode: a plain path in a .pth file. setuptools'
 # default editable finder costs every Python process about 50 ms of imports at start, and
-# agents, tasks and kernels are Python processes. python-hcl2 writes its parser tables on
-# first use (2 to 4 s of CPU): they are written here, once, not by each first parse, on the
-# other core while the kit installs.
+# agents, tasks and kernels are Python processes.
 $(BIN)/.installed: $(BIN)/uv pyproject.toml requirements/test.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/test.txt
-	$(BIN)/python -c "import hcl2; hcl2.loads('')" & tables=$$!; \
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . \
-	    --config-setting editable_mode=compat && wait $$tables
+	    --config-setting editable_mode=compat
+	touch $@
+
+# python-hcl2 writes its parser tables on first use (2 to 4 s of CPU): `make lab` writes
+# them before a learner's first job, and `make test` in its warm-up below, never a parse.
+TABLES = import hcl2; hcl2.loads('')
+$(BIN)/.parser-tables: $(BIN)/.installed
+	$(BIN)/python -c "$(TABLES)"
 	touch $@
 
 lock: $(BIN)/uv
@@ -49,7 +53,7 @@ lock: $(BIN)/uv
 
 # JupyterLab at the repository root, notebooks/00_setup.ipynb open, terminals with the kit's
 # nomadlab and python; when it stops, it offers to stop the agent the kit started.
-lab: $(BIN)/.installed
+lab: $(BIN)/.parser-tables
 	$(BIN)/nomadlab lab
 
 lint: $(BIN)/.installed
@@ -66,16 +70,16 @@ TEST_WORKERS ?= 6
 # (matplotlib, Jupyter's clients, the kit) once, where six workers starting together would
 # each compile it. On a fresh clone that costs 11 s and saves about 35 s of CPU (12 s of
 # the whole); with warm caches it costs 5 s. A collection error shows again in the run.
-# Meanwhile, on the other core, one process imports matplotlib and ipywidgets (which the
-# collection reaches last), then what the first tests' agents, kernels, Jupyter servers and
-# browser driver import, for the same reason.
-WARM = import matplotlib.pyplot, ipywidgets, IPython.core.formatters, nomadlab.practice.agent, \
-       ipykernel.kernelapp, jupyter_server.serverapp, playwright.sync_api
+# Meanwhile, on the other core, one process writes the parser tables, imports matplotlib and
+# ipywidgets (which the collection reaches last), then what the first tests' agents,
+# kernels, Jupyter servers and browser driver import, for the same reason.
+WARM = $(TABLES); import matplotlib.pyplot, ipywidgets, IPython.core.formatters, \
+       nomadlab.practice.agent, ipykernel.kernelapp, jupyter_server.serverapp, playwright.sync_api
 
 test: lint
-	$(BIN)/python -c "$(WARM)" & warm=$$!; \
+	{ $(BIN)/python -c "$(WARM)" && touch $(BIN)/.parser-tables; } & warm=$$!; \
 	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider --notebooks=committed \
-	    >/dev/null; wait $$warm || true
+	    >/dev/null; wait $$warm
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 	    --notebooks=committed
 
