@@ -293,8 +293,9 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
     """A Lab on a cluster with at least ``nodes`` nodes, for the notebooks about several.
 
     ``lab`` itself on a real cluster, or on a practice agent that has them; otherwise a Lab
-    on a practice agent with ``nodes`` simulated nodes on a free port, which
-    ``stop_agent()`` stops (the kit's own agent keeps running). One such agent is recorded
+    on a practice agent with ``nodes`` simulated nodes on a free port and the classroom's
+    heartbeat timers (``nomadlab/practice/classroom.hcl``), which ``stop_agent()`` stops
+    (the kit's own agent keeps running). One such agent is recorded
     under ``NOMADLAB_HOME`` and reused while it runs, so an interrupted notebook run again
     leaves no second one behind.
     """
@@ -305,13 +306,14 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
     from nomadlab import agent as agents
     from nomadlab.lab import Lab
     from nomadlab.practice import Agent
+    from nomadlab.practice.config import CLASSROOM
 
     found = recorded_nodes(lab, nodes)
     if found is not None:
         return found
     log = agents.home() / f"agent-{nodes}-nodes.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    practice = Agent(http_port=None, nodes=nodes, log_file=log).start()
+    practice = Agent(http_port=None, nodes=nodes, log_file=log, config=[CLASSROOM]).start()
     running = agents.RunningAgent(
         mode="practice",
         address=practice.address,

@@ -11,7 +11,8 @@ inherits this process's environment), so ``nomadlab.start()`` attaches to it.
   so notebooks can run in parallel (pytest-xdist, ``--dist loadfile``) and the learner's
   ``~/.nomadlab`` is neither read nor written.
 - A notebook that needs several nodes says so in its metadata:
-  ``"nomadlab": {"nodes": 3}``; the agent then runs with ``-nodes 3``.
+  ``"nomadlab": {"nodes": 3}``; the agent then runs with ``-nodes 3`` and the classroom's
+  heartbeat timers, as ``several_nodes()`` starts one for a learner.
 - ``DOCKER_HOST`` names a socket that does not exist, so the agent never finds a Docker
   engine and the docker job fails to place the same way on every machine.
 - Notebooks are collected before the other tests, so that under xdist the longest
@@ -103,13 +104,17 @@ class NotebookAgent:
 
     def start(self) -> None:
         from nomadlab.practice import Agent
+        from nomadlab.practice.config import CLASSROOM
 
         self.tmp = Path(tempfile.mkdtemp(prefix="nomadlab-notebook-"))
         settings: dict[str, str | None] = dict.fromkeys(CLEARED)
         settings.update(NOMADLAB_HOME=str(self.tmp / "home"), DOCKER_HOST=NO_DOCKER)
         self._set(settings)
         self.agent = Agent(
-            http_port=None, nodes=self.nodes, log_file=self.tmp / "agent.log"
+            http_port=None,
+            nodes=self.nodes,
+            log_file=self.tmp / "agent.log",
+            config=[CLASSROOM] if self.nodes > 1 else [],
         ).start()
         self._set({"NOMAD_ADDR": self.agent.address})
 

@@ -372,6 +372,8 @@ def test_several_nodes_starts_one_practice_agent_reuses_it_and_stops_it(
     try:
         assert lab is not one and len(lab.nodes()) == 3
         assert lab.agent.started_by_kit and lab.agent.practice
+        server = lab.nomad.agent.get_agent()["config"]["Server"]
+        assert (server["MinHeartbeatTTL"], server["HeartbeatGrace"]) == (2 * SECOND, 3 * SECOND)
         again = several_nodes(one, nodes=3)  # a notebook run again after an interruption
         assert again.address == lab.address
         assert several_nodes(lab, nodes=3) is lab

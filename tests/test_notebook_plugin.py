@@ -51,9 +51,10 @@ SEEN = """
 import json, os, urllib.request
 address = os.environ["NOMAD_ADDR"]
 nodes = json.load(urllib.request.urlopen(address + "/v1/nodes"))
+server = json.load(urllib.request.urlopen(address + "/v1/agent/self"))["config"]["Server"]
 with open({record!r}, "w") as out:
     json.dump({{"address": address, "home": os.environ["NOMADLAB_HOME"],
-               "nodes": len(nodes)}}, out)
+               "nodes": len(nodes), "grace": server["HeartbeatGrace"]}}, out)
 """
 
 LEAVE_A_JOB = """
@@ -84,6 +85,8 @@ def test_each_notebook_gets_its_agent_in_parallel_and_nothing_outlives_it(tmp_pa
     seen = {name: json.loads(path.read_text()) for name, path in records.items()}
 
     assert seen["one"]["nodes"] == 1 and seen["three"]["nodes"] == 3
+    # Several nodes: the classroom's heartbeat timers, as several_nodes() starts them.
+    assert seen["one"]["grace"] == 0 and seen["three"]["grace"] == 3 * 10**9
     assert seen["one"]["address"] != seen["three"]["address"], "one agent per notebook"
     assert seen["one"]["home"] != seen["three"]["home"], "one NOMADLAB_HOME per notebook"
     assert "3 passed, 1 error" in result.stdout, result.stdout[-5000:]

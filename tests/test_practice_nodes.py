@@ -11,28 +11,18 @@ import pytest
 from conftest import JOBS, practice_node, reset, restore_nodes, task_processes, wait_for
 
 from nomadlab.practice import Agent
+from nomadlab.practice.config import CLASSROOM
 from nomadlab.practice.structs import parse_rfc3339
 
 HA_JOB = "http-ha"
 
 
-# A failed node is noticed after its TTL and the grace: 4 to 7 s here, not Nomad's 20 to 30.
-# Clients heartbeat at each TTL, so the grace is the margin a busy machine has.
-FAST_HEARTBEATS = """
-server {
-  min_heartbeat_ttl = "2s"
-  heartbeat_grace   = "3s"
-}
-"""
-
-
 @pytest.fixture(scope="module")
 def module_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    """One 3-node practice agent for the module, with a config that shortens heartbeats."""
-    home = tmp_path_factory.mktemp("agent")
-    (home / "fast-heartbeats.hcl").write_text(FAST_HEARTBEATS)
-    config = [home / "fast-heartbeats.hcl"]
-    with Agent(http_port=None, nodes=3, log_file=home / "agent.log", config=config) as running:
+    """One 3-node practice agent for the module, with the classroom's heartbeat timers (a
+    failed node is noticed in 4 to 7 s, not Nomad's 20 to 30), as a learner's has them."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with Agent(http_port=None, nodes=3, log_file=log, config=[CLASSROOM]) as running:
         yield running
 
 
