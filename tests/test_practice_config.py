@@ -15,7 +15,7 @@ import requests
 from conftest import practice_node, wait_for
 
 from nomadlab.practice import Agent
-from nomadlab.practice.config import ServerConfig
+from nomadlab.practice.config import ConfigError, ServerConfig, load
 from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.state import StateStore
@@ -101,12 +101,6 @@ def _agent_with(tmp_path: Path, *configs: Path) -> subprocess.CompletedProcess[s
 @pytest.mark.parametrize(
     ("name", "text", "error"),
     [
-        (
-            "client.hcl",
-            'data_dir = "/tmp/x"\nclient {\n  enabled = true\n}\nserver {\n  enabled = true\n}\n',
-            "the practice agent does not read data_dir, client, server.enabled: it reads only "
-            "server.heartbeat_grace, server.min_heartbeat_ttl, server.max_heartbeats_per_second",
-        ),
         ("soon.hcl", 'server {\n  heartbeat_grace = "soon"\n}\n', 'time: invalid duration "soon"'),
         ("unit.hcl", 'server {\n  min_heartbeat_ttl = "10"\n}\n', "time: missing unit"),
         ("negative.hcl", 'server {\n  heartbeat_grace = "-1s"\n}\n', "a positive duration"),
@@ -116,29 +110,34 @@ def _agent_with(tmp_path: Path, *configs: Path) -> subprocess.CompletedProcess[s
         ("broken.json", '{"server": ', "Expecting value: line 1 column 12"),
     ],
 )
-def test_a_config_the_agent_cannot_use_stops_it_with_the_file_and_the_reason(
+def test_a_config_it_cannot_use_is_refused_with_the_file_and_the_reason(
     tmp_path: Path, name: str, text: str, error: str
 ) -> None:
     (tmp_path / name).write_text(text)
-    result = _agent_with(tmp_path, tmp_path / name)
-    assert result.returncode == 1, result.stdout
-    assert result.stderr.startswith(f"==> Error loading configuration from {tmp_path / name}: ")
-    assert error in result.stderr
-    assert "Traceback" not in result.stderr
+    with pytest.raises(ConfigError) as refused:
+        load([tmp_path / name])
+    assert str(refused.value).startswith(f"Error loading configuration from {tmp_path / name}: ")
+    assert error in str(refused.value)
 
 
 def test_a_missing_config_path_is_named(tmp_path: Path) -> None:
-    result = _agent_with(tmp_path, tmp_path / "nowhere.hcl")
-    assert result.returncode == 1
-    assert f"stat {tmp_path / 'nowhere.hcl'}: no such file or directory" in result.stderr
+    with pytest.raises(ConfigError, match="no such file or directory") as refused:
+        load([tmp_path / "nowhere.hcl"])
+    assert f"stat {tmp_path / 'nowhere.hcl'}: no such file or directory" in str(refused.value)
 
 
-def test_in_a_config_directory_the_error_names_the_file(tmp_path: Path) -> None:
+def test_the_agent_refuses_what_it_does_not_read_and_exits_1(tmp_path: Path) -> None:
+    """The command's side: Nomad's prefix on stderr, exit code 1, no traceback; inside a
+    directory, the file is named."""
     (tmp_path / "a.hcl").write_text('server {\n  heartbeat_grace = "1s"\n}\n')
-    (tmp_path / "b.hcl").write_text("client {\n  enabled = true\n}\n")
+    (tmp_path / "b.hcl").write_text(
+        'data_dir = "/tmp/x"\nclient {\n  enabled = true\n}\nserver {\n  enabled = true\n}\n'
+    )
     result = _agent_with(tmp_path, tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stdout
     assert result.stderr.startswith(
         f"==> Error loading configuration from {tmp_path}: Error loading {tmp_path / 'b.hcl'}: "
-        "the practice agent does not read client"
+        "the practice agent does not read data_dir, client, server.enabled: it reads only "
+        "server.heartbeat_grace, server.min_heartbeat_ttl, server.max_heartbeats_per_second"
     )
+    assert "Traceback" not in result.stderr
