@@ -15,7 +15,7 @@ import requests
 from conftest import practice_node, wait_for
 
 from nomadlab.practice import Agent
-from nomadlab.practice.config import ConfigError, ServerConfig, load
+from nomadlab.practice.config import AgentConfig, ConfigError, load
 from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.state import StateStore
@@ -71,7 +71,7 @@ def test_without_a_config_the_agent_says_so_and_keeps_nomads_timers(tmp_path: Pa
 
 
 def test_the_heartbeat_ttl_and_the_servers_timer_follow_the_config() -> None:
-    async def granted(config: ServerConfig) -> tuple[float, float]:
+    async def granted(config: AgentConfig) -> tuple[float, float]:
         store = StateStore()
         store.upsert("nodes", {"ID": "n1", "Status": "ready", "Events": []})
         heartbeater = NodeHeartbeater(store, Scheduler(store), config)
@@ -80,10 +80,10 @@ def test_the_heartbeat_ttl_and_the_servers_timer_follow_the_config() -> None:
         heartbeater.stop()
         return ttl, timer
 
-    ttl, timer = asyncio.run(granted(ServerConfig(min_heartbeat_ttl=2.0, heartbeat_grace=3.0)))
+    ttl, timer = asyncio.run(granted(AgentConfig(min_heartbeat_ttl=2.0, heartbeat_grace=3.0)))
     assert 2.0 <= ttl <= 4.0, "the TTL plus a stagger of up to the TTL"
     assert ttl + 3.0 - 0.5 <= timer <= ttl + 3.0
-    ttl, timer = asyncio.run(granted(ServerConfig()))
+    ttl, timer = asyncio.run(granted(AgentConfig()))
     assert 10.0 <= ttl <= 20.0 and ttl + 9.5 <= timer <= ttl + 10.0, "Nomad's 10s and 10s"
 
 

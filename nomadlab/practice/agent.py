@@ -29,7 +29,7 @@ import tornado.httpserver
 from nomadlab.jupyter_proxy import proxy_secret
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
-from nomadlab.practice.config import SECOND, ConfigError, ServerConfig
+from nomadlab.practice.config import SECOND, AgentConfig, ConfigError
 from nomadlab.practice.config import load as load_config
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drainer import NodeDrainer
@@ -59,10 +59,10 @@ class PracticeAgent:
         nodes: int = 1,
         data_dir: Path | None = None,
         dev: bool = True,
-        config: ServerConfig | None = None,
+        config: AgentConfig | None = None,
     ) -> None:
         self.bind = bind
-        self.config = config or ServerConfig()
+        self.config = config or AgentConfig()
         self.http_port = http_port
         self.node_name = node_name or socket.gethostname()
         self.node_count = nodes

@@ -27,8 +27,9 @@ class ConfigError(Exception):
 
 
 @dataclass
-class ServerConfig:
-    """The server block's heartbeat timers, in seconds; None keeps Nomad's default."""
+class AgentConfig:
+    """What the agent read from its config files: the server block's heartbeat timers, in
+    seconds (None keeps Nomad's default), and the files, in the order loaded."""
 
     heartbeat_grace: float | None = None
     min_heartbeat_ttl: float | None = None
@@ -36,9 +37,9 @@ class ServerConfig:
     files: list[str] = field(default_factory=list)
 
 
-def load(paths: list[Path]) -> ServerConfig:
+def load(paths: list[Path]) -> AgentConfig:
     """Every ``-config`` path in order, merged; raise ConfigError with Nomad's prefix."""
-    config = ServerConfig()
+    config = AgentConfig()
     for path in paths:
         try:
             for file in _files(path):
@@ -91,7 +92,7 @@ def _read(file: Path) -> dict[str, Any]:
     return data
 
 
-def _merge(config: ServerConfig, data: dict[str, Any]) -> None:
+def _merge(config: AgentConfig, data: dict[str, Any]) -> None:
     unsupported = [key for key in data if key != "server"]
     blocks = data.get("server", [])
     for block in blocks if isinstance(blocks, list) else [blocks]:

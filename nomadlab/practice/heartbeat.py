@@ -6,8 +6,8 @@ gets a ``node-update`` evaluation for every job with allocations there.
 The TTL is Nomad's: ``MinHeartbeatTTL`` (10s) scaled by ``MaxHeartbeatsPerSecond`` (50)
 for large clusters, plus a random stagger of up to the TTL itself, then
 ``HeartbeatGrace`` (10s) on the server's timer; an agent config's server block may set all
-three (:mod:`.config`). A practice node stops heartbeating only when
-a learner fails it (``/v1/practice/node/:id/fail``).
+three (:mod:`.config`). A practice node stops heartbeating only when a learner fails it
+(``/v1/practice/node/:id/fail``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 import random
 
 from nomadlab.practice import structs
-from nomadlab.practice.config import ServerConfig
+from nomadlab.practice.config import AgentConfig
 from nomadlab.practice.drainer import add_node_event
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.state import StateStore
@@ -38,10 +38,10 @@ class NodeHeartbeater:
     """The server's side: a timer per node, reset by each heartbeat."""
 
     def __init__(
-        self, store: StateStore, scheduler: Scheduler, config: ServerConfig | None = None
+        self, store: StateStore, scheduler: Scheduler, config: AgentConfig | None = None
     ) -> None:
         """``config``: the agent's server block; what it leaves unset is Nomad's default."""
-        config = config or ServerConfig()
+        config = config or AgentConfig()
         self.store = store
         self.scheduler = scheduler
         self.min_ttl = config.min_heartbeat_ttl or MIN_HEARTBEAT_TTL
