@@ -20,7 +20,14 @@ from conftest import raw_exec_job, register_echo, wait_for
 
 from nomadlab.practice import Agent
 from nomadlab.practice.reaper import children
-from nomadlab.practice.watchdog import AGENT_ID_VAR, _marked_by_psutil, marked
+from nomadlab.practice.watchdog import (
+    AGENT_ID_VAR,
+    HELPER_VAR,
+    _marked_by_psutil,
+    _owned_by_psutil,
+    marked,
+    owned_groups,
+)
 
 # The task forks a child that calls setsid() and forks the escapee, then exits: the escapee
 # is in no process group of the task's and its parent is gone.
@@ -191,6 +198,40 @@ def test_the_proc_listings_find_what_psutil_finds() -> None:
         assert sorted(_marked_by_psutil("marker-under-test")) == sorted(p.pid for p in kids)
     finally:
         for proc in [*kids, stranger]:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_watchdog_kills_only_the_listed_groups_that_are_still_the_agents() -> None:
+    """A listed group whose processes are gone frees its number, and another process may
+    lead a group of that number: another agent's task, or a learner's program. When the
+    agent stops, its watchdog kills the groups that still hold one of its processes, and
+    no other."""
+    agent_id = "watchdog-under-test"
+
+    def group(env: dict[str, str]) -> subprocess.Popen:
+        return subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)
+
+    task = group({**os.environ, AGENT_ID_VAR: agent_id})
+    worker = group({**os.environ, HELPER_VAR: agent_id})
+    other_agents = group({**os.environ, AGENT_ID_VAR: "another-agent"})
+    learners = group({k: v for k, v in os.environ.items() if k != AGENT_ID_VAR})
+    everyone = [task, worker, other_agents, learners]
+    listed = {p.pid for p in everyone}
+    try:
+        assert owned_groups(listed, agent_id) == {task.pid, worker.pid}
+        assert _owned_by_psutil(listed, agent_id) == {task.pid, worker.pid}
+        watchdog = subprocess.run(
+            [sys.executable, "-m", "nomadlab.practice.watchdog", agent_id],
+            input="".join(f"+{pid}\n" for pid in listed),
+            text=True,
+            timeout=60,
+        )
+        assert watchdog.returncode == 0
+        assert task.wait(10) == -signal.SIGKILL and worker.wait(10) == -signal.SIGKILL
+        assert other_agents.poll() is None and learners.poll() is None, "a stranger was killed"
+    finally:
+        for proc in everyone:
             proc.kill()
             proc.wait()
 

@@ -5,8 +5,8 @@ Nomad's executor keeps each task in a cgroup; the practice agent has three layer
 - a **watchdog process** (``watchdog.py``) learns each task's process group over a pipe
   *before* the task may run (the task waits at a gate until the agent has told the
   watchdog), and when the pipe closes (the agent exited, even by SIGKILL) kills every
-  group still listed, then every process carrying this agent's marker in its environment,
-  and removes the temporary data dir;
+  group still listed that still holds one of the agent's processes, then every process
+  carrying this agent's marker in its environment, and removes the temporary data dir;
 - the **marker**: every task inherits ``NOMADLAB_AGENT_ID``, so a task that double-forks and
   calls ``setsid()`` is still found, by the agent and by the watchdog;
 - on Linux the agent is a **child subreaper** (``prctl(PR_SET_CHILD_SUBREAPER)``): such an
@@ -32,11 +32,10 @@ from pathlib import Path
 
 import psutil
 
-from nomadlab.practice.watchdog import AGENT_ID_VAR, kill_process
+from nomadlab.practice.watchdog import AGENT_ID_VAR, HELPER_VAR, kill_process
 
 log = logging.getLogger("nomad.client.reaper")
 
-HELPER_VAR = "NOMADLAB_AGENT_HELPER"  # marks the agent's own worker processes, not tasks
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_INTERVAL = 1.0
 

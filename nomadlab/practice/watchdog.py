@@ -1,9 +1,12 @@
 """The reaper's watchdog process: it outlives the agent just long enough to clean up.
 
 It reads ``+pgid`` / ``-pgid`` lines from the agent on stdin. When stdin closes (the agent
-exited, even by SIGKILL) it kills every process group still listed, then every process
-carrying the agent's marker in its environment, and removes the agent's temporary data
-dir. One starts with every agent, so it imports little, and reads /proc itself on Linux.
+exited, even by SIGKILL) it kills every process group still listed that still holds one of
+the agent's processes, then every process carrying the agent's marker in its environment,
+and removes the agent's temporary data dir. A listed group whose processes are all gone
+has freed its number, which any new process may take: another agent's task, or a program
+of the learner's. One starts with every agent, so it imports little, and reads /proc
+itself on Linux.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from collections.abc import Iterable
 
 AGENT_ID_VAR = "NOMADLAB_AGENT_ID"
+HELPER_VAR = "NOMADLAB_AGENT_HELPER"  # marks the agent's own worker processes, not tasks
 
 
 def kill_process(pid: int) -> int:
@@ -37,6 +41,46 @@ def kill_groups(groups: Iterable[int]) -> None:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             continue
+
+
+def owned_groups(groups: set[int], agent_id: str) -> set[int]:
+    """Those of ``groups`` that hold a process carrying ``agent_id``'s marks (a task's, or
+    the agent's own workers'): the others are gone, their numbers free for anyone."""
+    marks = {f"{AGENT_ID_VAR}={agent_id}".encode(), f"{HELPER_VAR}={agent_id}".encode()}
+    if not os.path.isdir("/proc/self"):
+        return _owned_by_psutil(groups, agent_id)
+    owned: set[int] = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            pgid = int(fields[2])  # after the name: state, ppid, pgrp
+            if pgid not in groups or pgid in owned:
+                continue
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                entries = environ.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue  # gone, or not ours to read
+        if marks.intersection(entries):
+            owned.add(pgid)
+    return owned
+
+
+def _owned_by_psutil(groups: set[int], agent_id: str) -> set[int]:
+    import psutil
+
+    owned = set()
+    for proc in psutil.process_iter():
+        try:  # a process may be gone, or not ours to read
+            pgid = os.getpgid(proc.pid)
+            env = proc.environ() if pgid in groups else {}
+        except (psutil.Error, OSError):
+            continue
+        if agent_id in (env.get(AGENT_ID_VAR), env.get(HELPER_VAR)):
+            owned.add(pgid)
+    return owned
 
 
 def kill_marked(agent_id: str, quiet_rounds: int = 3, deadline: float = 5.0) -> None:
@@ -96,7 +140,7 @@ def main(argv: list[str]) -> None:
             groups.add(int(text[1:]))
         elif text[:1] == "-":
             groups.discard(int(text[1:]))
-    kill_groups(groups)
+    kill_groups(owned_groups(groups, agent_id))
     kill_marked(agent_id)
     for data_dir in data_dirs:
         shutil.rmtree(data_dir, ignore_errors=True)
