@@ -40,10 +40,11 @@ from nomadlab.practice.http import make_app
 from nomadlab.practice.http.handler import MAX_BODY
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
-from nomadlab.practice.reaper import HELPER_VAR, Reaper
+from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
+from nomadlab.practice.watchdog import HELPER_VAR
 
 log = logging.getLogger("nomad")
 

@@ -42,11 +42,12 @@ def load(paths: list[Path]) -> AgentConfig:
     config = AgentConfig()
     for path in paths:
         try:
-            for file in _files(path):
+            files = _files(path)
+            for file in files:
                 try:
                     _merge(config, _read(file))
                 except ConfigError as err:
-                    if not path.is_dir():
+                    if files == [path]:  # a file given itself: the prefix names it
                         raise
                     raise ConfigError(f"Error loading {file}: {err}") from None
                 config.files.append(str(file))

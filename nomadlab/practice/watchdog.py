@@ -46,9 +46,9 @@ def kill_groups(groups: Iterable[int]) -> None:
 def owned_groups(groups: set[int], agent_id: str) -> set[int]:
     """Those of ``groups`` that hold a process carrying ``agent_id``'s marks (a task's, or
     the agent's own workers'): the others are gone, their numbers free for anyone."""
-    marks = {f"{AGENT_ID_VAR}={agent_id}".encode(), f"{HELPER_VAR}={agent_id}".encode()}
     if not os.path.isdir("/proc/self"):
         return _owned_by_psutil(groups, agent_id)
+    marks = {f"{AGENT_ID_VAR}={agent_id}".encode(), f"{HELPER_VAR}={agent_id}".encode()}
     owned: set[int] = set()
     for name in os.listdir("/proc"):
         if not name.isdigit():
