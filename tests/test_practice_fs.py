@@ -4,10 +4,12 @@ huge files."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -15,17 +17,22 @@ import requests
 from conftest import raw_exec_job, wait_for
 
 from nomadlab.practice import Agent
+from nomadlab.practice.allocdir import AllocDir, FSError
 
 SECRET = "TOPSECRET-outside-the-allocation"
 INNER = "inner content"
 BIG_MB = 200
 SWAP_SECONDS = 12
+SWAP_READS = 300
 
 # The task: a FIFO, links out and dangling, a 200 MB file, then a file and a link to a file
-# outside swapped under the same name as fast as it can, for SWAP_SECONDS.
+# outside swapped under the same name as fast as it can, until SIGUSR1 (the test has read
+# enough) or for SWAP_SECONDS at most: the swapping keeps a core busy.
 TASK = f"""
-import os, sys, time
+import os, signal, sys, time
 a, secret = os.environ["NOMAD_ALLOC_DIR"], sys.argv[1]
+enough = []
+signal.signal(signal.SIGUSR1, lambda *_: enough.append(1))
 os.mkfifo(a + "/fifo")
 os.symlink(secret, a + "/outside")
 os.symlink(a + "/nowhere", a + "/dangling")
@@ -39,7 +46,7 @@ with open(a + "/inner", "w") as f:
 os.symlink(secret, a + "/swap")
 open(a + "/ready", "w").close()
 end = time.monotonic() + {SWAP_SECONDS}
-while time.monotonic() < end:
+while not enough and time.monotonic() < end:
     os.symlink(secret, a + "/tmp-link")
     os.replace(a + "/tmp-link", a + "/swap")
     with open(a + "/tmp-file", "w") as f:
@@ -92,14 +99,45 @@ def assert_no_host_path(agent: Agent, response: requests.Response) -> None:
     assert SECRET not in response.text
 
 
+@pytest.mark.parametrize("swapped_in", ["link out", "fifo", "directory"])
+def test_a_name_swapped_between_the_check_and_the_open_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped_in: str
+) -> None:
+    """The race below, made certain: the name changes right after the agent's lstat."""
+    root, secret = tmp_path / "alloc", tmp_path / "secret.txt"
+    root.mkdir()
+    secret.write_text(SECRET)
+    (root / "swap").write_text(INNER)
+    check = os.stat
+
+    def check_then_swap(name: str, **kwargs: object) -> os.stat_result:
+        monkeypatch.setattr(os, "stat", check)  # once
+        info = check(name, **kwargs)
+        (root / "swap").unlink()
+        if swapped_in == "link out":
+            (root / "swap").symlink_to(secret)
+        elif swapped_in == "fifo":
+            os.mkfifo(root / "swap")
+        else:
+            (root / "swap").mkdir()
+        return info
+
+    monkeypatch.setattr(os, "stat", check_then_swap)
+    with pytest.raises(FSError) as refused:
+        os.close(AllocDir(root).open("swap"))
+    assert refused.value.status == 400
+    assert SECRET not in refused.value.message and str(root) not in refused.value.message
+
+
 def test_a_symlink_swapped_under_a_read_never_leaks_the_outside_file(
     fs_alloc: tuple[Agent, str],
 ) -> None:
+    """The race live: the task swaps as fast as it can while the API reads."""
     agent, alloc_id = fs_alloc
     session = requests.Session()
     url = f"{agent.address}/v1/client/fs/cat/{alloc_id}"
     outcomes = {"read": 0, "refused": 0, "leaked": 0}
-    while not stat(agent, alloc_id, "alloc/swapped").ok:
+    for _ in range(SWAP_READS):
         response = session.get(url, params={"path": "alloc/swap"}, timeout=30)
         if SECRET in response.text:
             outcomes["leaked"] += 1
@@ -109,6 +147,10 @@ def test_a_symlink_swapped_under_a_read_never_leaks_the_outside_file(
         else:
             assert response.status_code in (400, 404), response.text
             outcomes["refused"] += 1
+    enough = {"Signal": "SIGUSR1", "Task": "t"}  # the task stops swapping
+    signal_url = f"{agent.address}/v1/client/allocation/{alloc_id}/signal"
+    session.post(signal_url, json=enough, timeout=30).raise_for_status()
+    wait_for(lambda: stat(agent, alloc_id, "alloc/swapped").ok, what="the swapping to stop")
     assert outcomes["leaked"] == 0, outcomes
     assert outcomes["read"] and outcomes["refused"], f"the race was not exercised: {outcomes}"
 
