@@ -187,6 +187,7 @@ def test_parsing_runs_off_the_event_loop(agent: Agent) -> None:
         leader = requests.get(f"{agent.address}/v1/status/leader", timeout=60)
         assert leader.status_code == 200
         answered_meanwhile += thread.is_alive()
+        time.sleep(0.05)  # a learner's pace, not a flood that would slow the parse
     thread.join()
     response = result["response"]
     assert response.status_code == 200, response.text[:500]
