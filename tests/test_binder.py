@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -47,9 +48,23 @@ def _install(venv: Path) -> None:
          "-r", "binder/requirements.txt"],
         cwd=ROOT, check=True, timeout=600,
     )  # fmt: skip
+    _borrow_byte_code(venv)
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("VIRTUAL_ENV", None)
     subprocess.run(["binder/postBuild"], cwd=ROOT, env=env, check=True, timeout=600)
+
+
+def _borrow_byte_code(venv: Path) -> None:
+    """pip on Binder compiles each package's byte-code as it installs it; uv does not, and
+    compiling all of them costs half a minute of CPU. The suite's own environment holds
+    byte-code of the same files (uv links both to one cache), so link it in. Python checks
+    each .pyc against its source's mtime and size: one that does not match is compiled again."""
+    ours = Path(sysconfig.get_paths()["purelib"])
+    theirs = venv / ours.relative_to(sys.prefix)  # the same Python made both
+    for cache in ours.rglob("__pycache__"):
+        package = theirs / cache.parent.relative_to(ours)
+        if package.is_dir():
+            shutil.copytree(cache, package / "__pycache__", copy_function=os.link)
 
 
 def _get(url: str) -> tuple[int, str, str]:
