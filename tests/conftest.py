@@ -169,8 +169,11 @@ def echo_variables(count: int = 1) -> str:
     return f'python = "{sys.executable}"\ncount = {count}\n'
 
 
-def register_echo(client: nomad.Nomad, count: int = 1, fast: bool = False) -> dict:
-    """Parse jobs/http-echo.nomad.hcl (or its fast variant) through the agent, register it."""
+def register_echo(
+    client: nomad.Nomad, count: int = 1, fast: bool = False, min_healthy_ns: int | None = None
+) -> dict:
+    """Parse jobs/http-echo.nomad.hcl (or its fast variant) through the agent, register it
+    (healthy after ``min_healthy_ns`` where a test reads a deployment's record, not its pace)."""
     parsed = client.jobs.request(
         "parse",
         method="post",
@@ -180,4 +183,7 @@ def register_echo(client: nomad.Nomad, count: int = 1, fast: bool = False) -> di
             "Variables": echo_variables(count),
         },
     ).json()
+    if min_healthy_ns is not None:
+        for group in parsed["TaskGroups"]:
+            group["Update"]["MinHealthyTime"] = min_healthy_ns
     return client.jobs.register_job({"Job": parsed})

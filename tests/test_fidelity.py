@@ -29,7 +29,7 @@ def successful_deployment(client: nomad.Nomad, job_id: str = "http-microservice"
 @pytest.fixture
 def echo_running(client: nomad.Nomad) -> dict[str, str]:
     """The tutorial's echo job deployed: the IDs the tutorial's endpoints are read with."""
-    register_echo(client, fast=True)
+    register_echo(client, fast=True, min_healthy_ns=300_000_000)
     deployment = successful_deployment(client)
     (alloc,) = client.job.get_allocations("http-microservice")
     return {
