@@ -199,7 +199,7 @@ def test_a_rolling_update_replaces_every_allocation_then_succeeds(client: nomad.
 
 
 def test_scaling_down_stops_the_highest_indexes_first(client: nomad.Nomad) -> None:
-    register_echo(client, count=3, fast=True)
+    register_echo(client, count=3, fast=True, min_healthy_ns=300_000_000)
     deployment_ends(client)
     scale(client, JOB, 1)
     remaining = wait_for(lambda: (r := live(client)) and len(r) == 1 and r)

@@ -156,7 +156,7 @@ def watchdog(agent: Agent) -> psutil.Process | None:
 
 def test_a_killed_watchdog_is_replaced_and_knows_every_task(started) -> None:
     agent, client, data_dir = started
-    register_echo(client, count=2, fast=True)
+    register_echo(client, count=2, fast=True, min_healthy_ns=300_000_000)
     wait_for(
         lambda: (
             (client.job.get_deployment("http-microservice") or {}).get("Status") == "successful"
