@@ -1,13 +1,26 @@
 """The scheduler's pure rules: when an allocation failed, reschedule delays and limits,
-constraints, distinct_hosts and the even-spread boost."""
+constraints, distinct_hosts and the even-spread boost; and dynamic port picks that no other
+practice agent on the host makes at the same moment."""
 
 from __future__ import annotations
 
+import random
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
-from nomadlab.practice.scheduler import failed_at, reschedule_allowed, reschedule_delay
+import pytest
+
+from nomadlab.practice.scheduler import failed_at, rank, reschedule_allowed, reschedule_delay
 from nomadlab.practice.scheduler.feasible import distinct_hosts_collision, first_unmet, meets
-from nomadlab.practice.scheduler.rank import even_spread_boost
+from nomadlab.practice.scheduler.rank import (
+    CLAIM_SECONDS,
+    HostClaims,
+    even_spread_boost,
+    pick_dynamic_port,
+    port_is_free,
+)
 
 SECOND = 1_000_000_000
 
@@ -116,3 +129,58 @@ def test_even_spread_prefers_the_least_used_value() -> None:
     assert even_spread_boost({"vm-1": 1}, "vm-1") == -1.0
     assert even_spread_boost({"vm-1": 2, "vm-2": 1}, "vm-1") == -1.0
     assert even_spread_boost({"vm-1": 2, "vm-2": 1}, "vm-2") == 1.0
+
+
+def free_dynamic_ports(n: int) -> list[int]:
+    ports = [p for p in range(31000, 32000) if port_is_free(p)]
+    assert len(ports) >= n, "the test needs free ports at the top of the dynamic range"
+    return random.sample(ports, n)
+
+
+def draws(monkeypatch: pytest.MonkeyPatch, *ports: int) -> Iterator[int]:
+    """Make the scheduler's random draws come out as ``ports``, in order."""
+    sequence = iter(ports)
+    monkeypatch.setattr(rank.random, "randint", lambda _lo, _hi: next(sequence))
+    return sequence
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="claims are Linux-only")
+def test_a_port_another_agent_on_the_host_just_picked_is_skipped_until_that_agent_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    taken, other = free_dynamic_ports(2)
+    claim = (
+        "import sys; from nomadlab.practice.scheduler.rank import CLAIMS; "
+        f"assert CLAIMS.claim({taken}); print('claimed', flush=True); sys.stdin.read()"
+    )
+    agent = subprocess.Popen(
+        [sys.executable, "-c", claim], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert agent.stdout.readline() == "claimed\n"
+        assert port_is_free(taken), "nothing listens there yet: only the claim says it is taken"
+        draws(monkeypatch, taken, other)
+        assert pick_dynamic_port(set()) == other
+    finally:
+        agent.communicate("")
+    draws(monkeypatch, taken)
+    assert pick_dynamic_port(set()) == taken, "the kernel drops an exited agent's claims"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="claims are Linux-only")
+def test_claims_lapse_once_a_task_has_had_ample_time_to_bind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = free_dynamic_ports(2)
+    mine, theirs = HostClaims(), HostClaims()
+    try:
+        assert mine.claim(first)
+        assert not theirs.claim(first)
+        later = time.monotonic() + CLAIM_SECONDS + 1
+        monkeypatch.setattr(rank.time, "monotonic", lambda: later)
+        assert mine.claim(second), "a new claim lets the lapsed ones go"
+        assert theirs.claim(first)
+        assert not theirs.claim(second)
+    finally:
+        mine.close()
+        theirs.close()

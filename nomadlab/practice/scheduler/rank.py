@@ -5,14 +5,19 @@ an allocation gets there (host ports, dynamic port picks, AllocatedResources).""
 from __future__ import annotations
 
 import copy
+import errno
 import random
 import socket
+import sys
+import time
 from collections import Counter
 
 from nomadlab.practice.scheduler.feasible import meets, resolve_target
 
 MIN_DYNAMIC_PORT = 20000
 MAX_DYNAMIC_PORT = 32000
+CLAIM_SECONDS = 60.0  # ample time for a task to start and bind the port it was given
+MAX_CLAIMS = 512
 
 
 def exhausted(metric: dict, dimension: str) -> None:
@@ -30,11 +35,51 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+class HostClaims:
+    """The dynamic ports this agent picked lately, claimed for the whole host under Linux
+    abstract socket names. A port is free on the host until its task binds it, so without
+    a claim a second practice agent on the host (another learner on a shared JupyterHub, a
+    parallel test) could pick it in that gap and one of the two tasks would fail to bind.
+    Nomad runs one client per host and needs none of this."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[float, socket.socket]] = {}  # oldest first
+
+    def claim(self, port: int) -> bool:
+        """Claim ``port``; False when another agent on the host claimed it lately."""
+        if not sys.platform.startswith("linux"):  # one agent per laptop elsewhere
+            return True
+        now = time.monotonic()
+        for old, (since, sock) in list(self._held.items()):
+            if now - since < CLAIM_SECONDS and len(self._held) < MAX_CLAIMS:
+                break
+            sock.close()
+            del self._held[old]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(f"\0nomadlab-dynamic-port-{port}")
+        except OSError as exc:
+            sock.close()
+            return exc.errno != errno.EADDRINUSE  # out of descriptors: pick it unclaimed
+        self._held[port] = (now, sock)
+        return True
+
+    def close(self) -> None:
+        """Let every claim go."""
+        for _, sock in self._held.values():
+            sock.close()
+        self._held.clear()
+
+
+CLAIMS = HostClaims()
+
+
 def pick_dynamic_port(used: set[int]) -> int:
-    """A random port from 20000–32000 that no allocation holds and the host has free."""
+    """A random port from 20000–32000 that no allocation holds, the host has free and no
+    other practice agent on the host picked lately."""
     for _ in range(200):
         port = random.randint(MIN_DYNAMIC_PORT, MAX_DYNAMIC_PORT)
-        if port not in used and port_is_free(port):
+        if port not in used and port_is_free(port) and CLAIMS.claim(port):
             return port
     raise RuntimeError("dynamic port selection failed: no free port in 20000-32000")
 
