@@ -60,12 +60,12 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Tests wait on timers as much as on CPU: run them on 6 workers, a notebook or a test file
+# Tests wait on timers as much as on CPU: run them on 7 workers, a notebook or a test file
 # per worker at a time, each notebook with an agent of its own, judged as git holds it.
 # More workers than cores keeps both cores busy while tests wait. Files start longest
 # first (tests/durations.json): --no-loadscope-reorder keeps that order, where xdist
 # would otherwise deal out the files with the most tests first.
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 7
 # One process collects first: it writes the byte-code of all that collection imports
 # (matplotlib, Jupyter's clients, the kit) once, where the workers starting together would
 # each compile it. On a fresh clone that costs 11 s and saves about 35 s of CPU (12 s of
