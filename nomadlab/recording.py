@@ -104,8 +104,9 @@ class Background:
         self.nomad.session.mount("https://", self._adapter)
         self.wait = wait
         self.stopping = threading.Event()
-        self.threads: list[threading.Thread] = []
+        self.threads: list[threading.Thread] = []  # started ones only
         self.errors: list[NomadLabError] = []
+        self._starting = threading.Lock()
 
     def get(self, endpoint: Any, *path: str, index: int = 0,
             params: dict[str, Any] | None = None) -> tuple[Any, int]:  # fmt: skip
@@ -146,15 +147,19 @@ class Background:
                 self.errors.append(NomadLabError(f"{name}: {type(exc).__name__}: {exc}"))
 
         thread = threading.Thread(target=run, name=name, daemon=True)
-        self.threads.append(thread)
-        thread.start()
+        with self._starting:  # a thread that stops the others meanwhile waits to see this one
+            thread.start()
+            self.threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop every thread: cut their blocking queries short and wait for them to end."""
+        """Stop every thread: cut their blocking queries short and wait for them to end.
+        One of the threads may call it, while the owner is still starting another."""
         self.stopping.set()
         self._adapter.cut()
+        with self._starting:
+            threads = list(self.threads)
         current = threading.current_thread()
-        for thread in self.threads:
+        for thread in threads:
             if thread is not current:
                 thread.join(timeout)
         self.nomad.session.close()

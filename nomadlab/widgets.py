@@ -386,9 +386,11 @@ class ScalePanel(widgets.VBox):
         except Exception as exc:  # never leave the panel busy on a surprise
             self.error = NomadLabError(f"Following the scale failed: {type(exc).__name__}: {exc}")
         finally:
-            background.stop()
-            self._enable(True)
-            self._done.set()
+            try:
+                background.stop()
+            finally:  # whatever stopping raised (kept in background.errors), the panel is free
+                self._enable(True)
+                self._done.set()
 
     def _follow_allocations(self, background: Background) -> None:
         index = 1

@@ -14,11 +14,11 @@ from conftest import task_processes
 from labkit import isolate, sleep_job
 
 import nomadlab
-from nomadlab import plots
+from nomadlab import plots, recording
 from nomadlab.errors import NomadLabError
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
-from nomadlab.recording import Recorder, _seconds, counts, desired
+from nomadlab.recording import Background, Recorder, _seconds, counts, desired
 
 agent, lab, job, no_threads_left = labkit.agent, labkit.lab, labkit.job, labkit.no_threads_left
 
@@ -104,6 +104,38 @@ def test_stop_is_prompt_idempotent_and_leaves_no_thread(lab: Lab, job: str) -> N
     assert "stopped" in repr(recording)
     with pytest.raises(NomadLabError, match="not running"):
         recording.wait_until(lambda s: s["desired"] == 1, timeout=1)
+
+
+def test_a_thread_may_stop_its_background_while_the_owner_starts_another(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scale panel's follower stops its background when the evaluation ends, which can
+    # be before the panel has started its second thread: that thread must be waited for,
+    # not joined before it starts (which raised, and left the panel busy for good).
+    background = Background(lab)
+    starting, stopped = threading.Event(), threading.Event()
+
+    class SlowToStart(threading.Thread):
+        def start(self) -> None:
+            if self.name == "second":
+                starting.set()
+                stopped.wait(1)  # the first thread stops everything meanwhile, if it can
+            super().start()
+
+    def first() -> None:
+        starting.wait(10)
+        try:
+            background.stop()
+        finally:
+            stopped.set()
+
+    monkeypatch.setattr(recording.threading, "Thread", SlowToStart)
+    background.start(first, "first")
+    background.start(lambda: background.get(background.nomad.agent, "self"), "second")
+    for thread in background.threads:
+        thread.join(10)
+    assert [t.name for t in background.threads] == ["first", "second"]
+    assert not background.alive and background.errors == []
 
 
 def test_a_job_registered_while_recording_and_wait_until(
