@@ -100,8 +100,10 @@ def deployment_ends(client: nomad.Nomad) -> dict:
 
 def test_registrations_follow_allocations(agent: Agent, client: nomad.Nomad) -> None:
     run(client, backend_hcl(count=2))
+    # Group services are registered before their task starts: wait for both to run too.
     found = wait_for(lambda: len(instances(agent)) == 2 and instances(agent), what="2 instances")
-    allocs = {a["ID"]: a for a in running(client)}
+    allocs = {a["ID"]: a for a in wait_for(lambda: len(running(client)) == 2 and running(client),
+                                          what="2 running allocations")}  # fmt: skip
     node = client.nodes.get_nodes()[0]
     for registration in found:
         alloc = client.allocation.get_allocation(registration["AllocID"])
