@@ -33,6 +33,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from nomadlab.contract import (
+    AGENT_ID_ENV,
+    AGENT_ID_META,
+    AGENT_RECORD,
+    DEFAULT_PORT,
+    home,
+    state_dir,
+)
 from nomadlab.errors import (
     NomadAPIError,
     NomadLabError,
@@ -41,19 +49,13 @@ from nomadlab.errors import (
     explain,
     say,
 )
-from nomadlab.jupyter_proxy import state_dir
 
 if TYPE_CHECKING:
     import nomad
 
 MODES = ("attach", "nomad", "practice")
-DEFAULT_PORT = 4646
 LOOPBACK = "127.0.0.1"
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-AGENT_ID_META = (
-    "nomadlab_agent_id"  # node meta echoing the id the kit chose at launch (an HCL identifier)
-)
-AGENT_ID_ENV = "NOMADLAB_KIT_AGENT_ID"  # how the practice agent (and the nomad stand-in) get it
 
 # Launches the agent in its own session and reports its pid, then exits: the agent is then
 # nobody's child in this process, so it never lingers as a zombie and outlives the kernel.
@@ -64,11 +66,6 @@ child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
 print(child.pid, flush=True)
 """
-
-
-def home() -> Path:
-    """The per-user directory holding the agent's state file, config and log."""
-    return Path(os.environ.get("NOMADLAB_HOME") or Path.home() / ".nomadlab")
 
 
 def private_dir() -> Path:
@@ -90,7 +87,7 @@ def write_private(path: Path, text: str) -> None:
 
 def state_file() -> Path:
     """Where the agent the kit started is recorded."""
-    return home() / "agent.json"
+    return home() / AGENT_RECORD
 
 
 @dataclass
@@ -334,7 +331,7 @@ def recorded() -> RunningAgent | None:
     try:
         return RunningAgent.from_json(json.loads(text))
     except (ValueError, TypeError) as exc:
-        aside = path.with_name("agent.json.bad")
+        aside = path.with_name(f"{AGENT_RECORD}.bad")
         with contextlib.suppress(OSError):
             os.replace(path, aside)
         print(

@@ -14,7 +14,7 @@ import pytest
 import requests
 from conftest import raw_exec_job, wait_for
 
-from nomadlab.jupyter_proxy import PROXY_HEADER, proxy_secret
+from nomadlab.contract import PROXY_HEADER, proxy_secret
 from nomadlab.practice import Agent
 
 

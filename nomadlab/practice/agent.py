@@ -26,7 +26,7 @@ from types import TracebackType
 
 import tornado.httpserver
 
-from nomadlab.jupyter_proxy import proxy_secret
+from nomadlab.contract import AGENT_ID_ENV, AGENT_ID_META, proxy_secret
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
 from nomadlab.practice.config import SECOND, AgentConfig, ConfigError
@@ -256,7 +256,7 @@ class PracticeAgent:
                 "Client": {
                     "Enabled": True,
                     # The kit's launch-time id, so that it can tell its agent from a forgery.
-                    "Meta": {"nomadlab_agent_id": os.environ.get("NOMADLAB_KIT_AGENT_ID", "")},
+                    "Meta": {AGENT_ID_META: os.environ.get(AGENT_ID_ENV, "")},
                     "NetworkInterface": "lo",
                     "MinDynamicPort": 20000,
                     "MaxDynamicPort": 32000,

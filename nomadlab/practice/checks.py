@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import tornado.httpclient
 
+from nomadlab.contract import format_duration
 from nomadlab.practice import structs
-from nomadlab.practice.jobspec.common import _go_duration
 
 if TYPE_CHECKING:
     from nomadlab.practice.client import AllocRunner
@@ -70,9 +70,9 @@ def nomad_check_error(check: dict) -> str:
             return f"missing required value {word}. {word.capitalize()} cannot be less than 1s"
         if value < SECOND:
             return (
-                f"interval ({_go_duration(value)}) cannot be lower than 1s"
+                f"interval ({format_duration(value)}) cannot be lower than 1s"
                 if field == "Interval"
-                else f"timeout ({_go_duration(value)}) is lower than required minimum timeout 1s"
+                else f"timeout ({format_duration(value)}) is lower than required minimum timeout 1s"
             )
     mode = check.get("AddressMode") or ""
     if mode == "auto":

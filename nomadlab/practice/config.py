@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nomadlab.practice.jobspec.common import SECOND, JobspecError, duration_ns
+from nomadlab.contract import SECOND
+from nomadlab.practice.jobspec.common import JobspecError, duration_ns
 
 #: What the practice agent reads, as Nomad spells it in the server block.
 SERVER_KEYS = ("heartbeat_grace", "min_heartbeat_ttl", "max_heartbeats_per_second")
 #: The classroom's heartbeat timers, which the kit's several-node practice agents run with.
-CLASSROOM = Path(__file__).with_name("classroom.hcl")
 
 
 class ConfigError(Exception):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from nomadlab.practice import cron
+from nomadlab import contract
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
 
@@ -81,7 +81,7 @@ class PeriodicDispatch:
     def _after(self, job: dict, now: float) -> float:
         periodic = job["Periodic"]
         specs = [periodic["Spec"]] if periodic.get("Spec") else periodic.get("Specs") or []
-        return cron.next_launch(specs, now, periodic.get("TimeZone") or "")
+        return contract.next_launch(specs, now, periodic.get("TimeZone") or "")
 
     def _running_children(self, job: dict) -> bool:
         return any(

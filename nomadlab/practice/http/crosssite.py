@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPServerRequest
 
-from nomadlab.jupyter_proxy import PROXY_HEADER
+from nomadlab.contract import PROXY_HEADER
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import tornado.web
 
+from nomadlab.contract import SECOND, parse_duration
 from nomadlab.practice import structs
 from nomadlab.practice.client import AllocRunner, Client
 from nomadlab.practice.deployments import DeploymentWatcher
@@ -27,11 +28,6 @@ from nomadlab.practice.structs.fields import complete
 
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0
-# Go's time.ParseDuration: an optional sign, then one or more decimal numbers each with a unit.
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-          "h": 3600.0}  # fmt: skip
-_MAX_DURATION = (2**63 - 1) * 1e-9
 _UINT = re.compile(r"[0-9]+")
 INT64 = (-(2**63), 2**63 - 1)
 # A request body larger than this gets a 413 (Nomad has no limit; Go's MaxBytesReader's text).
@@ -314,27 +310,10 @@ def parse_wait(value: str | None) -> float:
     if not value:
         return DEFAULT_WAIT
     try:
-        seconds = go_duration(value)
+        seconds = parse_duration(value) / SECOND
     except ValueError as exc:
         raise APIError(400, "Invalid wait time") from exc
     return min(max(seconds, 0.0), MAX_WAIT)
-
-
-def go_duration(text: str) -> float:
-    """Seconds of a duration in Go's time.ParseDuration grammar (``0``, ``-1.5h``, ``2m3s``)."""
-    body = text[1:] if text[:1] in "+-" else text
-    if body == "0":
-        return 0.0
-    total, position = 0.0, 0
-    while position < len(body):
-        match = _DURATION_PART.match(body, position)
-        if not match or match.group(1) in ("", "."):
-            raise ValueError(f"time: invalid duration {text!r}")
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if not body or total > _MAX_DURATION:
-        raise ValueError(f"time: invalid duration {text!r}")
-    return -total if text[:1] == "-" else total
 
 
 def listing(req: Request, table: str, struct: str) -> Read:

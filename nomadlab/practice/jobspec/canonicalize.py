@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from nomadlab.practice.jobspec.common import HOUR, MINUTE, SECOND, JobspecError, _fill
+from nomadlab.contract import HOUR, MINUTE, SECOND
+from nomadlab.practice.jobspec.common import JobspecError, _fill
 from nomadlab.practice.jobspec.schema import _check_shape
 
 # ---------------------------------------------------------------------------------------------

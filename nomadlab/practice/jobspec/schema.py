@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nomadlab.practice.jobspec.common import SECOND, JobspecError, _fill, duration_ns
+from nomadlab.contract import SECOND
+from nomadlab.practice.jobspec.common import JobspecError, _fill, duration_ns
 from nomadlab.practice.jobspec.diagnostics import suggestion
 
 

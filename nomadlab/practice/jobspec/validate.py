@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import os
 
-from nomadlab.practice import cron
+from nomadlab import contract
+from nomadlab.contract import SECOND, format_duration
 from nomadlab.practice.jobspec.canonicalize import _canonicalize_job
-from nomadlab.practice.jobspec.common import SECOND, _go_duration, format_errors
+from nomadlab.practice.jobspec.common import format_errors
 
 # ---------------------------------------------------------------------------------------------
 # Validate: structs.Job.Validate and the register-time checks (nomad/job_endpoint_hooks.go)
@@ -97,13 +98,13 @@ def _periodic_errors(job: dict) -> list[str]:
     if not spec and not specs:
         errors.append("Must specify a spec")
     zone = periodic.get("TimeZone") or ""
-    if zone and cron.zone(zone) is None:
+    if zone and contract.zone(zone) is None:
         errors.append(f'Invalid time zone "{zone}": unknown time zone {zone}')
     if periodic.get("SpecType") != "cron":
         errors.append(f'Unknown periodic specification type "{periodic.get("SpecType")}"')
     else:
         for expression in [spec] if spec else specs:
-            problem = cron.invalid(expression)
+            problem = contract.invalid_cron(expression)
             if problem:
                 errors.append(f'Invalid cron spec "{expression}": {problem}')
     return errors
@@ -169,11 +170,11 @@ def _restart_errors(policy: dict) -> list[str]:
     if attempts == 0 and mode != "fail":
         errors.append(f'Restart policy "{mode}" with {attempts} attempts is ambiguous')
     if interval < 5 * SECOND:
-        errors.append(f"Interval can not be less than 5s (got {_go_duration(interval)})")
+        errors.append(f"Interval can not be less than 5s (got {format_duration(interval)})")
     if attempts * delay > interval:
         errors.append(
             f"Nomad can't restart the TaskGroup {attempts} times in an interval of "
-            f"{_go_duration(interval)} with a delay of {_go_duration(delay)}"
+            f"{format_duration(interval)} with a delay of {format_duration(delay)}"
         )
     return errors
 
@@ -188,12 +189,12 @@ def _reschedule_errors(policy: dict) -> list[str]:
         errors.append("Interval must be a non zero value if Attempts > 0")
     if attempts > 0 and policy["Unlimited"]:
         errors.append(
-            f"Reschedule Policy with Attempts = {attempts}, Interval = {_go_duration(interval)}, "
-            "and Unlimited = true is ambiguous"
+            f"Reschedule Policy with Attempts = {attempts}, "
+            f"Interval = {format_duration(interval)}, and Unlimited = true is ambiguous"
         )
         errors.append("If Attempts >0, Unlimited cannot also be set to true")
     if delay < 5 * SECOND:
-        errors.append(f"Delay cannot be less than 5s (got {_go_duration(delay)})")
+        errors.append(f"Delay cannot be less than 5s (got {format_duration(delay)})")
     if policy["DelayFunction"] not in _DELAY_FUNCTIONS:
         choices = " ".join(f'"{f}"' for f in _DELAY_FUNCTIONS)
         errors.append(
@@ -201,14 +202,14 @@ def _reschedule_errors(policy: dict) -> list[str]:
         )
     if policy["DelayFunction"] != "constant":
         if policy["MaxDelay"] < 5 * SECOND:
-            errors.append(f"Max Delay cannot be less than 5s (got {_go_duration(delay)})")
+            errors.append(f"Max Delay cannot be less than 5s (got {format_duration(delay)})")
         if policy["MaxDelay"] < delay:
             errors.append(
-                f"Max Delay cannot be less than Delay {_go_duration(delay)} "
-                f"(got {_go_duration(policy['MaxDelay'])})"
+                f"Max Delay cannot be less than Delay {format_duration(delay)} "
+                f"(got {format_duration(policy['MaxDelay'])})"
             )
     if not policy["Unlimited"] and interval < 15 * SECOND:
-        errors.append(f"Interval cannot be less than 15s (got {_go_duration(interval)})")
+        errors.append(f"Interval cannot be less than 15s (got {format_duration(interval)})")
     return errors
 
 
@@ -226,24 +227,24 @@ def _update_errors(update: dict) -> list[str]:
         errors.append("Auto Promote requires a Canary count greater than zero")
     if min_healthy < 0:
         errors.append(
-            f"Minimum healthy time may not be less than zero: {_go_duration(min_healthy)}"
+            f"Minimum healthy time may not be less than zero: {format_duration(min_healthy)}"
         )
     if healthy <= 0:
-        errors.append(f"Healthy deadline must be greater than zero: {_go_duration(healthy)}")
+        errors.append(f"Healthy deadline must be greater than zero: {format_duration(healthy)}")
     if progress < 0:
-        errors.append(f"Progress deadline must be zero or greater: {_go_duration(progress)}")
+        errors.append(f"Progress deadline must be zero or greater: {format_duration(progress)}")
     if min_healthy >= healthy:
         errors.append(
             "Minimum healthy time must be less than healthy deadline: "
-            f"{_go_duration(min_healthy)} > {_go_duration(healthy)}"
+            f"{format_duration(min_healthy)} > {format_duration(healthy)}"
         )
     if progress != 0 and healthy >= progress:
         errors.append(
             "Healthy deadline must be less than progress deadline: "
-            f"{_go_duration(healthy)} > {_go_duration(progress)}"
+            f"{format_duration(healthy)} > {format_duration(progress)}"
         )
     if update["Stagger"] <= 0:
-        errors.append(f"Stagger must be greater than zero: {_go_duration(update['Stagger'])}")
+        errors.append(f"Stagger must be greater than zero: {format_duration(update['Stagger'])}")
     return errors
 
 
@@ -344,8 +345,8 @@ def _task_errors(task: dict, group: dict, job: dict) -> list[str]:
         errors.append("KillTimeout must be a positive value")
     elif job["Type"] == "service" and update and 0 < update["ProgressDeadline"] < kill_timeout:
         errors.append(
-            f"KillTimout ({_go_duration(kill_timeout)}) longer than the group's "
-            f"ProgressDeadline ({_go_duration(update['ProgressDeadline'])})"
+            f"KillTimout ({format_duration(kill_timeout)}) longer than the group's "
+            f"ProgressDeadline ({format_duration(update['ProgressDeadline'])})"
         )
     errors += _service_errors(task.get("Services"))
     if resource_errors := _resource_errors(task["Resources"]):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from nomadlab.contract import format_duration
 from nomadlab.monitor import format_alloc_metrics
 from nomadlab.node_status import FULL_ID, ibytes, stamp
 from nomadlab.terminal import format_kv, format_list, format_time, limit, parse_time
@@ -79,18 +80,10 @@ def format_alloc_basic(
             ("Evaluated Nodes", metrics.get("NodesEvaluated", 0)),
             ("Filtered Nodes", metrics.get("NodesFiltered", 0)),
             ("Exhausted Nodes", metrics.get("NodesExhausted", 0)),
-            ("Allocation Time", go_duration(metrics.get("AllocationTime") or 0)),
+            ("Allocation Time", format_duration(metrics.get("AllocationTime") or 0)),
             ("Failures", metrics.get("CoalescedFailures", 0)),
         ]
     return format_kv(basic)
-
-
-def go_duration(ns: int) -> str:
-    """A short Go time.Duration string: ``0s``, ``312.5µs``, ``4.2ms``, ``1.5s``."""
-    for unit, size in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= size:
-            return f"{ns / size:g}{unit}"
-    return f"{ns}ns" if ns else "0s"
 
 
 def format_addresses(alloc: dict[str, Any]) -> str:

@@ -9,20 +9,6 @@ from typing import Any
 from nomadlab.results import allocation_table
 from nomadlab.terminal import format_kv, format_list, format_time, limit, parse_time
 
-FULL_ID = 36
-
-
-def ibytes(size: float) -> str:
-    """go-humanize's IBytes: ``64 MiB``, ``7.8 GiB``."""
-    if size < 1024:
-        return f"{int(size)} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        size /= 1024
-        if size < 1024 or unit == "EiB":
-            break
-    return f"{size:.1f} {unit}" if size < 10 else f"{size:.0f} {unit}"
-
-
 def stamp(value: Any, empty: str = "") -> str:
     """A Nomad time (RFC 3339 or Unix ns) as the CLI prints it; ``empty`` for the zero time."""
     moment = parse_time(value)

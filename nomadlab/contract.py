@@ -1,0 +1,168 @@
+"""What the kit and the practice agent agree on, and the only kit module the agent imports.
+
+The kit starts the practice agent as a program; the two meet in files and names (the state
+dir, the proxy secret and its header, the agent id) and in the formats Nomad's CLI and
+server both speak (Go durations, cron specs). Each is defined here once. This module
+imports nothing else of the kit's, so either side can import it without reaching the
+other's internals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from datetime import datetime, timezone, tzinfo
+from fractions import Fraction
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# -- Files and names ---------------------------------------------------------------------------
+
+HOME_ENV = "NOMADLAB_HOME"  # the kit's per-user state dir; default ~/.nomadlab
+AGENT_RECORD = "agent.json"  # the agent the kit started: address, pid, mode, agent id
+SECRET_FILE = "proxy-secret"
+PROXY_HEADER = "X-Nomadlab-Proxy"  # what the kit's Jupyter proxy entry adds, with the secret
+AGENT_ID_ENV = "NOMADLAB_KIT_AGENT_ID"  # how a launched agent learns the id the kit chose
+AGENT_ID_META = "nomadlab_agent_id"  # the node meta key an agent echoes that id in
+DEFAULT_PORT = 4646
+
+
+def home() -> Path:
+    """The kit's state dir (``$NOMADLAB_HOME``, default ``~/.nomadlab``), not created."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".nomadlab")
+
+
+def state_dir(path: Path | None = None) -> Path:
+    """``path`` (default :func:`home`), created 0700."""
+    path = path or home()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def proxy_secret(path: Path | None = None) -> str:
+    """The secret the proxy entry sends and the agent expects, in the state dir ``path``;
+    created 0600 if absent or too short to be the kit's (written by hand)."""
+    file = state_dir(path) / SECRET_FILE
+    try:
+        secret = file.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if len(secret) >= 32:
+        return secret
+    tmp = file.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    if secret:
+        os.replace(tmp, file)
+    else:
+        with contextlib.suppress(FileExistsError):  # another process created it first: theirs
+            os.link(tmp, file)
+        os.unlink(tmp)
+    return file.read_text().strip()
+
+
+# -- Go durations (time.ParseDuration and time.Duration.String) --------------------------------
+
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,  # U+00B5 micro sign
+    "μs": 1_000,  # U+03BC Greek mu
+    "ms": 1_000_000,
+    "s": SECOND,
+    "m": MINUTE,
+    "h": HOUR,
+}
+_PART = re.compile(r"(\d*\.?\d*)([^\d.]*)")
+_MAX_NS = 2**63 - 1
+
+
+def parse_duration(text: str) -> int:
+    """Nanoseconds of a Go duration (``0``, ``90s``, ``-1.5h``, ``2m3s``); ValueError with
+    Go's text for anything time.ParseDuration refuses, overflow included."""
+    sign, rest = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
+    if rest == "0":
+        return 0
+    if not rest:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total, pos = Fraction(0), 0
+    while pos < len(rest):
+        match = _PART.match(rest, pos)
+        number, unit = match[1], match[2]
+        if number in ("", "."):
+            raise ValueError(f'time: invalid duration "{text}"')
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        if unit not in _UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        total += Fraction(number) * _UNITS[unit]
+        pos = match.end()
+    if total > _MAX_NS:
+        raise ValueError(f'time: invalid duration "{text}"')
+    return sign * int(total)
+
+
+def format_duration(ns: int | float) -> str:
+    """Go's time.Duration.String(): ``0s``, ``500ms``, ``312.5µs``, ``1m30s``, ``1h0m0s``."""
+    ns = int(ns)
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-" if ns < 0 else ""), abs(ns)
+    if ns < SECOND:
+        unit, size = next((u, s) for u, s in (("ms", 10**6), ("µs", 10**3), ("ns", 1)) if ns >= s)
+        return f"{sign}{_decimal(ns, size)}{unit}"
+    hours, rest = divmod(ns, HOUR)
+    minutes, rest = divmod(rest, MINUTE)
+    text = f"{_decimal(rest, SECOND)}s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
+
+
+def _decimal(value: int, size: int) -> str:
+    whole, fraction = divmod(value, size)
+    digits = str(fraction).rjust(len(str(size)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
+# -- Cron specs of periodic jobs (Nomad: hashicorp/cronexpr; here croniter) ---------------------
+# croniter (and dateutil under it) is imported on first use: every agent process imports this
+# module, few jobs are periodic.
+
+
+def zone(name: str) -> tzinfo | None:
+    """The time zone ``name`` names (UTC for ""), or None when there is none of that name."""
+    if not name or name == "UTC":
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def invalid_cron(expression: str) -> str:
+    """Why ``expression`` is not a cron spec, or "" when it is one."""
+    from croniter import croniter
+    from croniter.croniter import CroniterError
+
+    try:
+        croniter(expression)
+    except (CroniterError, ValueError, KeyError) as exc:
+        return str(exc) or "syntax error"
+    return ""
+
+
+def next_launch(expressions: list[str], after: float, zone_name: str = "") -> float:
+    """The earliest launch of any of ``expressions`` strictly after ``after`` (Unix seconds)."""
+    from croniter import croniter
+
+    start = datetime.fromtimestamp(after, tz=zone(zone_name) or timezone.utc)
+    return min(croniter(e, start).get_next(float) for e in expressions)
