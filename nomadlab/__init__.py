@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "start": ("nomadlab.lab", "start"),
     "Lab": ("nomadlab.lab", "Lab"),
-    "watch": ("nomadlab.recording", "watch"),
+    "watch": ("nomadlab.lab", "watch"),
     "check": ("nomadlab.exercises", "check"),
     "checkpoint": ("nomadlab.exercises", "checkpoint"),
 }

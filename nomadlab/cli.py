@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from nomadlab.contract import SECOND, parse_duration
 
 if TYPE_CHECKING:
     from nomadlab.lab import Lab
@@ -130,7 +131,7 @@ def _variables(items: list[str]) -> dict[str, str] | None:
 
 def job_plan(argv: list[str]) -> int:
     """``nomadlab job plan [-var key=value]... FILE``: exit 1 if allocations would change."""
-    from nomadlab.plan import plan_exit_code
+    from nomadlab.command.job_plan import plan_exit_code
 
     parser = _parser("nomadlab job plan", "nomadlab job plan [-var key=value]... FILE")
     parser.add_argument("-var", "--var", action="append", default=[], metavar="key=value")
@@ -269,18 +270,6 @@ def checkpoint(argv: list[str]) -> int:
     return 0
 
 
-def go_duration(text: str) -> float:
-    """Seconds in a Go duration (``90s``, ``1m30s``, ``1h``, ``-1s``), as ``-deadline`` takes."""
-    match = re.fullmatch(r"(-?)((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)", text.strip())
-    if not match:
-        raise ValueError(f'time: invalid duration "{text}"')
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-    total = sum(
-        float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
-    )
-    return -total if match.group(1) else total
-
-
 def node_status(argv: list[str]) -> int:
     """``nomadlab node status [-verbose] [NODE]``."""
     parser = _parser("nomadlab node status", "nomadlab node status [-verbose] [NODE]")
@@ -315,7 +304,7 @@ def node_drain(argv: list[str]) -> int:
         deadline = 0.0
     elif args.deadline is not None:
         try:
-            deadline = go_duration(args.deadline)
+            deadline = parse_duration(args.deadline) / SECOND
         except ValueError as exc:
             return _fail(f"Failed to parse deadline {args.deadline!r}: {exc}")
     _lab().node_drain(
@@ -476,7 +465,7 @@ def deployment_by_prefix(lab: Lab, prefix: str) -> dict:
 
 def deployment_status(argv: list[str]) -> int:
     """``nomadlab deployment status ID``."""
-    from nomadlab.monitor import format_deployment
+    from nomadlab.command.deployment_status import format_deployment
 
     parser = _parser("nomadlab deployment status", "nomadlab deployment status ID")
     parser.add_argument("id")
@@ -585,7 +574,7 @@ def _dispatch(argv: list[str]) -> int:
         except KeyboardInterrupt:
             return 130
     if command == "agent":
-        from nomadlab.practice.agent import main as agent_main
+        from nomadlab.practice import main as agent_main
 
         return agent_main(rest)
     if command == "lab":

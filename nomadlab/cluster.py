@@ -8,23 +8,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from nomadlab.alloc_status import format_alloc_status
-from nomadlab.errors import NomadAPIError, NomadLabError
-from nomadlab.monitor import Monitor
-from nomadlab.node_status import (
+from nomadlab.command.alloc_status import format_alloc_status
+from nomadlab.command.helpers import format_time, limit, parse_time
+from nomadlab.command.node_status import (
     allocs_stopped,
     drain_messages,
     format_node_list,
     format_node_status,
 )
+from nomadlab.errors import NomadAPIError, NomadLabError
+from nomadlab.monitor import Monitor
 from nomadlab.results import RunResult, Text, allocation_table
-from nomadlab.terminal import Ui, format_time, limit, parse_time
-
-if TYPE_CHECKING:
-    from nomadlab.lab import Lab
+from nomadlab.terminal import Ui
 
 T = TypeVar("T")
 SECOND = 1_000_000_000
@@ -287,70 +284,6 @@ class ClusterVerbs:
     def _say(self, text: str) -> Text:
         self._ui().line(text)
         return Text(text)
-
-
-def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
-    """A Lab on a cluster with at least ``nodes`` nodes, for the notebooks about several.
-
-    ``lab`` itself on a real cluster, or on a practice agent that has them; otherwise a Lab
-    on a practice agent with ``nodes`` simulated nodes on a free port and the classroom's
-    heartbeat timers (``nomadlab/practice/classroom.hcl``), which ``stop_agent()`` stops
-    (the kit's own agent keeps running). One such agent is recorded
-    under ``NOMADLAB_HOME`` and reused while it runs, so an interrupted notebook run again
-    leaves no second one behind.
-    """
-    import json
-
-    import psutil
-
-    from nomadlab import agent as agents
-    from nomadlab.lab import Lab
-    from nomadlab.practice import Agent
-    from nomadlab.practice.config import CLASSROOM
-
-    found = recorded_nodes(lab, nodes)
-    if found is not None:
-        return found
-    log = agents.home() / f"agent-{nodes}-nodes.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    practice = Agent(http_port=None, nodes=nodes, log_file=log, config=[CLASSROOM]).start()
-    running = agents.RunningAgent(
-        mode="practice",
-        address=practice.address,
-        pid=practice.pid,
-        create_time=psutil.Process(practice.pid).create_time(),
-        log_file=log,
-        started_by_kit=True,
-        practice=True,
-        command=practice.command(),  # so that stop_agent() can prove it is the kit's
-    )
-    _record(nodes).write_text(json.dumps(running.to_json(), indent=2) + "\n")
-    return Lab(running, quiet=lab.quiet)
-
-
-def _record(nodes: int) -> Path:
-    from nomadlab import agent as agents
-
-    return agents.home() / f"agent-{nodes}-nodes.json"
-
-
-def recorded_nodes(lab: Lab, nodes: int = 3) -> Lab | None:
-    """What ``several_nodes(lab, nodes)`` returns, without starting anything: ``lab`` on a
-    real cluster or a practice agent with the nodes, the recorded practice agent while it
-    runs, else None. For checkers that look where a notebook's exercise ran."""
-    import json
-
-    from nomadlab import agent as agents
-    from nomadlab.lab import Lab
-
-    if not (lab.agent.practice or lab.mode == "practice") or len(lab.nodes()) >= nodes:
-        return lab
-    record = _record(nodes)
-    if record.exists():
-        running = agents.RunningAgent.from_json(json.loads(record.read_text()))
-        if agents._process(running.pid, running.create_time) is not None:
-            return Lab(running, quiet=lab.quiet)
-    return None
 
 
 def until(condition: Callable[[], T], timeout: float = 120.0, what: str = "it") -> T:

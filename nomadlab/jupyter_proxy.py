@@ -12,48 +12,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-PROXY_HEADER = "X-Nomadlab-Proxy"
-SECRET_FILE = "proxy-secret"
-DEFAULT_PORT = 4646
-
-
-def state_dir(home: Path | None = None) -> Path:
-    """The kit's state dir (``$NOMADLAB_HOME``, default ``~/.nomadlab``), created 0700."""
-    path = home or Path(os.environ.get("NOMADLAB_HOME") or Path.home() / ".nomadlab")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-def proxy_secret(home: Path | None = None) -> str:
-    """The secret the proxy entry sends and the agent expects; created 0600 if absent."""
-    path = state_dir(home) / SECRET_FILE
-    try:
-        secret = path.read_text().strip()
-    except FileNotFoundError:
-        secret = ""
-    if len(secret) >= 32:
-        return secret
-    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
-    if secret:  # too short to be ours (written by hand): replace it
-        os.replace(tmp, path)
-    else:
-        with contextlib.suppress(FileExistsError):  # another process created it first: theirs
-            os.link(tmp, path)
-        os.unlink(tmp)
-    return path.read_text().strip()
+from nomadlab.contract import AGENT_RECORD, DEFAULT_PORT, PROXY_HEADER, proxy_secret, state_dir
 
 
 def agent_port(home: Path | None = None) -> int:
     """The port of the agent the kit runs: its record, else ``NOMADLAB_PORT``, else 4646."""
-    record = (home or state_dir()) / "agent.json"
+    record = (home or state_dir()) / AGENT_RECORD
     with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
         port = urlsplit(json.loads(record.read_text())["address"]).port
         if port:
@@ -74,3 +42,17 @@ def setup_nomad() -> dict[str, Any]:
         "launcher_entry": {"enabled": True, "title": "Nomad UI", "path_info": "nomad/ui/"},
         "new_browser_tab": True,
     }
+
+
+def jupyter_proxy_url(address: str) -> str | None:
+    """The UI's path through the Jupyter server this kernel runs behind, if it runs behind
+    JupyterHub or Binder (which set ``JUPYTERHUB_SERVICE_PREFIX``), on the browser's own
+    origin: the kit's ``nomad/`` entry when it leads to this agent (the only way past the
+    agent's cross-site rule when Jupyter's host is not loopback), else the generic
+    ``proxy/<port>/``."""
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    port = urlsplit(address).port
+    if not prefix or port is None:
+        return None
+    entry = "nomad" if agent_port() == port else f"proxy/{port}"
+    return f"{prefix.rstrip('/')}/{entry}/ui/"

@@ -8,10 +8,8 @@ scale``, ``stop`` is ``nomad job stop``; ``allocations``, ``addresses``/``url``,
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +17,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import psutil
+
 from nomadlab import agent as agents
 from nomadlab import discovery
-from nomadlab import plan as plans
 from nomadlab.agent import RunningAgent
+from nomadlab.allocations import group_tasks, host_ports, pick_label
 from nomadlab.cluster import ClusterVerbs
+from nomadlab.command import job_history, job_plan, service_info
+from nomadlab.command.alloc_fs import format_alloc_dir
+from nomadlab.command.helpers import limit
 from nomadlab.errors import (
     DeploymentFailed,
     JobNotUpdated,
@@ -33,85 +36,19 @@ from nomadlab.errors import (
     api_errors,
     say,
 )
-from nomadlab.monitor import (
-    Monitor,
-    Outcome,
-    awaits_promotion,
-    format_alloc_metrics,
-    unhealthy_reason,
-)
+from nomadlab.jobfiles import declares_variable, find_jobspec, hcl_value
+from nomadlab.jupyter_proxy import jupyter_proxy_url
+from nomadlab.monitor import Monitor, Outcome, awaits_promotion, unhealthy_reason
+from nomadlab.placement import placement_advice
+from nomadlab.practice import CLASSROOM
+from nomadlab.recording import WAIT, Recorder
 from nomadlab.results import JobList, JobStatus, RunResult, Table, Text, allocation_table
-from nomadlab.terminal import Ui, default_ui, format_alloc_dir, limit
+from nomadlab.terminal import Ui, default_ui
 
 ENFORCE_INDEX = "Enforcing job modify index"
-KIT_ROOT = Path(__file__).resolve().parent.parent
-RAW_EXEC_JOB = "jobs/http-echo.nomad.hcl"
 # The practice agent parses in a worker process; on a busy machine the first one takes seconds
 # to start, so a parse waits longer than other calls before it counts as unanswered.
 PARSE_TIMEOUT = 60.0
-
-
-def find_jobspec(path: str | os.PathLike[str]) -> Path:
-    """Find a jobspec as given, else relative to a parent of the cwd or the kit's checkout.
-
-    Notebooks run in ``notebooks/`` and the tour from anywhere, yet both say ``jobs/...``.
-    """
-    given = Path(path).expanduser()
-    candidates = [given]
-    if not given.is_absolute():
-        candidates += [parent / given for parent in Path.cwd().parents[:3]]
-        candidates.append(KIT_ROOT / given)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    folder = next((c.parent for c in candidates if c.parent.is_dir()), KIT_ROOT / "jobs")
-    jobs = sorted(p.name for p in folder.glob("*") if p.suffix in (".nomad", ".hcl"))
-    there = f"The jobs in {folder}: {', '.join(jobs)}." if jobs else f"{folder} holds no jobspec."
-    near = difflib.get_close_matches(given.name, jobs, n=1)
-    example = str(given.parent / (near or jobs or ["http-echo.nomad.hcl"])[0])
-    raise NomadLabError(
-        f"No jobspec at {str(given)!r}. {there} "
-        + say(f"Did you mean lab.run({example!r})?", f"Did you mean nomadlab job run {example}?")
-    )
-
-
-def hcl_value(value: Any) -> str:
-    """A Python value as an HCL literal for a variables file (what ``-var`` sends)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(hcl_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return (
-            "{ "
-            + ", ".join(f"{json.dumps(str(k))} = {hcl_value(v)}" for k, v in value.items())
-            + " }"
-        )
-    text = json.dumps(str(value), ensure_ascii=False)
-    return text.replace("${", "$${").replace("%{", "%%{")
-
-
-def declares_variable(hcl: str, name: str) -> bool:
-    """True when the jobspec has a ``variable "name"`` block."""
-    return re.search(rf'^\s*variable\s+"{re.escape(name)}"\s*\{{', hcl, re.MULTILINE) is not None
-
-
-def jupyter_proxy_url(address: str) -> str | None:
-    """The UI's path through the Jupyter server this kernel runs behind, if it runs behind
-    JupyterHub or Binder (which set ``JUPYTERHUB_SERVICE_PREFIX``), on the browser's own
-    origin: the kit's ``nomad/`` entry when it leads to this agent (the only way past the
-    agent's cross-site rule when Jupyter's host is not loopback), else the generic
-    ``proxy/<port>/``."""
-    from nomadlab.jupyter_proxy import agent_port
-
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-    port = urlsplit(address).port
-    if not prefix or port is None:
-        return None
-    entry = "nomad" if agent_port() == port else f"proxy/{port}"
-    return f"{prefix.rstrip('/')}/{entry}/ui/"
 
 
 def _is_loopback(address: str) -> bool:
@@ -255,7 +192,9 @@ class Lab(ClusterVerbs):
         outcome = self._monitor(ui).monitor(eval_id, timeout)
         if outcome.failed_allocs:
             result = self._result(job.get("ID", ""), outcome, "", job, check=False)
-            raise PlacementFailed(self._placement_advice(job, outcome), result)
+            mode = "practice" if self.agent.practice else self.mode
+            advice = placement_advice(job, outcome, mode, self._driver_available)
+            raise PlacementFailed(advice, result)
         evaluation = outcome.evaluation
         if evaluation.get("Status") != "complete":
             log = (
@@ -309,77 +248,6 @@ class Lab(ClusterVerbs):
                 result,
             )
         return result
-
-    def _placement_advice(self, job: dict[str, Any], outcome: Outcome) -> str:
-        """One paragraph: what the scheduler could not do and what the learner can do."""
-        job_id = job.get("ID", "")
-        groups = {g.get("Name"): g for g in job.get("TaskGroups") or []}
-        reasons, missing = [], []
-        for name in sorted(outcome.failed_allocs):
-            metrics = outcome.failed_allocs[name]
-            lines = " ".join(x.strip().lstrip("* ") for x in format_alloc_metrics(metrics, ""))
-            reasons.append(f'task group "{name}": {lines}')
-            if any("missing drivers" in c for c in metrics.get("ConstraintFiltered") or {}):
-                for task in groups.get(name, {}).get("Tasks") or []:
-                    if task.get("Driver") and task["Driver"] not in missing:
-                        missing.append(task["Driver"])
-        missing = [d for d in missing if not self._driver_available(d)] or missing
-        text = f'Nomad could not place job "{job_id}" ({"; ".join(reasons)}).'
-        if "docker" in missing:
-            text += " Its task uses the docker driver, and no node can run Docker containers: "
-            if self.agent.practice or self.mode == "practice":
-                text += (
-                    "the practice agent runs no containers. To run this job, install Nomad "
-                    "and Docker and start the real `nomad agent -dev` ("
-                    + say(
-                        "lab.stop_agent(), then nomadlab.start()",
-                        "`nomadlab agent stop`, then `nomadlab agent start`",
-                    )
-                    + " finds the nomad binary), or run"
-                )
-            elif self.mode == "attach":
-                text += (
-                    "no node of the cluster at NOMAD_ADDR has a running Docker engine. Ask "
-                    "its operator to start Docker on a node, or run"
-                )
-            else:
-                text += (
-                    "the Docker engine is not installed or not running here. Start Docker "
-                    "(Docker Desktop, or `sudo systemctl start docker`) and restart the agent "
-                    "("
-                    + say(
-                        "lab.stop_agent(), then nomadlab.start()",
-                        "`nomadlab agent stop`, then `nomadlab agent start`",
-                    )
-                    + ") so it detects the engine, or run"
-                )
-            text += " the same http-echo service with the raw_exec driver instead: " + say(
-                f'lab.run("{RAW_EXEC_JOB}") (`nomadlab job run {RAW_EXEC_JOB}` in a terminal).',
-                f"`nomadlab job run {RAW_EXEC_JOB}`.",
-            )
-        elif missing:
-            drivers = ", ".join(f'"{d}"' for d in missing)
-            text += (
-                f" Its tasks use the {drivers} driver, which no node has enabled and healthy "
-                + say(
-                    "(see lab.nomad.nodes.get_nodes() → Drivers)",
-                    "(see `nomad node status -verbose <node>` → Drivers)",
-                )
-                + ". Use a driver the nodes offer, "
-                "such as raw_exec on a dev agent."
-            )
-        else:
-            text += (
-                " No node had room or matched the job's constraints. Lower the job's "
-                "resources or count, relax its constraints, or add capacity."
-            )
-        text += (
-            " The job stays registered with a blocked evaluation, waiting for a node that "
-            "fits; "
-            + say(f'lab.stop("{job_id}", purge=True)', f"`nomadlab job stop -purge {job_id}`")
-            + " removes it."
-        )
-        return text
 
     def _driver_available(self, driver: str) -> bool:
         try:
@@ -451,7 +319,7 @@ class Lab(ClusterVerbs):
         """Port label → (host IP, port) from the allocation's own AllocatedResources."""
         with self._api():
             alloc = self.nomad.allocation.get_allocation(alloc_id)
-        return alloc_ports(alloc)
+        return host_ports(alloc)
 
     def addresses(self, job: str, port: str | None = None) -> list[str]:
         """``http://ip:port`` of each running allocation's ``port`` label.
@@ -469,7 +337,7 @@ class Lab(ClusterVerbs):
             )
         for alloc in sorted(running, key=lambda a: a.get("Name", "")):
             ports = self._ports(alloc["ID"])
-            label = _pick_label(ports, port, job)
+            label = pick_label(ports, port, job)
             ip, number = ports[label]
             host = f"[{ip}]" if ":" in ip else ip
             urls.append(f"http://{host}:{number}")
@@ -499,7 +367,7 @@ class Lab(ClusterVerbs):
     def logs(self, alloc_or_job: str, task: str | None = None, type: str = "stdout") -> Text:
         """What a task printed (``nomad alloc logs``), by allocation ID or by job (newest alloc)."""
         alloc = self._find_alloc(alloc_or_job)
-        tasks = sorted((alloc.get("TaskStates") or {}).keys()) or _group_tasks(alloc)
+        tasks = sorted((alloc.get("TaskStates") or {}).keys()) or group_tasks(alloc)
         if task is None:
             if len(tasks) != 1:
                 raise NomadLabError(
@@ -549,7 +417,7 @@ class Lab(ClusterVerbs):
         """Like ``nomad service list``: every service registered in Nomad, with its tags."""
         with self._api():
             stubs, _ = discovery.fetch_service_list(self.nomad)
-        return Text(discovery.format_service_list(stubs))
+        return Text(service_info.format_service_list(stubs))
 
     def service(self, name: str, *, filter: str = "", verbose: bool = False) -> Text:
         """Like ``nomad service info [-filter EXPR] [-verbose] NAME`` (a name or its prefix):
@@ -561,13 +429,13 @@ class Lab(ClusterVerbs):
             raise NomadLabError(f'No service registrations with prefix "{name}" found')
         if len(names) > 1 and name not in names:
             raise NomadLabError(
-                f"Prefix matched multiple services\n\n{discovery.format_service_list(stubs)}"
+                f"Prefix matched multiple services\n\n{service_info.format_service_list(stubs)}"
             )
         with self._api():
             found, _ = discovery.fetch_service(
                 self.nomad, name if name in names else names[0], filter
             )
-        return Text(discovery.format_service_info(found, verbose))
+        return Text(service_info.format_service_info(found, verbose))
 
     def service_checks(self, alloc_or_job: str) -> Text:
         """The "Nomad Service Checks" section of ``nomad alloc status``: each check's mode
@@ -575,12 +443,12 @@ class Lab(ClusterVerbs):
         alloc = self._find_alloc(alloc_or_job)
         with self._api():
             results = discovery.fetch_checks(self.nomad, alloc["ID"])
-        return Text(discovery.format_service_checks(results) or "No Nomad service checks")
+        return Text(service_info.format_service_checks(results) or "No Nomad service checks")
 
     def record_services(self, name: str) -> discovery.ServiceRecorder:
         """Start recording service ``name``'s registry (instances, passing checks) over time,
         for :func:`nomadlab.plots.services_over_time`; ``.stop()`` ends it."""
-        return discovery.ServiceRecorder(self, name).start()
+        return discovery.ServiceRecorder(self.agent, name).start()
 
     # -- nomad job scale / stop -----------------------------------------------------------------
 
@@ -672,7 +540,7 @@ class Lab(ClusterVerbs):
         with self._api():
             result = self.nomad.job.plan_job(job["ID"], {"Job": job}, diff=True)
         self._ui().line(
-            plans.format_plan(result, str(path), plans.run_args(given), job_type=job["Type"])
+            job_plan.format_plan(result, str(path), job_plan.run_args(given), job_type=job["Type"])
         )
         return result
 
@@ -682,7 +550,7 @@ class Lab(ClusterVerbs):
         with self._api():
             params = {"diffs": "true"} if p else None
             found = self.nomad.job.request(job_id, "versions", params=params, method="get").json()
-        return Text(plans.format_history(found["Versions"], found.get("Diffs"), full))
+        return Text(job_history.format_history(found["Versions"], found.get("Diffs"), full))
 
     def revert(self, job: str, version: int, enforce_prior_version: int | None = None,
                timeout: float | None = None) -> RunResult:  # fmt: skip
@@ -827,46 +695,61 @@ def start(mode: str | None = None, *, port: int | None = None, timeout: float = 
     return Lab(agent)
 
 
-def _group_tasks(alloc: dict[str, Any]) -> list[str]:
-    for group in (alloc.get("Job") or {}).get("TaskGroups") or []:
-        if group.get("Name") == alloc.get("TaskGroup"):
-            return [t.get("Name", "") for t in group.get("Tasks") or []]
-    return []
+def watch(lab: Lab, job: str, group: str | None = None, *, wait: str = WAIT) -> Recorder:
+    """Start recording ``job``'s allocation counts; use as ``with watch(lab, job) as rec:``.
+
+    ``group`` limits the counts to one task group. Stop with ``rec.stop()`` (or the end of
+    the ``with`` block), then chart ``rec.samples`` with :func:`nomadlab.plots.counts_over_time`.
+    """
+    return Recorder(lab.agent, job, group, wait=wait).start()
 
 
-def _pick_label(ports: dict[str, tuple[str, int]], port: str | None, job: str) -> str:
-    if port is not None:
-        if port not in ports:
-            raise NomadLabError(
-                f'Job "{job}" has no port "{port}"; its ports: {", ".join(ports) or "none"}.'
-            )
-        return port
-    if len(ports) == 1:
-        return next(iter(ports))
-    if "http" in ports:
-        return "http"
-    if not ports:
-        raise NomadLabError(
-            f'Job "{job}" asks for no ports (add `network {{ port "http" {{}} }}`).'
-        )
-    raise NomadLabError(
-        f'Job "{job}" has ports {", ".join(ports)}: say which, e.g. port="{next(iter(ports))}".'
+def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
+    """A Lab on a cluster with at least ``nodes`` nodes, for the notebooks about several.
+
+    ``lab`` itself on a real cluster, or on a practice agent that has them; otherwise a Lab
+    on a practice agent with ``nodes`` simulated nodes on a free port and the classroom's
+    heartbeat timers (``nomadlab/practice/classroom.hcl``), which ``stop_agent()`` stops
+    (the kit's own agent keeps running). One such agent is recorded
+    under ``NOMADLAB_HOME`` and reused while it runs, so an interrupted notebook run again
+    leaves no second one behind.
+    """
+    # The practice agent's modules load only here: a Lab on any other agent never needs them.
+    from nomadlab.practice import Agent
+
+    found = recorded_nodes(lab, nodes)
+    if found is not None:
+        return found
+    log = agents.home() / f"agent-{nodes}-nodes.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    practice = Agent(http_port=None, nodes=nodes, log_file=log, config=[CLASSROOM]).start()
+    running = agents.RunningAgent(
+        mode="practice",
+        address=practice.address,
+        pid=practice.pid,
+        create_time=psutil.Process(practice.pid).create_time(),
+        log_file=log,
+        started_by_kit=True,
+        practice=True,
+        command=practice.command(),  # so that stop_agent() can prove it is the kit's
     )
+    _record(nodes).write_text(json.dumps(running.to_json(), indent=2) + "\n")
+    return Lab(running, quiet=lab.quiet)
 
 
-def alloc_ports(alloc: dict[str, Any]) -> dict[str, tuple[str, int]]:
-    """Port label → (host IP, value) from an allocation's AllocatedResources (never assumed)."""
-    found: dict[str, tuple[str, int]] = {}
-    resources = alloc.get("AllocatedResources") or {}
-    shared = resources.get("Shared") or {}
-    for port in shared.get("Ports") or []:
-        if port.get("HostIP") and port.get("Value"):
-            found.setdefault(port["Label"], (port["HostIP"], int(port["Value"])))
-    networks = list(shared.get("Networks") or [])
-    for task in (resources.get("Tasks") or {}).values():
-        networks += task.get("Networks") or []
-    for network in networks:
-        for port in (network.get("ReservedPorts") or []) + (network.get("DynamicPorts") or []):
-            if network.get("IP") and port.get("Value"):
-                found.setdefault(port["Label"], (network["IP"], int(port["Value"])))
-    return found
+def _record(nodes: int) -> Path:
+    return agents.home() / f"agent-{nodes}-nodes.json"
+
+
+def recorded_nodes(lab: Lab, nodes: int = 3) -> Lab | None:
+    """What ``several_nodes(lab, nodes)`` returns, without starting anything: ``lab`` on a
+    real cluster or a practice agent with the nodes, the recorded practice agent while it
+    runs, else None. For checkers that look where a notebook's exercise ran."""
+    if not (lab.agent.practice or lab.mode == "practice") or len(lab.nodes()) >= nodes:
+        return lab
+    record = _record(nodes)
+    if record.exists():
+        running = agents.RunningAgent.from_json(json.loads(record.read_text()))
+        if agents._process(running.pid, running.create_time) is not None:
+            return Lab(running, quiet=lab.quiet)
+    return None

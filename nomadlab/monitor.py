@@ -12,15 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from nomadlab.command.deployment_status import format_deployment
+from nomadlab.command.helpers import format_time, limit
+from nomadlab.command.monitor import format_alloc_metrics
 from nomadlab.errors import NomadLabError, api_errors
-from nomadlab.terminal import (
-    Ui,
-    format_kv,
-    format_list,
-    format_time,
-    limit,
-    parse_time,
-)
+from nomadlab.terminal import Ui
 
 TERMINAL_EVAL = ("complete", "failed", "canceled", "cancelled")
 TERMINAL_DEPLOYMENT = ("successful", "failed", "cancelled", "blocked")
@@ -56,76 +52,6 @@ class _EvalState:
     deployment: str = ""
     index: int = 0
     allocs: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def format_alloc_metrics(metrics: dict[str, Any], prefix: str = "  ") -> list[str]:
-    """Why allocations could not be placed, one ``* ...`` line per reason (formatAllocMetrics)."""
-    out = []
-    if not metrics.get("NodesEvaluated"):
-        out.append(f"{prefix}* No nodes were eligible for evaluation")
-    for dc, available in sorted((metrics.get("NodesAvailable") or {}).items()):
-        if available == 0:
-            out.append(f'{prefix}* No nodes are available in datacenter "{dc}"')
-    for cls, num in sorted((metrics.get("ClassFiltered") or {}).items()):
-        out.append(f'{prefix}* Class "{cls}": {num} nodes excluded by filter')
-    for constraint, num in sorted((metrics.get("ConstraintFiltered") or {}).items()):
-        out.append(f'{prefix}* Constraint "{constraint}": {num} nodes excluded by filter')
-    if metrics.get("NodesExhausted"):
-        out.append(f"{prefix}* Resources exhausted on {metrics['NodesExhausted']} nodes")
-    for cls, num in sorted((metrics.get("ClassExhausted") or {}).items()):
-        out.append(f'{prefix}* Class "{cls}" exhausted on {num} nodes')
-    for dim, num in sorted((metrics.get("DimensionExhausted") or {}).items()):
-        out.append(f'{prefix}* Dimension "{dim}" exhausted on {num} nodes')
-    for dim in metrics.get("QuotaExhausted") or []:
-        out.append(f'{prefix}* Quota limit hit "{dim}"')
-    return out
-
-
-def format_deployment_groups(groups: dict[str, dict[str, Any]]) -> str:
-    """The ``Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline`` table."""
-    states = [groups[name] for name in sorted(groups)]
-    autorevert = any(s.get("AutoRevert") for s in states)
-    canaries = any(s.get("DesiredCanaries") for s in states)
-    deadline = any(s.get("ProgressDeadline") for s in states)
-    header = ["Task Group"]
-    header += ["Auto Revert"] if autorevert else []
-    header += ["Promoted"] if canaries else []
-    header += ["Desired"] + (["Canaries"] if canaries else []) + ["Placed", "Healthy", "Unhealthy"]
-    header += ["Progress Deadline"] if deadline else []
-    rows: list[list[Any]] = [header]
-    for name, s in zip(sorted(groups), states, strict=True):
-        row: list[Any] = [name]
-        if autorevert:
-            row.append(str(bool(s.get("AutoRevert"))).lower())
-        if canaries:
-            row.append(str(bool(s.get("Promoted"))).lower() if s.get("DesiredCanaries") else "N/A")
-        row.append(s.get("DesiredTotal", 0))
-        if canaries:
-            row.append(s.get("DesiredCanaries", 0))
-        row += [s.get("PlacedAllocs", 0), s.get("HealthyAllocs", 0), s.get("UnhealthyAllocs", 0)]
-        if deadline:
-            by = parse_time(s.get("RequireProgressBy"))
-            row.append(format_time(by) if by else "N/A")
-        rows.append(row)
-    return format_list(rows)
-
-
-def format_deployment(deployment: dict[str, Any], length: int = 8, job_fields: bool = True) -> str:
-    """A deployment as ``nomad deployment status`` shows it (``job_fields`` adds job ID/version)."""
-    pairs: list[tuple[str, Any]] = [("ID", limit(deployment.get("ID", ""), length))]
-    if job_fields:
-        pairs += [
-            ("Job ID", deployment.get("JobID", "")),
-            ("Job Version", deployment.get("JobVersion", 0)),
-        ]
-    pairs += [
-        ("Status", deployment.get("Status", "")),
-        ("Description", deployment.get("StatusDescription", "")),
-    ]
-    text = format_kv(pairs)
-    if deployment.get("TaskGroups"):
-        text += "\n\nDeployed\n" + format_deployment_groups(deployment["TaskGroups"])
-    return text
 
 
 class Monitor:

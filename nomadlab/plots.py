@@ -47,6 +47,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from nomadlab import chart_text
+from nomadlab.allocations import alloc_ports
 from nomadlab.errors import api_errors
 
 if TYPE_CHECKING:
@@ -174,31 +175,6 @@ def timeline_spans(allocation: Allocation, now_ns: int) -> list[Span]:
     if finished:
         merged.append((allocation["ClientStatus"], stop, stop))
     return merged
-
-
-def alloc_ports(allocation: Allocation) -> list[tuple[str, int]]:
-    """The host ports an allocation got, as ``(label, port)`` without duplicates.
-
-    Read from ``AllocatedResources.Shared.Ports``, the ``ReservedPorts``/``DynamicPorts`` of
-    ``AllocatedResources.Shared.Networks`` and ``AllocatedResources.Tasks[*].Networks``, and
-    old-style ``Resources.Networks``. Stubs from list endpoints have none of these: ``[]``.
-    """
-    allocated = allocation.get("AllocatedResources") or {}
-    shared = allocated.get("Shared") or {}
-    networks = [
-        *(shared.get("Networks") or []),
-        *(n for t in (allocated.get("Tasks") or {}).values() for n in t.get("Networks") or []),
-        *((allocation.get("Resources") or {}).get("Networks") or []),
-    ]
-    ports = [
-        *(shared.get("Ports") or []),
-        *(
-            p
-            for n in networks
-            for p in (n.get("ReservedPorts") or []) + (n.get("DynamicPorts") or [])
-        ),
-    ]
-    return list(dict.fromkeys((p.get("Label") or "", p["Value"]) for p in ports))
 
 
 def allocation_timeline(
@@ -416,7 +392,7 @@ def allocations_by_node(
     per_node.set_title("allocations per node")
     _draw_ports(by_port, allocs)
     fig.legend(loc="outside right upper", frameon=False)
-    ports = [port for a in allocs for _, port in alloc_ports(a)]
+    ports = [port for a in allocs for _, port in alloc_ports(a).values()]
     by_status = {c: Counter({s: counts[(c, s)] for s in statuses}) for c in columns}
     fig.alt = chart_text.by_node_text(title, by_status, ports)
     return fig
@@ -643,7 +619,7 @@ def _draw_ports(ax: Axes, allocs: list[Allocation]) -> None:
     points = [
         (x, label, port, a["ClientStatus"])
         for x, a in enumerate(allocs)
-        for label, port in alloc_ports(a)
+        for label, (_, port) in alloc_ports(a).items()
     ]
     if not points:
         ax.text(

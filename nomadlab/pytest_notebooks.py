@@ -103,8 +103,7 @@ class NotebookAgent:
         self.saved: dict[str, str | None] = {}
 
     def start(self) -> None:
-        from nomadlab.practice import Agent
-        from nomadlab.practice.config import CLASSROOM
+        from nomadlab.practice import CLASSROOM, Agent
 
         self.tmp = Path(tempfile.mkdtemp(prefix="nomadlab-notebook-"))
         settings: dict[str, str | None] = dict.fromkeys(CLEARED)

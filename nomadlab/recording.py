@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 from requests.adapters import HTTPAdapter
 
 from nomadlab import agent as agents
+from nomadlab.contract import SECOND, parse_duration
 from nomadlab.errors import NomadLabError, api_errors
 
 if TYPE_CHECKING:
     import nomad
-
-    from nomadlab.lab import Lab
 
 #: How long one blocking query may wait before the agent answers "nothing changed".
 WAIT = "30s"
@@ -96,9 +95,9 @@ class _CuttingAdapter(HTTPAdapter):
 class Background:
     """Daemon threads that run blocking queries on a client of their own until stopped."""
 
-    def __init__(self, lab: Lab, wait: str = WAIT) -> None:
-        self.address = lab.address
-        self.nomad: nomad.Nomad = agents.client(lab.address, local=lab.agent.local)
+    def __init__(self, agent: agents.RunningAgent, wait: str = WAIT) -> None:
+        self.address = agent.address
+        self.nomad: nomad.Nomad = agents.client(agent.address, local=agent.local)
         self._adapter = _CuttingAdapter()
         self.nomad.session.mount("http://", self._adapter)
         self.nomad.session.mount("https://", self._adapter)
@@ -117,7 +116,7 @@ class Background:
         timeout = 30.0
         if index:
             params.update(index=index, wait=self.wait)
-            timeout += _seconds(self.wait)
+            timeout += parse_duration(self.wait) / SECOND
         started = time.monotonic()
         try:
             with api_errors(self.address, bool(self.nomad.token)):
@@ -216,9 +215,11 @@ class Recorder:
     the agent's answer that produced it. A sample is taken whenever a count changes.
     """
 
-    def __init__(self, lab: Lab, job: str, group: str | None = None, *, wait: str = WAIT) -> None:
-        """Record ``job`` (its exact ID; it may not exist yet) on ``lab``'s agent."""
-        self.lab = lab
+    def __init__(
+        self, agent: agents.RunningAgent, job: str, group: str | None = None, *, wait: str = WAIT
+    ) -> None:
+        """Record ``job`` (its exact ID; it may not exist yet) on ``agent``."""
+        self.agent = agent
         self.job = job
         self.group = group
         self.wait = wait
@@ -236,7 +237,7 @@ class Recorder:
         """Take a first sample now and follow the job from there; returns itself."""
         if self._background is not None:
             return self
-        background = self._background = Background(self.lab, self.wait)
+        background = self._background = Background(self.agent, self.wait)
         try:
             job_index = self._read_job(0)
             alloc_index = self._read_allocs(0)
@@ -373,22 +374,5 @@ class Recorder:
                 self.samples.append(sample)
 
 
-def _seconds(duration: str) -> float:
-    """A blocking query's ``wait`` (``30s``, ``5m``, ``500ms``) in seconds."""
-    for unit, size in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)):
-        if duration.endswith(unit):
-            return float(duration[: -len(unit)]) * size
-    return float(duration)
-
-
 def _describe(sample: Sample) -> str:
     return ", ".join(f"{k} {sample[k]}" for k in COUNTS)
-
-
-def watch(lab: Lab, job: str, group: str | None = None, *, wait: str = WAIT) -> Recorder:
-    """Start recording ``job``'s allocation counts; use as ``with watch(lab, job) as rec:``.
-
-    ``group`` limits the counts to one task group. Stop with ``rec.stop()`` (or the end of
-    the ``with`` block), then chart ``rec.samples`` with :func:`nomadlab.plots.counts_over_time`.
-    """
-    return Recorder(lab, job, group, wait=wait).start()

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import html
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from nomadlab.monitor import format_alloc_metrics, format_deployment
-from nomadlab.practice import cron
-from nomadlab.terminal import (
-    format_kv,
-    format_list,
-    format_time,
-    limit,
-    parse_time,
-    pretty_time_diff,
+from nomadlab.command.helpers import format_list, limit
+from nomadlab.command.job_status import (
+    ALLOC_COLUMNS,
+    NO_ALLOCATIONS,
+    allocation_rows,
+    format_job_list,
+    format_job_status,
+    is_parent,
 )
 
 
@@ -64,40 +61,11 @@ class Table(list):
         )
 
 
-ALLOC_COLUMNS = [
-    "ID",
-    "Node ID",
-    "Task Group",
-    "Version",
-    "Desired",
-    "Status",
-    "Created",
-    "Modified",
-]
-
-
 def allocation_table(stubs: list[dict[str, Any]], addresses: dict[str, str] | None = None,
                      length: int = 8) -> Table:  # fmt: skip
     """Allocation list stubs, newest first, as ``nomad job status`` lists them (+ Address)."""
-    addresses = addresses or {}
-    rows = []
-    for a in sorted(stubs, key=lambda a: a.get("CreateIndex", 0), reverse=True):
-        rows.append(
-            {
-                "ID": limit(a.get("ID", ""), length),
-                "Node ID": limit(a.get("NodeID", ""), length),
-                "Task Group": a.get("TaskGroup", ""),
-                "Version": a.get("JobVersion", 0),
-                "Desired": a.get("DesiredStatus", ""),
-                "Status": a.get("ClientStatus", ""),
-                "Created": pretty_time_diff(parse_time(a.get("CreateTime"))),
-                "Modified": pretty_time_diff(parse_time(a.get("ModifyTime"))),
-                "Address": addresses.get(a.get("ID", ""), ""),
-                "alloc_id": a.get("ID", ""),
-            }
-        )
     columns = ALLOC_COLUMNS + (["Address"] if addresses else [])
-    return Table(rows, columns, empty="No allocations placed")
+    return Table(allocation_rows(stubs, addresses, length), columns, empty=NO_ALLOCATIONS)
 
 
 @dataclass
@@ -170,24 +138,7 @@ class JobList(StatusText):
     @classmethod
     def build(cls, jobs: list[dict[str, Any]]) -> JobList:
         """Format the /v1/jobs list stubs."""
-        if not jobs:
-            return cls("No running jobs", {"jobs": []})
-        rows: list[list[Any]] = [["ID", "Type", "Priority", "Status", "Submit Date"]]
-        for j in jobs:
-            kind = j.get("Type", "") + ("/periodic" if j.get("Periodic") else "")
-            kind += "/parameterized" if j.get("ParameterizedJob") else ""
-            status = j.get("Status", "") + (" (stopped)" if j.get("Stop") else "")
-            submitted = parse_time(j.get("SubmitTime"))
-            rows.append(
-                [
-                    j.get("ID"),
-                    kind,
-                    j.get("Priority"),
-                    status,
-                    format_time(submitted) if submitted else "",
-                ]
-            )
-        return cls(format_list(rows), {"jobs": jobs})
+        return cls(format_job_list(jobs), {"jobs": jobs})
 
 
 class JobStatus(StatusText):
@@ -205,107 +156,9 @@ class JobStatus(StatusText):
     ) -> JobStatus:
         """Format the pieces the way command/job_status.go does; a periodic or parameterized
         parent shows its child jobs (``children``, JobListStubs) instead of allocations."""
-        submitted = parse_time(job.get("SubmitTime"))
-        basic = [
-            ("ID", job.get("ID", "")),
-            ("Name", job.get("Name", "")),
-            ("Submit Date", format_time(submitted) if submitted else ""),
-            ("Type", job.get("Type", "")),
-            ("Priority", job.get("Priority", "")),
-            ("Datacenters", ",".join(job.get("Datacenters") or [])),
-            ("Namespace", job.get("Namespace", "")),
-            ("Node Pool", job.get("NodePool", "")),
-            ("Status", job.get("Status", "") + (" (stopped)" if job.get("Stop") else "")),
-            ("Periodic", str(bool(job.get("Periodic"))).lower()),
-            ("Parameterized", str(bool(job.get("ParameterizedJob"))).lower()),
-        ]
-        periodic = bool(job.get("Periodic"))
-        parameterized = bool(job.get("ParameterizedJob")) and not job.get("Dispatched")
-        if periodic and not parameterized and not job.get("Stop"):
-            basic.append(("Next Periodic Launch", next_periodic_launch(job["Periodic"])))
-        if periodic or parameterized:
-            text = format_kv(basic) + format_parent(job, summary, children or [], parameterized)
-            data = {"job": job, "summary": summary, "children": children or []}
-            return cls(text, data)
-        text = format_kv(basic)
-        groups = (summary or {}).get("Summary") or {}
-        rows: list[list[Any]] = [
-            ["Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost", "Unknown"]
-        ]
-        for name in sorted(groups):
-            g = groups[name]
-            rows.append(
-                [name]
-                + [
-                    g.get(k, 0)
-                    for k in (
-                        "Queued",
-                        "Starting",
-                        "Running",
-                        "Failed",
-                        "Complete",
-                        "Lost",
-                        "Unknown",
-                    )
-                ]
-            )
-        text += "\n\nSummary\n" + format_list(rows)
-        blocked = any(e.get("Status") == "blocked" for e in evals)
-        failed = [e for e in evals if e.get("FailedTGAllocs")]
-        if blocked and failed:
-            latest = max(failed, key=lambda e: e.get("CreateIndex", 0))
-            text += "\n\nPlacement Failure"
-            for name in sorted(latest["FailedTGAllocs"]):
-                text += f'\nTask Group "{name}":\n'
-                text += "\n".join(format_alloc_metrics(latest["FailedTGAllocs"][name]))
-        if deployment:
-            text += "\n\nLatest Deployment\n" + format_deployment(deployment, job_fields=False)
-        text += "\n\nAllocations\n" + str(allocation_table(allocs))
+        text = format_job_status(job, summary, allocs, evals, deployment, children)
+        if is_parent(job):
+            return cls(text, {"job": job, "summary": summary, "children": children or []})
         data = {"job": job, "summary": summary, "allocations": allocs, "evaluations": evals,
                 "deployment": deployment}  # fmt: skip
         return cls(text, data)
-
-
-def format_parent(
-    job: dict[str, Any], summary: dict[str, Any], children: list[dict[str, Any]], param: bool
-) -> str:
-    """A parent job's sections of ``nomad job status``: its parameters, its children's
-    summary, and the children themselves (outputPeriodicInfo, outputParameterizedInfo)."""
-    text = ""
-    if param:
-        config = job["ParameterizedJob"]
-        text += "\n\nParameterized Job\n" + format_kv(
-            [
-                ("Payload", config.get("Payload") or "optional"),
-                ("Required Metadata", ", ".join(config.get("MetaRequired") or [])),
-                ("Optional Metadata", ", ".join(config.get("MetaOptional") or [])),
-            ]
-        )
-    counts = (summary or {}).get("Children") or {}
-    title = "Parameterized Job Summary" if param else "Children Job Summary"
-    text += f"\n\n{title}\n" + format_list(
-        [["Pending", "Running", "Dead"], [counts.get(k, 0) for k in ("Pending", "Running", "Dead")]]
-    )
-    mine = sorted(
-        (c for c in children if c.get("ParentID") == job.get("ID")), key=lambda c: c["ID"]
-    )
-    if param:
-        text += "\n\nDispatched Jobs\n"
-        empty = "No dispatched instances of parameterized job found"
-    else:
-        text += "\n\nPreviously Launched Jobs\n"
-        empty = "No instances of periodic job found"
-    if not mine:
-        return text + empty
-    return text + format_list([["ID", "Status"], *[[c["ID"], c["Status"]] for c in mine]])
-
-
-def next_periodic_launch(periodic: dict[str, Any]) -> str:
-    """When a periodic job launches next, as the CLI prints it: time (N from now)."""
-    specs = [periodic["Spec"]] if periodic.get("Spec") else periodic.get("Specs") or []
-    if not specs or not periodic.get("Enabled", True):
-        return ""
-    at = datetime.fromtimestamp(
-        cron.next_launch(specs, time.time(), periodic.get("TimeZone") or ""), timezone.utc
-    )
-    return f"{format_time(at)} ({pretty_time_diff(at)})"

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from nomad.api import exceptions as nomad_exceptions
 
+from nomadlab.allocations import alloc_ports
+from nomadlab.command.helpers import limit
 from nomadlab.errors import NomadLabError, PlacementFailed, api_errors
-from nomadlab.lab import alloc_ports
 from nomadlab.monitor import Monitor, Outcome
 from nomadlab.plots import STATUS_COLORS
 from nomadlab.recording import TERMINAL, Background
 from nomadlab.results import Table, allocation_table
-from nomadlab.terminal import Ui, limit
+from nomadlab.terminal import Ui
 
 if TYPE_CHECKING:
     from nomadlab.lab import Lab
@@ -328,7 +329,7 @@ class ScalePanel(widgets.VBox):
         self._set_status(f'Scaling to {count}: evaluation "{limit(eval_id)}" pending…')
         self._done.clear()
         self._enable(False)
-        background = self._background = Background(self.lab)
+        background = self._background = Background(self.lab.agent)
         background.start(lambda: self._follow(background, eval_id), f"scale {self.job}")
         background.start(lambda: self._follow_allocations(background), f"allocs {self.job}")
 
@@ -553,7 +554,7 @@ class DeploymentPanel(widgets.VBox):
             self._show(
                 lab.nomad.job.get_deployment(self.job), lab.nomad.job.get_allocations(self.job)
             )
-        self._background = Background(lab)
+        self._background = Background(lab.agent)
         self._background.start(self._follow_deployment, f"deployment-panel-{self.job}")
         self._background.start(self._follow_allocations, f"deployment-allocs-{self.job}")
 

@@ -20,11 +20,12 @@ from conftest import JOBS, reset, restore_nodes, task_processes, wait_for
 from labkit import alive, run_cli
 from matplotlib.colors import to_hex
 
-from nomadlab.alloc_status import format_alloc_status, format_placement, reschedule_attempts
-from nomadlab.cluster import several_nodes, until
+from nomadlab.cluster import until
+from nomadlab.command.alloc_status import format_alloc_status, format_placement, reschedule_attempts
+from nomadlab.command.helpers import ibytes
+from nomadlab.command.node_status import drain_messages, format_drain, format_node_list
 from nomadlab.errors import NomadLabError
-from nomadlab.lab import Lab
-from nomadlab.node_status import drain_messages, format_drain, format_node_list, ibytes
+from nomadlab.lab import Lab, several_nodes
 from nomadlab.plots import STATUS_COLORS, node_periods, placements_over_time
 from nomadlab.practice import Agent
 from nomadlab.probe import Probe

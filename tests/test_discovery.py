@@ -11,12 +11,12 @@ from conftest import wait_for
 from labkit import run_cli
 from matplotlib.figure import Figure
 
-from nomadlab.discovery import (
+from nomadlab.command.service_info import (
     format_service_checks,
     format_service_info,
     format_service_list,
-    registry_sample,
 )
+from nomadlab.discovery import registry_sample
 from nomadlab.errors import NomadLabError
 from nomadlab.lab import Lab
 from nomadlab.plots import services_over_time

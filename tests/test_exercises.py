@@ -11,10 +11,9 @@ from labkit import fast_echo, run_cli, sleep_job
 from test_hierarchy import TWO_GROUPS
 
 import nomadlab
-from nomadlab.cluster import several_nodes
 from nomadlab.errors import NomadLabError, PlacementFailed
 from nomadlab.exercises import notebooks
-from nomadlab.lab import Lab
+from nomadlab.lab import Lab, several_nodes
 from nomadlab.practice import Agent
 
 

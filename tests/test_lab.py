@@ -18,11 +18,15 @@ from nomad.api.exceptions import URLNotFoundNomadException
 
 import nomadlab
 from nomadlab import agent as agents
+from nomadlab.allocations import host_ports
+from nomadlab.command.deployment_status import format_deployment_groups
+from nomadlab.command.helpers import format_list, parse_time, pretty_time_diff
+from nomadlab.command.monitor import format_alloc_metrics
 from nomadlab.doctor import docker_ping
 from nomadlab.errors import DeploymentFailed, NomadAPIError, NomadLabError, PlacementFailed
-from nomadlab.lab import Lab, alloc_ports, hcl_value
-from nomadlab.monitor import format_alloc_metrics, format_deployment_groups
-from nomadlab.terminal import TerminalUi, format_list, parse_time, pretty_time_diff
+from nomadlab.jobfiles import hcl_value
+from nomadlab.lab import Lab
+from nomadlab.terminal import TerminalUi
 
 JOB = "http-microservice"
 
@@ -449,7 +453,7 @@ def test_variables_become_an_hcl_variables_file() -> None:
     assert hcl_value({"k": "v"}) == '{ "k" = "v" }'
 
 
-def test_alloc_ports_read_the_allocation_never_localhost() -> None:
+def test_host_ports_read_the_allocation_never_localhost() -> None:
     alloc = {
         "AllocatedResources": {
             "Shared": {"Ports": [{"Label": "http", "Value": 25000, "HostIP": "10.1.2.3"}]},
@@ -457,8 +461,8 @@ def test_alloc_ports_read_the_allocation_never_localhost() -> None:
                 {"Label": "admin", "Value": 26000}]}]}},
         }
     }  # fmt: skip
-    assert alloc_ports(alloc) == {"http": ("10.1.2.3", 25000), "admin": ("10.9.9.9", 26000)}
-    assert alloc_ports({"AllocatedResources": None}) == {}
+    assert host_ports(alloc) == {"http": ("10.1.2.3", 25000), "admin": ("10.9.9.9", 26000)}
+    assert host_ports({"AllocatedResources": None}) == {}
 
 
 def test_ui_shows_the_job_page_in_the_notebook(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from nomadlab.plan import format_history, format_job_diff, format_plan, plan_exit_code
+from nomadlab.command.job_history import format_history
+from nomadlab.command.job_plan import format_job_diff, format_plan, plan_exit_code
 from nomadlab.practice import jobspec
 from nomadlab.practice import plan as diffs
 

@@ -20,10 +20,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
+from nomadlab.allocations import alloc_ports
 from nomadlab.plots import (
     RESTART_MARKER,
     STATUS_COLORS,
-    alloc_ports,
     allocation_timeline,
     allocations_by_node,
     counts_over_time,
@@ -273,6 +273,9 @@ def test_spans_of_several_tasks_run_while_any_task_runs():
 
 
 def test_alloc_ports_from_every_place_nomad_puts_them_without_duplicates():
+    def ports(alloc: dict) -> list[tuple[str, int]]:
+        return [(label, port) for label, (_, port) in alloc_ports(alloc).items()]
+
     alloc = allocation(0, 0, STARTING, ports=[23456])
     alloc["AllocatedResources"]["Tasks"]["server"]["Networks"] = [
         {"DynamicPorts": [{"Label": "http", "Value": 23456}], "ReservedPorts": None},
@@ -280,12 +283,12 @@ def test_alloc_ports_from_every_place_nomad_puts_them_without_duplicates():
     alloc["AllocatedResources"]["Shared"]["Networks"] = [
         {"ReservedPorts": [{"Label": "admin", "Value": 8080}], "DynamicPorts": None}
     ]
-    assert alloc_ports(alloc) == [("http", 23456), ("admin", 8080)]
+    assert ports(alloc) == [("http", 23456), ("admin", 8080)]
 
     old = {"Resources": {"Networks": [{"DynamicPorts": [{"Label": "http", "Value": 21000}]}]}}
-    assert alloc_ports(old) == [("http", 21000)]
+    assert ports(old) == [("http", 21000)]
     stub = {key: value for key, value in alloc.items() if key != "AllocatedResources"}
-    assert alloc_ports(stub) == []
+    assert ports(stub) == []
 
 
 # ---- allocation_timeline -------------------------------------------------------------

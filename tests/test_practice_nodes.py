@@ -10,8 +10,7 @@ import nomad
 import pytest
 from conftest import JOBS, practice_node, reset, restore_nodes, task_processes, wait_for
 
-from nomadlab.practice import Agent
-from nomadlab.practice.config import CLASSROOM
+from nomadlab.practice import CLASSROOM, Agent
 from nomadlab.practice.structs import parse_rfc3339
 
 HA_JOB = "http-ha"

@@ -15,10 +15,12 @@ from labkit import isolate, sleep_job
 
 import nomadlab
 from nomadlab import plots, recording
+from nomadlab.allocations import alloc_ports
+from nomadlab.contract import SECOND, parse_duration
 from nomadlab.errors import NomadLabError
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
-from nomadlab.recording import Background, Recorder, _seconds, counts, desired
+from nomadlab.recording import Background, Recorder, counts, desired
 
 agent, lab, job, no_threads_left = labkit.agent, labkit.lab, labkit.job, labkit.no_threads_left
 
@@ -72,7 +74,7 @@ def test_recording_while_scaling_1_3_1(lab: Lab, job: str, tmp_path: Path) -> No
 def test_samples_come_from_blocking_queries(lab: Lab, job: str, tmp_path: Path) -> None:
     lab.run(sleep_job(tmp_path, job))
     seen: list[requests.Response] = []
-    recording = Recorder(lab, job, wait="30s")
+    recording = Recorder(lab.agent, job, wait="30s")
     # The recorder's client is its own; watch what it asks the agent and what it gets back.
     recording.start()
     background = recording._background
@@ -112,7 +114,7 @@ def test_a_thread_may_stop_its_background_while_the_owner_starts_another(
     # The scale panel's follower stops its background when the evaluation ends, which can
     # be before the panel has started its second thread: that thread must be waited for,
     # not joined before it starts (which raised, and left the panel busy for good).
-    background = Background(lab)
+    background = Background(lab.agent)
     starting, stopped = threading.Event(), threading.Event()
 
     class SlowToStart(threading.Thread):
@@ -194,8 +196,8 @@ def test_fetch_helpers_give_full_allocations_and_nodes(lab: Lab, job: str, tmp_p
     lab.run(sleep_job(tmp_path, job, count=3))
     allocations = plots.fetch_allocations(lab, job)
     assert len(allocations) == 3
-    assert all(plots.alloc_ports(a) for a in allocations)  # stubs would have none
-    ports = {p for a in allocations for _, p in plots.alloc_ports(a)}
+    assert all(alloc_ports(a) for a in allocations)  # stubs would have none
+    ports = {p for a in allocations for _, p in alloc_ports(a).values()}
     assert len(ports) == 3  # dynamic ports: a different one each
     nodes = plots.fetch_nodes(lab)
     assert len(nodes) == 2
@@ -227,4 +229,4 @@ def test_counts_and_desired_from_nomad_json() -> None:
     job = {"TaskGroups": [{"Name": "a", "Count": 3}, {"Name": "b", "Count": 2}], "Stop": False}
     assert desired(job) == 5 and desired(job, "b") == 2
     assert desired({**job, "Stop": True}) == 0 and desired(None) == 0
-    assert [_seconds(w) for w in ("30s", "5m", "250ms")] == [30, 300, 0.25]
+    assert [parse_duration(w) / SECOND for w in ("30s", "5m", "250ms")] == [30, 300, 0.25]

@@ -7,11 +7,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from nomadlab.command.helpers import (
+    FULL_ID,
+    format_kv,
+    format_list,
+    format_time,
+    ibytes,
+    limit,
+    parse_time,
+)
+from nomadlab.command.helpers import pretty_time_diff as pretty
+from nomadlab.command.monitor import format_alloc_metrics
+from nomadlab.command.node_status import stamp
 from nomadlab.contract import format_duration
-from nomadlab.monitor import format_alloc_metrics
-from nomadlab.node_status import FULL_ID, ibytes, stamp
-from nomadlab.terminal import format_kv, format_list, format_time, limit, parse_time
-from nomadlab.terminal import pretty_time_diff as pretty
 
 MIB = 1024 * 1024
 

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 FULL_ID = 36
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 SHORT_ID = 8
 
 

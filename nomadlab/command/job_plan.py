@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nomadlab.monitor import format_alloc_metrics
-from nomadlab.terminal import format_time, parse_time
+from nomadlab.command.monitor import format_alloc_metrics
 
 JOB_MODIFY_INDEX_HELP = """To submit the job with version verification run:
 
@@ -191,5 +190,3 @@ def plan_exit_code(plan: dict) -> int:
 def run_args(variables: dict[str, Any]) -> str:
     """The ``-var="k=v" `` words ``nomad job plan`` repeats in its hint."""
     return "".join(f"-var={_quote(f'{k}={v}')} " for k, v in variables.items())
-
-

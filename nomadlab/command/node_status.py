@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from nomadlab.results import allocation_table
-from nomadlab.terminal import format_kv, format_list, format_time, limit, parse_time
+from nomadlab.command.helpers import (
+    FULL_ID,
+    format_kv,
+    format_list,
+    format_time,
+    ibytes,
+    limit,
+    parse_time,
+)
+from nomadlab.command.job_status import format_allocations
+
 
 def stamp(value: Any, empty: str = "") -> str:
     """A Nomad time (RFC 3339 or Unix ns) as the CLI prints it; ``empty`` for the zero time."""
@@ -106,7 +115,7 @@ def format_node_status(
         out += ["", "Drivers", format_list(rows)]
     out += ["", "Node Events", format_node_events(node.get("Events") or [], verbose)]
     out += ["", "Allocated Resources", format_allocated(node, running)]
-    out += ["", "Allocations", str(allocation_table(allocs, length=FULL_ID if verbose else 8))]
+    out += ["", "Allocations", format_allocations(allocs, length=FULL_ID if verbose else 8)]
     if verbose:
         attributes = sorted((node.get("Attributes") or {}).items())
         out += ["", "Attributes", format_kv(attributes)]

@@ -8,7 +8,6 @@ from typing import Any
 
 from nomadlab.command.helpers import SHORT_ID, format_kv, format_list, limit
 
-
 NO_SERVICES = "No service registrations found"
 
 

@@ -37,7 +37,7 @@ def _problem(job: dict) -> str:
 
 def check(lab: Lab) -> Verdict:
     """jobs/shop.nomad.hcl parses on the agent into the two groups the exercise describes."""
-    from nomadlab.lab import find_jobspec
+    from nomadlab.jobfiles import find_jobspec
 
     try:
         path = find_jobspec(JOBSPEC)

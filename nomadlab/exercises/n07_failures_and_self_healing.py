@@ -1,16 +1,16 @@
 """Notebook 07: failures and self-healing. The exercise keeps copies on distinct hosts.
 
 The notebook works on a cluster of three nodes: with the practice agent, a second practice
-agent that ``nomadlab.cluster.several_nodes`` starts and records. The checker looks there.
+agent that ``nomadlab.lab.several_nodes`` starts and records. The checker looks there.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nomadlab.cluster import recorded_nodes
 from nomadlab.errors import say
 from nomadlab.exercises import Verdict, clean_slate
+from nomadlab.lab import recorded_nodes
 
 if TYPE_CHECKING:
     from nomadlab.lab import Lab

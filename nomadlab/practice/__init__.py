@@ -6,15 +6,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+# The agent's classroom timers (a dead node noticed in seconds), for several-node agents.
+CLASSROOM = Path(__file__).with_name("classroom.hcl")
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Agent":
-        from nomadlab.practice.agent import Agent
+    # The agent's modules load on first use: a task's helpers import this package too.
+    if name in ("Agent", "main"):
+        from nomadlab.practice import agent
 
-        return Agent
+        return getattr(agent, name)
     raise AttributeError(f"module 'nomadlab.practice' has no attribute {name!r}")
 
 
-__all__ = ["Agent"]
+__all__ = ["CLASSROOM", "Agent", "main"]
