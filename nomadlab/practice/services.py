@@ -13,13 +13,13 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING
 
-from nomadlab.practice import checks
 from nomadlab.practice.bexpr import FilterError, compile_filter
+from nomadlab.practice.client import checks
+from nomadlab.practice.client.taskenv import interpolate, task_environment
 from nomadlab.practice.state import StateStore
-from nomadlab.practice.taskenv import interpolate, task_environment
 
 if TYPE_CHECKING:
-    from nomadlab.practice.client import AllocRunner
+    from nomadlab.practice.client.client import AllocRunner
 
 log = logging.getLogger("nomad.client.service_registration")
 

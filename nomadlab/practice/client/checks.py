@@ -21,7 +21,7 @@ from nomadlab.practice import structs
 from nomadlab.practice.jobspec.common import _go_duration
 
 if TYPE_CHECKING:
-    from nomadlab.practice.client import AllocRunner
+    from nomadlab.practice.client.client import AllocRunner
 
 log = logging.getLogger("nomad.client.checks")
 
@@ -292,7 +292,7 @@ class AllocChecks:
 
     def _restart(self, task_name: str, check: dict) -> None:
         """check_restart's limit reached: restart the task (the check watcher's restart)."""
-        from nomadlab.practice.client import TaskError  # the client imports this module
+        from nomadlab.practice.client.client import TaskError  # the client imports this module
 
         runner = self.runner.tasks.get(task_name)
         if runner is None:

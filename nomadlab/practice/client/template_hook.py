@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nomadlab.practice import services
-from nomadlab.practice.taskenv import interpolate
+from nomadlab.practice.client.taskenv import interpolate
 from nomadlab.practice.templates import Template, TemplateError, parse_env
 
 if TYPE_CHECKING:
-    from nomadlab.practice.client import TaskRunner
+    from nomadlab.practice.client.client import TaskRunner
 
 log = logging.getLogger("nomad.client.template")
 
@@ -155,7 +155,7 @@ class TaskTemplates:
     async def _apply(self, changed: list[dict], delay: float) -> None:
         await asyncio.sleep(delay)
         modes = {t.get("ChangeMode") or "restart" for t in changed}
-        from nomadlab.practice.client import TaskError  # the client imports this module
+        from nomadlab.practice.client.client import TaskError  # the client imports this module
 
         try:
             if "restart" in modes:

@@ -24,11 +24,11 @@ from pathlib import Path
 import psutil
 
 from nomadlab.practice import services, structs
-from nomadlab.practice.drivers import DriverError, ExitResult, TaskHandle
+from nomadlab.practice.client.drivers import DriverError, ExitResult, TaskHandle
+from nomadlab.practice.client.taskenv import interpolate_config, task_environment
+from nomadlab.practice.client.template_hook import TaskTemplates
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import now_ns, rfc3339, task_event
-from nomadlab.practice.taskenv import interpolate_config, task_environment
-from nomadlab.practice.template_hook import TaskTemplates
 from nomadlab.practice.templates import TemplateError
 
 log = logging.getLogger("nomad.client")
