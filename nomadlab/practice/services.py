@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import TYPE_CHECKING
 
 from nomadlab.practice.bexpr import FilterError, compile_filter
 from nomadlab.practice.client import checks
+from nomadlab.practice.client.interfaces import AllocRunner
 from nomadlab.practice.client.taskenv import interpolate, task_environment
 from nomadlab.practice.state import StateStore
-
-if TYPE_CHECKING:
-    from nomadlab.practice.client.client import AllocRunner
 
 log = logging.getLogger("nomad.client.service_registration")
 

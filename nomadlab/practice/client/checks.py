@@ -13,15 +13,12 @@ import json
 import logging
 import time
 import urllib.parse
-from typing import TYPE_CHECKING
 
 import tornado.httpclient
 
 from nomadlab.practice import structs
+from nomadlab.practice.client.interfaces import AllocRunner, TaskError
 from nomadlab.practice.jobspec.common import _go_duration
-
-if TYPE_CHECKING:
-    from nomadlab.practice.client.client import AllocRunner
 
 log = logging.getLogger("nomad.client.checks")
 
@@ -292,8 +289,6 @@ class AllocChecks:
 
     def _restart(self, task_name: str, check: dict) -> None:
         """check_restart's limit reached: restart the task (the check watcher's restart)."""
-        from nomadlab.practice.client.client import TaskError  # the client imports this module
-
         runner = self.runner.tasks.get(task_name)
         if runner is None:
             return

@@ -25,6 +25,7 @@ import psutil
 
 from nomadlab.practice import services, structs
 from nomadlab.practice.client.drivers import DriverError, ExitResult, TaskHandle
+from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.client.taskenv import interpolate_config, task_environment
 from nomadlab.practice.client.template_hook import TaskTemplates
 from nomadlab.practice.state import StateStore
@@ -681,10 +682,6 @@ def terminated_event(result: ExitResult) -> dict:
         f", Signal: {result.signal}" if result.signal else ""
     )
     return task_event("Terminated", "", display, ExitCode=result.exit_code, Signal=result.signal)
-
-
-class TaskError(Exception):
-    """A request a task cannot honour now ("Task not running", "Task not found")."""
 
 
 def setting(block: dict, key: str, default: int) -> int:

@@ -11,14 +11,11 @@ import logging
 import os
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from nomadlab.practice import services
+from nomadlab.practice.client.interfaces import TaskError, TaskRunner
 from nomadlab.practice.client.taskenv import interpolate
 from nomadlab.practice.templates import Template, TemplateError, parse_env
-
-if TYPE_CHECKING:
-    from nomadlab.practice.client.client import TaskRunner
 
 log = logging.getLogger("nomad.client.template")
 
@@ -155,8 +152,6 @@ class TaskTemplates:
     async def _apply(self, changed: list[dict], delay: float) -> None:
         await asyncio.sleep(delay)
         modes = {t.get("ChangeMode") or "restart" for t in changed}
-        from nomadlab.practice.client.client import TaskError  # the client imports this module
-
         try:
             if "restart" in modes:
                 self.runner.restart(RESTART_REASON)
