@@ -83,20 +83,6 @@ def add_implied_constraints(job: dict) -> None:
             group["Constraints"] = constraints
 
 
-def service_errors(service: dict) -> list[str]:
-    """Why a ``service`` block cannot be registered (Service.Validate for the nomad
-    provider; Consul's own rules are Consul's)."""
-    provider = service.get("Provider") or "consul"
-    if provider not in ("consul", "nomad"):
-        return [f'Service provider must be one of "consul" or "nomad", got "{provider}"']
-    if provider != "nomad":
-        return []
-    errors = [e for e in map(checks.nomad_check_error, service.get("Checks") or []) if e]
-    if service.get("Connect") is not None:
-        errors.append("Service with provider nomad cannot include Connect blocks")
-    return errors
-
-
 def upsert(store: StateStore, registrations: list[dict]) -> int:
     """Write registrations under one index (ServiceRegistration.Upsert)."""
     index = store.commit([TABLE])
