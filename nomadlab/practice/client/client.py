@@ -23,7 +23,8 @@ from pathlib import Path
 
 import psutil
 
-from nomadlab.practice import services, structs
+from nomadlab.practice import structs
+from nomadlab.practice.client import serviceregistration
 from nomadlab.practice.client.drivers import DriverError, ExitResult, TaskHandle
 from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.client.taskenv import interpolate_config, task_environment
@@ -224,7 +225,7 @@ class AllocRunner:
         self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
         self.dir = client.alloc_dir(alloc_id)
         self.tasks = {t["Name"]: TaskRunner(self, t) for t in self.group["Tasks"]}
-        self.services = services.AllocServices(self)
+        self.services = serviceregistration.AllocServices(self)
         self.changed = asyncio.Event()
         self.stopping = False
         self.deployment_id = alloc.get("DeploymentID") or ""
@@ -245,7 +246,7 @@ class AllocRunner:
         await asyncio.to_thread(make_dirs, self.dir, ("alloc/logs", "alloc/data", "alloc/tmp"))
         try:
             self.services.register(None)
-        except services.ServiceError as exc:
+        except serviceregistration.ServiceError as exc:
             for runner in self.tasks.values():
                 runner.emit(
                     task_event("Setup Failure", str(exc), FailsTask=True), state="dead", failed=True
@@ -577,7 +578,7 @@ class TaskRunner:
         """The task's own services, registered once it runs (a failure is a task event)."""
         try:
             self.alloc_runner.services.register(self.task["Name"])
-        except services.ServiceError as exc:
+        except serviceregistration.ServiceError as exc:
             message = f'poststart hook "nomad_services" failed: {exc}'
             self.emit(task_event("Task hook failed", message))
 
