@@ -28,7 +28,8 @@ import tornado.httpserver
 
 from nomadlab.jupyter_proxy import proxy_secret
 from nomadlab.practice import structs
-from nomadlab.practice.client.client import AllocRunner, Client, fingerprint_node
+from nomadlab.practice.client.allocrunner import AllocRunner
+from nomadlab.practice.client.client import Client, fingerprint_node
 from nomadlab.practice.client.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.client.reaper import Reaper
 from nomadlab.practice.client.watchdog import HELPER_VAR

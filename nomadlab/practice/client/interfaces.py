@@ -1,14 +1,16 @@
-"""What the runners' hooks may use of the runners, and the errors both sides raise.
+"""What the runners and their hooks may use of each other, and the errors both sides raise.
 
-As Nomad's ``client/allocrunner/interfaces`` and ``taskrunner/interfaces``: the alloc and
-task runners import their hooks (service registration, checks, templates) and the hooks
-import only this module, so no hook imports a runner.
+As Nomad's ``client/interfaces``, ``client/allocrunner/interfaces`` and
+``taskrunner/interfaces``: the client imports the alloc runner, which imports the task
+runner, and each imports its hooks (service registration, checks, templates); the hooks, and
+a runner looking back up at what runs it, see only these protocols, so nothing imports
+upwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -21,13 +23,30 @@ class TaskError(Exception):
 
 
 class Client(Protocol):
-    """The node an allocation runs on, as its hooks see it."""
+    """The node an allocation runs on, as its runners and hooks see it."""
 
     @property
     def store(self) -> StateStore: ...
 
     @property
     def node(self) -> dict: ...
+
+    @property
+    def drivers(self) -> dict: ...
+
+    @property
+    def on_alloc_terminal(self) -> Callable[[dict], None]:
+        """Told once when an allocation it runs has become terminal."""
+
+    def alloc_dir(self, alloc_id: str) -> Path: ...
+
+
+class ServiceHooks(Protocol):
+    """An allocation's service registration, as its task runners drive it."""
+
+    def register(self, task_name: str | None) -> None: ...
+
+    def deregister(self, task_name: str | None) -> None: ...
 
 
 class TaskRunner(Protocol):
@@ -50,7 +69,7 @@ class TaskRunner(Protocol):
 
 
 class AllocRunner(Protocol):
-    """One allocation's runner, as its hooks see it."""
+    """One allocation's runner, as its task runners and hooks see it."""
 
     @property
     def client(self) -> Client: ...
@@ -60,6 +79,9 @@ class AllocRunner(Protocol):
 
     @property
     def alloc(self) -> dict: ...
+
+    @property
+    def job(self) -> dict: ...
 
     @property
     def group(self) -> dict: ...
@@ -73,3 +95,9 @@ class AllocRunner(Protocol):
     @property
     def changed(self) -> asyncio.Event:
         """Set whenever something health tracking watches has moved."""
+
+    @property
+    def services(self) -> ServiceHooks: ...
+
+    def task_changed(self, runner: TaskRunner) -> None:
+        """A task's state moved: react, then report it."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from nomadlab.practice import structs
-from nomadlab.practice.client.client import AllocRunner
+from nomadlab.practice.client.allocrunner import AllocRunner
 from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id, go_fields
 from nomadlab.practice.server import APIError

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import tornado.web
 
 from nomadlab.practice import structs
-from nomadlab.practice.client.client import AllocRunner, Client
+from nomadlab.practice.client.allocrunner import AllocRunner
+from nomadlab.practice.client.client import Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.jobspec.worker import ParsePool
