@@ -18,13 +18,13 @@ from nomadlab.command.node_status import (
     format_node_list,
     format_node_status,
 )
+from nomadlab.contract import SECOND
 from nomadlab.errors import NomadAPIError, NomadLabError
 from nomadlab.monitor import Monitor
 from nomadlab.results import RunResult, Text, allocation_table
 from nomadlab.terminal import Ui
 
 T = TypeVar("T")
-SECOND = 1_000_000_000
 NOT_PRACTICE = (
     "`node {verb}` simulates a machine {what} and only the practice agent can do that: "
     "Nomad has no API for it. On a real cluster, stop the Nomad client on that machine "

@@ -110,7 +110,7 @@ def parse_duration(text: str) -> int:
 
 def format_duration(ns: int | float) -> str:
     """Go's time.Duration.String(): ``0s``, ``500ms``, ``312.5µs``, ``1m30s``, ``1h0m0s``."""
-    ns = int(ns)
+    ns = round(ns)
     if ns == 0:
         return "0s"
     sign, ns = ("-" if ns < 0 else ""), abs(ns)

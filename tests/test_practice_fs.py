@@ -17,7 +17,7 @@ import requests
 from conftest import raw_exec_job, wait_for
 
 from nomadlab.practice import Agent
-from nomadlab.practice.allocdir import AllocDir, FSError
+from nomadlab.practice.client.allocdir import AllocDir, FSError
 
 SECRET = "TOPSECRET-outside-the-allocation"
 INNER = "inner content"

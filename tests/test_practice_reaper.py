@@ -19,8 +19,8 @@ import pytest
 from conftest import raw_exec_job, register_echo, wait_for
 
 from nomadlab.practice import Agent
-from nomadlab.practice.reaper import children
-from nomadlab.practice.watchdog import (
+from nomadlab.practice.client.reaper import children
+from nomadlab.practice.client.watchdog import (
     AGENT_ID_VAR,
     HELPER_VAR,
     _marked_by_psutil,
@@ -147,7 +147,7 @@ def watchdog(agent: Agent) -> psutil.Process | None:
     """The agent's live watchdog process, if it has one."""
     for proc in psutil.Process(agent.pid).children():
         try:
-            if "nomadlab.practice.watchdog" in " ".join(proc.cmdline()):
+            if "nomadlab.practice.client.watchdog" in " ".join(proc.cmdline()):
                 return proc
         except psutil.Error:
             continue
@@ -222,7 +222,7 @@ def test_the_watchdog_kills_only_the_listed_groups_that_are_still_the_agents() -
         assert owned_groups(listed, agent_id) == {task.pid, worker.pid}
         assert _owned_by_psutil(listed, agent_id) == {task.pid, worker.pid}
         watchdog = subprocess.run(
-            [sys.executable, "-m", "nomadlab.practice.watchdog", agent_id],
+            [sys.executable, "-m", "nomadlab.practice.client.watchdog", agent_id],
             input="".join(f"+{pid}\n" for pid in listed),
             text=True,
             timeout=60,
@@ -238,7 +238,7 @@ def test_the_watchdog_kills_only_the_listed_groups_that_are_still_the_agents() -
 
 SETTLE = """
 import json, os, subprocess, sys
-from nomadlab.practice.reaper import Reaper, task_owner
+from nomadlab.practice.client.reaper import Reaper, task_owner
 reaper = Reaper(subreaper=True)
 env = reaper.task_environment({**os.environ, "NOMAD_ALLOC_ID": "a1", "NOMAD_TASK_NAME": "t"})
 task = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)

@@ -28,23 +28,24 @@ import tornado.httpserver
 
 from nomadlab.contract import AGENT_ID_ENV, AGENT_ID_META, proxy_secret
 from nomadlab.practice import structs
-from nomadlab.practice.client import AllocRunner, Client, fingerprint_node
+from nomadlab.practice.client.allocrunner import AllocRunner
+from nomadlab.practice.client.client import Client, fingerprint_node
+from nomadlab.practice.client.drivers import DockerDriver, RawExecDriver
+from nomadlab.practice.client.reaper import Reaper
+from nomadlab.practice.client.watchdog import HELPER_VAR
 from nomadlab.practice.config import SECOND, AgentConfig, ConfigError
 from nomadlab.practice.config import load as load_config
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drainer import NodeDrainer
-from nomadlab.practice.drivers import DockerDriver, RawExecDriver
 from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.http import make_app
 from nomadlab.practice.http.handler import MAX_BODY
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
-from nomadlab.practice.reaper import Reaper
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import APIError, Server
 from nomadlab.practice.state import StateStore
-from nomadlab.practice.watchdog import HELPER_VAR
 
 log = logging.getLogger("nomad")
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 
+from nomadlab.contract import SECOND
 from nomadlab.practice import structs
 from nomadlab.practice.config import AgentConfig
 from nomadlab.practice.drainer import add_node_event
@@ -25,7 +26,6 @@ from nomadlab.practice.structs import new_evaluation, now_ns, parse_rfc3339
 
 log = logging.getLogger("nomad.heartbeat")
 
-SECOND = 1_000_000_000
 MIN_HEARTBEAT_TTL = 10.0  # nomad/config.go DefaultConfig, unchanged by -dev
 MAX_HEARTBEATS_PER_SECOND = 50.0
 HEARTBEAT_GRACE = 10.0

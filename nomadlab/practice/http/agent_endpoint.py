@@ -4,7 +4,7 @@ agent_endpoint.go, status_endpoint.go, region_endpoint.go, namespace_endpoint.go
 from __future__ import annotations
 
 from nomadlab.practice import structs
-from nomadlab.practice.hoststats import host_stats
+from nomadlab.practice.client.hoststats import host_stats
 from nomadlab.practice.http.handler import Handler, Request
 from nomadlab.practice.server import APIError
 from nomadlab.practice.structs.fields import complete

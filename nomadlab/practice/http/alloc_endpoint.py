@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from nomadlab.practice import structs
-from nomadlab.practice.client import AllocRunner, TaskError
+from nomadlab.practice.client.allocrunner import AllocRunner
+from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id, go_fields
 from nomadlab.practice.server import APIError
 from nomadlab.practice.structs.fields import complete

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from nomadlab.practice import structs
-from nomadlab.practice.allocdir import CHUNK, AllocDir, FSError
+from nomadlab.practice.client.allocdir import CHUNK, AllocDir, FSError
 from nomadlab.practice.http.handler import Handler, Request, by_id
 from nomadlab.practice.server import APIError
 

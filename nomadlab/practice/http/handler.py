@@ -17,7 +17,8 @@ import tornado.web
 
 from nomadlab.contract import SECOND, parse_duration
 from nomadlab.practice import structs
-from nomadlab.practice.client import AllocRunner, Client
+from nomadlab.practice.client.allocrunner import AllocRunner
+from nomadlab.practice.client.client import Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.jobspec.worker import ParsePool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import urllib.parse
 
 from nomadlab import contract
 from nomadlab.contract import SECOND, format_duration
@@ -18,6 +19,7 @@ _JOB_TYPES = ("service", "batch", "system", "sysbatch", "_core")
 _HEALTH_CHECKS = ("checks", "task_states", "manual")
 _DELAY_FUNCTIONS = ("constant", "exponential", "fibonacci")
 _MAX_PORT = 65535
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE")
 # Nomad's Job.Validate sets no length; the practice agent does, so that every job it accepts
 # can still be named in a URL (read, stopped, purged) within the HTTP server's header limit.
 MAX_ID_LENGTH = 1000
@@ -250,13 +252,82 @@ def _update_errors(update: dict) -> list[str]:
 
 def _service_errors(services: list[dict] | None) -> list[str]:
     """TaskGroup/Task validateServices: each failing service, wrapped as Nomad wraps it."""
-    from nomadlab.practice.services import service_errors  # it imports jobspec.common
-
     return [
         f"Service[{index}] {service.get('Name') or ''} validation failed: {format_errors(found)}"
         for index, service in enumerate(services or [])
-        if (found := service_errors(service))
+        if (found := _service_validate(service))
     ]
+
+
+def _service_validate(service: dict) -> list[str]:
+    """Why a ``service`` block cannot be registered (Service.Validate for the nomad
+    provider; Consul's own rules are Consul's)."""
+    provider = service.get("Provider") or "consul"
+    if provider not in ("consul", "nomad"):
+        return [f'Service provider must be one of "consul" or "nomad", got "{provider}"']
+    if provider != "nomad":
+        return []
+    errors = [e for e in map(_nomad_check_error, service.get("Checks") or []) if e]
+    if service.get("Connect") is not None:
+        errors.append("Service with provider nomad cannot include Connect blocks")
+    return errors
+
+
+def _nomad_check_error(check: dict) -> str:
+    """Why a check cannot run under the nomad provider (ServiceCheck.validateNomad), or ""."""
+    kind = (check.get("Type") or "").lower()
+    if kind not in ("tcp", "http"):
+        return f'invalid check type ("{kind}"), must be one of tcp, http'
+    path = check.get("Path") or ""
+    if kind == "http" and not path:
+        return "http type must have http path"
+    if kind == "http" and urllib.parse.urlsplit(path).scheme:
+        return "http type must have relative http path"
+    for field, word in (("Interval", "interval"), ("Timeout", "timeout")):
+        value = check.get(field) or 0
+        if not value:
+            return f"missing required value {word}. {word.capitalize()} cannot be less than 1s"
+        if value < SECOND:
+            return (
+                f"interval ({format_duration(value)}) cannot be lower than 1s"
+                if field == "Interval"
+                else f"timeout ({format_duration(value)}) is lower than required minimum timeout 1s"
+            )
+    mode = check.get("AddressMode") or ""
+    if mode == "auto":
+        return 'invalid address_mode "auto" - auto only valid for services'
+    if mode not in ("", "host", "driver", "alloc"):
+        return f'invalid address_mode "{mode}"'
+    on_update = check.get("OnUpdate") or ""
+    if on_update not in ("", "ignore", "require_healthy", "ignore_warnings"):
+        return (
+            'on_update must be "require_healthy", "ignore_warnings", or "ignore"; '
+            f'got "{on_update}"'
+        )
+    restart = check.get("CheckRestart")
+    if restart and on_update == "ignore":
+        return 'on_update value "ignore" is not compatible with check_restart'
+    if check.get("Expose"):
+        return "expose may only be set for Consul service checks"
+    if on_update == "ignore_warnings":
+        return "on_update may only be set to ignore_warnings for Consul service checks"
+    if restart and restart.get("IgnoreWarnings"):
+        return "ignore_warnings on check_restart only supported for Consul service checks"
+    if mode == "driver":
+        return "address_mode = driver may only be set for Consul service checks"
+    method = check.get("Method") or ""
+    if kind == "http" and method and method.upper() not in HTTP_METHODS:
+        return f'method type "{method}" not supported in Nomad http check'
+    for field, word in (
+        ("SuccessBeforePassing", "success_before_passing"),
+        ("FailuresBeforeCritical", "failures_before_critical"),
+        ("FailuresBeforeWarning", "failures_before_warning"),
+        ("TLSServerName", "tls_server_name"),
+        ("TLSSkipVerify", "tls_skip_verify"),
+    ):
+        if check.get(field):
+            return f"{word} may only be set for Consul service checks"
+    return ""
 
 
 def _task_name_errors(tasks: list[dict]) -> list[str]:

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import tornado.web
 
 from nomadlab.practice import structs
-from nomadlab.practice.allocdir import AllocDir
+from nomadlab.practice.client.allocdir import AllocDir
 from nomadlab.practice.http.fs_endpoint import read_from
 from nomadlab.practice.http.handler import Agent, PlainTextErrors
 from nomadlab.practice.webui import status

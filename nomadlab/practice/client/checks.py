@@ -13,20 +13,15 @@ import json
 import logging
 import time
 import urllib.parse
-from typing import TYPE_CHECKING
 
 import tornado.httpclient
 
-from nomadlab.contract import format_duration
+from nomadlab.contract import SECOND
 from nomadlab.practice import structs
-
-if TYPE_CHECKING:
-    from nomadlab.practice.client import AllocRunner
+from nomadlab.practice.client.interfaces import AllocRunner, TaskError
 
 log = logging.getLogger("nomad.client.checks")
 
-SECOND = 1_000_000_000
-HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE")
 OUTPUT_LIMIT = 3 * 1024  # bytes of an http check's body kept as its output
 SUCCESS, FAILURE, PENDING = "success", "failure", "pending"
 
@@ -52,63 +47,6 @@ def check_id(alloc_id: str, group: str, check: dict) -> str:
     ):
         digest.update(part.encode())
     return digest.hexdigest()
-
-
-def nomad_check_error(check: dict) -> str:
-    """Why a check cannot run under the nomad provider (ServiceCheck.validateNomad), or ""."""
-    kind = (check.get("Type") or "").lower()
-    if kind not in ("tcp", "http"):
-        return f'invalid check type ("{kind}"), must be one of tcp, http'
-    path = check.get("Path") or ""
-    if kind == "http" and not path:
-        return "http type must have http path"
-    if kind == "http" and urllib.parse.urlsplit(path).scheme:
-        return "http type must have relative http path"
-    for field, word in (("Interval", "interval"), ("Timeout", "timeout")):
-        value = check.get(field) or 0
-        if not value:
-            return f"missing required value {word}. {word.capitalize()} cannot be less than 1s"
-        if value < SECOND:
-            return (
-                f"interval ({format_duration(value)}) cannot be lower than 1s"
-                if field == "Interval"
-                else f"timeout ({format_duration(value)}) is lower than required minimum timeout 1s"
-            )
-    mode = check.get("AddressMode") or ""
-    if mode == "auto":
-        return 'invalid address_mode "auto" - auto only valid for services'
-    if mode not in ("", "host", "driver", "alloc"):
-        return f'invalid address_mode "{mode}"'
-    on_update = check.get("OnUpdate") or ""
-    if on_update not in ("", "ignore", "require_healthy", "ignore_warnings"):
-        return (
-            'on_update must be "require_healthy", "ignore_warnings", or "ignore"; '
-            f'got "{on_update}"'
-        )
-    restart = check.get("CheckRestart")
-    if restart and on_update == "ignore":
-        return 'on_update value "ignore" is not compatible with check_restart'
-    if check.get("Expose"):
-        return "expose may only be set for Consul service checks"
-    if on_update == "ignore_warnings":
-        return "on_update may only be set to ignore_warnings for Consul service checks"
-    if restart and restart.get("IgnoreWarnings"):
-        return "ignore_warnings on check_restart only supported for Consul service checks"
-    if mode == "driver":
-        return "address_mode = driver may only be set for Consul service checks"
-    method = check.get("Method") or ""
-    if kind == "http" and method and method.upper() not in HTTP_METHODS:
-        return f'method type "{method}" not supported in Nomad http check'
-    for field, word in (
-        ("SuccessBeforePassing", "success_before_passing"),
-        ("FailuresBeforeCritical", "failures_before_critical"),
-        ("FailuresBeforeWarning", "failures_before_warning"),
-        ("TLSServerName", "tls_server_name"),
-        ("TLSSkipVerify", "tls_skip_verify"),
-    ):
-        if check.get(field):
-            return f"{word} may only be set for Consul service checks"
-    return ""
 
 
 def check_mode(check: dict) -> str:
@@ -292,8 +230,6 @@ class AllocChecks:
 
     def _restart(self, task_name: str, check: dict) -> None:
         """check_restart's limit reached: restart the task (the check watcher's restart)."""
-        from nomadlab.practice.client import TaskError  # the client imports this module
-
         runner = self.runner.tasks.get(task_name)
         if runner is None:
             return

@@ -11,18 +11,15 @@ import logging
 import os
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from nomadlab.contract import SECOND
 from nomadlab.practice import services
-from nomadlab.practice.taskenv import interpolate
+from nomadlab.practice.client.interfaces import TaskError, TaskRunner
+from nomadlab.practice.client.taskenv import interpolate
 from nomadlab.practice.templates import Template, TemplateError, parse_env
-
-if TYPE_CHECKING:
-    from nomadlab.practice.client import TaskRunner
 
 log = logging.getLogger("nomad.client.template")
 
-SECOND = 1_000_000_000
 RESTART_REASON = "Template with change_mode restart re-rendered"
 SIGNAL_REASON = "Template re-rendered"
 
@@ -155,8 +152,6 @@ class TaskTemplates:
     async def _apply(self, changed: list[dict], delay: float) -> None:
         await asyncio.sleep(delay)
         modes = {t.get("ChangeMode") or "restart" for t in changed}
-        from nomadlab.practice.client import TaskError  # the client imports this module
-
         try:
             if "restart" in modes:
                 self.runner.restart(RESTART_REASON)

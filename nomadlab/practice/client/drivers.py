@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from nomadlab.practice.reaper import Reaper
+from nomadlab.practice.client.reaper import Reaper
 from nomadlab.practice.structs import now_ns, rfc3339
 
 # The task's first moments: wait for a line on stdin (the gate), then become the task with

@@ -1,4 +1,5 @@
-"""An allocation's directory as the file system API sees it (Nomad's client/allocdir).
+"""An allocation's directory (Nomad's client/allocdir): built by the runners, walked by
+the file system API.
 
 Tasks write into this directory and may put anything there: links out of it, FIFOs, names
 swapped between a check and a read. So every path is walked one component at a time from
@@ -167,3 +168,12 @@ def refuse_unless_regular(path: str, mode: int) -> None:
     if not stat.S_ISREG(mode):
         kind = "a link" if stat.S_ISLNK(mode) else f"not a regular file ({file_mode(mode)[0]})"
         raise FSError(400, f'file "{path}" is {kind}; only regular files are read')
+
+
+def make_dirs(root: Path, subdirs: tuple[str, ...], *files: Path) -> None:
+    """Create directories under ``root`` and empty files (run off the event loop: a slow
+    disk must not stall the API)."""
+    for sub in subdirs:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for file in files:
+        file.touch()

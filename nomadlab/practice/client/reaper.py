@@ -32,7 +32,7 @@ from pathlib import Path
 
 import psutil
 
-from nomadlab.practice.watchdog import AGENT_ID_VAR, HELPER_VAR, kill_process
+from nomadlab.practice.client.watchdog import AGENT_ID_VAR, HELPER_VAR, kill_process
 
 log = logging.getLogger("nomad.client.reaper")
 
@@ -63,7 +63,7 @@ class Reaper:
             [
                 sys.executable,
                 "-m",
-                "nomadlab.practice.watchdog",
+                "nomadlab.practice.client.watchdog",
                 self.agent_id,
                 *([str(self.data_dir)] if self.data_dir else []),
             ],

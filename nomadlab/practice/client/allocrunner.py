@@ -1,0 +1,220 @@
+"""The alloc runner: one allocation's directory, its task runners, its services and its
+health (Nomad's client/allocrunner alloc_runner.go, with the health hook and allochealth's
+tracker), and the client status it reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from nomadlab.practice import structs
+from nomadlab.practice.client import interfaces, serviceregistration
+from nomadlab.practice.client.allocdir import make_dirs
+from nomadlab.practice.client.interfaces import TaskError
+from nomadlab.practice.client.taskrunner import SECOND, TaskRunner, event_or_timeout, setting
+from nomadlab.practice.structs import now_ns, rfc3339, task_event
+
+
+class AllocRunner:
+    """Runs one allocation: its directory, its tasks, its health, its client status."""
+
+    def __init__(self, client: interfaces.Client, alloc_id: str) -> None:
+        self.client = client
+        self.alloc_id = alloc_id
+        alloc = client.store.allocs[alloc_id]
+        self.job = alloc["Job"]
+        self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
+        self.dir = client.alloc_dir(alloc_id)
+        self.tasks = {t["Name"]: TaskRunner(self, t) for t in self.group["Tasks"]}
+        self.services = serviceregistration.AllocServices(self)
+        self.changed = asyncio.Event()
+        self.stopping = False
+        self.deployment_id = alloc.get("DeploymentID") or ""
+        self._main: asyncio.Task | None = None
+        self._health: asyncio.Task | None = None
+        self._reported_terminal = False
+        self.gone = False
+
+    @property
+    def alloc(self) -> dict:
+        return self.client.store.allocs[self.alloc_id]
+
+    def start(self) -> None:
+        self._main = asyncio.create_task(self._run(), name=f"alloc-{self.alloc_id[:8]}")
+        self._watch_health()
+
+    async def _run(self) -> None:
+        await asyncio.to_thread(make_dirs, self.dir, ("alloc/logs", "alloc/data", "alloc/tmp"))
+        try:
+            self.services.register(None)
+        except serviceregistration.ServiceError as exc:
+            for runner in self.tasks.values():
+                runner.emit(
+                    task_event("Setup Failure", str(exc), FailsTask=True), state="dead", failed=True
+                )
+        else:
+            await asyncio.gather(*(runner.run() for runner in self.tasks.values()))
+        self.services.deregister_all()
+        for runner in self.tasks.values():
+            runner.templates.stop()
+        self.report()
+
+    @property
+    def finished(self) -> bool:
+        """Every task has exited for good."""
+        return self._main is not None and self._main.done()
+
+    def update(self, alloc: dict) -> None:
+        """An in-place update: a new job version, maybe a new deployment to report to."""
+        new_version = alloc["Job"].get("JobModifyIndex") != self.job.get("JobModifyIndex")
+        self.job = alloc["Job"]
+        self.group = next(g for g in self.job["TaskGroups"] if g["Name"] == alloc["TaskGroup"])
+        for runner in self.tasks.values():
+            runner.task = next(t for t in self.group["Tasks"] if t["Name"] == runner.task["Name"])
+        if new_version and not self.stopping:
+            self.services.refresh()
+        deployment_id = alloc.get("DeploymentID") or ""
+        if deployment_id != self.deployment_id:
+            self.deployment_id = deployment_id
+            self._watch_health()
+
+    def stop(self) -> None:
+        """The server wants this allocation stopped: kill its tasks."""
+        if not self.stopping:
+            self.stopping = True
+            self.services.deregister_all()  # before the kill, so lookups stop finding it
+            for runner in self.tasks.values():
+                runner.kill()
+
+    async def vanish(self) -> None:
+        """Die with the node: no more reports, every task process killed (SIGKILL)."""
+        self.gone = True
+        for task in (self._main, self._health):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(runner.vanish() for runner in self.tasks.values()))
+
+    async def stop_and_wait(self) -> None:
+        self.stop()
+        if self._main is not None:
+            await asyncio.gather(self._main, return_exceptions=True)
+
+    def signal(self, task: str, name: str) -> None:
+        """Signal one task, or every task when ``task`` is empty."""
+        for runner in self._targets(task):
+            runner.signal(name)
+
+    def restart(self, task: str, all_tasks: bool) -> None:
+        """Restart one task, every task, or (by default) the running ones, as Nomad words it."""
+        if task and all_tasks:
+            raise TaskError("task name cannot be set when restarting all tasks")
+        if task:
+            targets, reason = self._targets(task), "User requested task to restart"
+        elif all_tasks:
+            targets, reason = list(self.tasks.values()), "User requested all tasks to restart"
+        else:
+            targets = [r for r in self.tasks.values() if r.state["State"] == "running"]
+            reason = "User requested running tasks to restart"
+        if not targets:
+            raise TaskError("Task not running")
+        for runner in targets:
+            runner.restart(reason)
+
+    def _targets(self, task: str) -> list[TaskRunner]:
+        if not task:
+            return list(self.tasks.values())
+        if task not in self.tasks:
+            raise TaskError("Task not found")
+        return [self.tasks[task]]
+
+    def task_changed(self, runner: TaskRunner) -> None:
+        """A task's state moved: kill siblings of a failed task, then report."""
+        state = runner.state
+        if state["State"] == "dead" and state["Failed"]:
+            for sibling in self.tasks.values():
+                if sibling is not runner and sibling.state["State"] != "dead":
+                    sibling.kill(reason=f"Sibling task {runner.task['Name']!r} failed")
+        self.report()
+        self.changed.set()
+
+    def report(self) -> None:
+        """Write task states and the derived client status to the store (a client update)."""
+        if self.gone or self.alloc_id not in self.client.store.allocs:
+            return
+        alloc = self.alloc
+        alloc["TaskStates"] = {name: runner.state for name, runner in self.tasks.items()}
+        alloc["ClientStatus"], alloc["ClientDescription"] = client_status(alloc["TaskStates"])
+        alloc["ModifyTime"] = now_ns()
+        self.client.store.upsert_allocs([alloc])
+        if structs.is_terminal(alloc) and not self._reported_terminal:
+            self._reported_terminal = True
+            self.client.on_alloc_terminal(alloc)
+
+    # Deployment health (client/allochealth) ---------------------------------------
+
+    def _watch_health(self) -> None:
+        """Track health for the deployment (``update`` block) or, for a service outside a
+        deployment, for a drain's migration (``migrate`` block), as the health hook does."""
+        if self._health is not None:
+            self._health.cancel()
+        if self.deployment_id or self.job["Type"] == "service":
+            self._health = asyncio.create_task(self._track_health(self.deployment_id))
+
+    async def _track_health(self, deployment_id: str) -> None:
+        block = self.group.get("Update" if deployment_id else "Migrate") or {}
+        if deployment_id and block.get("HealthCheck") == "manual":  # the operator sets it
+            return None
+        min_healthy = setting(block, "MinHealthyTime", 10 * SECOND) / SECOND
+        deadline = time.monotonic() + setting(block, "HealthyDeadline", 300 * SECOND) / SECOND
+        watch_start = time.monotonic()
+        while True:
+            states = [r.state for r in self.tasks.values()]
+            if self.stopping:
+                return None
+            if any(s["State"] == "dead" and s["Failed"] for s in states):
+                return self._set_health(deployment_id, False)
+            running_since = [r.running_since for r in self.tasks.values()]
+            checks_since = (
+                self.services.checks.passing_since()
+                if (block.get("HealthCheck") or "checks") == "checks"
+                else 0.0
+            )
+            if all(running_since) and checks_since is not None:
+                healthy_at = max([watch_start, *running_since, checks_since]) + min_healthy
+                remaining = healthy_at - time.monotonic()
+                if remaining <= 0:
+                    return self._set_health(deployment_id, True)
+            else:
+                remaining = deadline - time.monotonic()
+            remaining = min(remaining, deadline - time.monotonic())
+            if remaining <= 0:
+                return self._set_health(deployment_id, False)
+            self.changed.clear()
+            await event_or_timeout(self.changed, remaining)
+
+    def _set_health(self, deployment_id: str, healthy: bool) -> None:
+        alloc = self.alloc
+        if (alloc.get("DeploymentID") or "") != deployment_id:
+            return
+        if (alloc.get("DeploymentStatus") or {}).get("Healthy") is not None:
+            return  # an operator set it first
+        alloc["DeploymentStatus"] = {
+            "Healthy": healthy,
+            "Timestamp": rfc3339(now_ns()),
+            "Canary": bool((alloc.get("DeploymentStatus") or {}).get("Canary")),
+            "ModifyIndex": self.client.store.index + 1,
+        }
+        self.client.store.upsert_allocs([alloc])
+
+
+def client_status(task_states: dict) -> tuple[str, str]:
+    """An allocation's ClientStatus from its tasks (client/allocrunner getClientStatus)."""
+    states = task_states.values()
+    if any(s["State"] == "dead" and s["Failed"] for s in states):
+        return "failed", "Failed tasks"
+    if any(s["State"] == "running" for s in states):
+        return "running", "Tasks are running"
+    if any(s["State"] == "pending" for s in states):
+        return "pending", "No tasks have started"
+    return "complete", "All tasks have completed"
