@@ -192,9 +192,7 @@ class Lab(ClusterVerbs):
         outcome = self._monitor(ui).monitor(eval_id, timeout)
         if outcome.failed_allocs:
             result = self._result(job.get("ID", ""), outcome, "", job, check=False)
-            mode = "practice" if self.agent.practice else self.mode
-            advice = placement_advice(job, outcome, mode, self._driver_available)
-            raise PlacementFailed(advice, result)
+            raise PlacementFailed(self._placement_advice(job, outcome), result)
         evaluation = outcome.evaluation
         if evaluation.get("Status") != "complete":
             log = (
@@ -248,6 +246,11 @@ class Lab(ClusterVerbs):
                 result,
             )
         return result
+
+    def _placement_advice(self, job: dict[str, Any], outcome: Outcome) -> str:
+        """What the scheduler could not do and what the learner can do, for this agent."""
+        mode = "practice" if self.agent.practice else self.mode
+        return placement_advice(job, outcome, mode, self._driver_available)
 
     def _driver_available(self, driver: str) -> bool:
         try:
