@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 from datetime import datetime, timezone, tzinfo
-from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,28 +83,42 @@ _MAX_NS = 2**63 - 1
 
 
 def parse_duration(text: str) -> int:
-    """Nanoseconds of a Go duration (``0``, ``90s``, ``-1.5h``, ``2m3s``); ValueError with
-    Go's text for anything time.ParseDuration refuses, overflow included."""
+    """Nanoseconds of a Go duration (``0``, ``90s``, ``-1.5h``, ``2m3s``), computed as Go's
+    time.ParseDuration does (a fraction's digits past int64's reach are dropped, the
+    fraction scaled in float64); ValueError with Go's text for what Go refuses."""
+    invalid = ValueError(f'time: invalid duration "{text}"')
     sign, rest = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
     if rest == "0":
         return 0
     if not rest:
-        raise ValueError(f'time: invalid duration "{text}"')
-    total, pos = Fraction(0), 0
+        raise invalid
+    total, pos = 0, 0
     while pos < len(rest):
         match = _PART.match(rest, pos)
         number, unit = match[1], match[2]
         if number in ("", "."):
-            raise ValueError(f'time: invalid duration "{text}"')
+            raise invalid
         if not unit:
             raise ValueError(f'time: missing unit in duration "{text}"')
         if unit not in _UNITS:
             raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
-        total += Fraction(number) * _UNITS[unit]
+        whole, _, digits = number.partition(".")
+        value = int(whole or "0")
+        fraction, scale = 0, 1
+        for digit in digits:
+            if fraction > _MAX_NS // 10:  # Go's leadingFraction stops taking digits here
+                break
+            fraction, scale = fraction * 10 + int(digit), scale * 10
+        value *= _UNITS[unit]
+        if fraction:
+            value += int(float(fraction) * (float(_UNITS[unit]) / scale))
+        total += value
+        if total > _MAX_NS + 1:
+            raise invalid
         pos = match.end()
-    if total > _MAX_NS:
-        raise ValueError(f'time: invalid duration "{text}"')
-    return sign * int(total)
+    if total > _MAX_NS + (sign < 0):  # an int64: down to -2^63, up to 2^63 - 1
+        raise invalid
+    return sign * total
 
 
 def format_duration(ns: int | float) -> str:
