@@ -468,11 +468,16 @@ class Agent:
         log_file: Path | str | None = None,
         config: list[Path] | None = None,
         acl: bool = False,
+        bootstrap: bool = True,
+        data_dir: Path | None = None,
     ) -> None:
         """``config``: agent configuration files or directories, each passed as ``-config``;
-        ``acl``: start with ``-acl-enabled`` and bootstrap, the secret then in ``token``."""
+        ``acl``: start with ``-acl-enabled`` and (``bootstrap``) bootstrap it, the secret
+        then in ``token``; ``data_dir``: ``-data-dir``, else a temporary one."""
         self.http_port = http_port or free_port(bind)
         self.acl = acl
+        self.bootstrap = bootstrap
+        self.data_dir = data_dir
         self.token = ""
         self.bind = bind
         self.nodes = nodes
@@ -513,6 +518,8 @@ class Agent:
             command += ["-config", str(path)]
         if self.acl:
             command.append("-acl-enabled")
+        if self.data_dir:
+            command += ["-data-dir", str(self.data_dir)]
         return command
 
     def start(self, timeout: float = 30.0) -> Agent:
@@ -542,7 +549,10 @@ class Agent:
 
     def ready(self) -> bool:
         """True when the API answers with a leader and at least one ready node (once the
-        agent with ACLs has been bootstrapped, with the token)."""
+        agent with ACLs has been bootstrapped, with the token; one left without a token
+        when its health answers)."""
+        if self.acl and not self.bootstrap:
+            return self.call("GET", "/v1/agent/health") is not None
         if self.acl and not self.token:
             answer = self.call("POST", "/v1/acl/bootstrap")
             if answer is None:

@@ -31,7 +31,7 @@ LOG_POLL = 0.25
 JOB_TABS = ("definition", "versions", "deployments", "allocations", "evaluations")
 UI_TOKEN_HINT = (
     "this agent has ACLs on, and its pages need its token in X-Nomad-Token. Open them "
-    "through Jupyter's \"Nomad UI\" tile, which sends the token the kit keeps for you."
+    'through Jupyter\'s "Nomad UI" tile, which sends the token the kit keeps for you.'
 )
 
 
