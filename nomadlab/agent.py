@@ -11,6 +11,10 @@ proof: before the kit reuses or signals the recorded process it checks the pid's
 that its command line is the kit's agent, and that the API at the recorded address echoes
 the agent id chosen at launch (node meta ``nomadlab_agent_id``); ``NOMAD_TOKEN`` is never
 sent to a local agent. The state dir is 0700 and its files 0600.
+
+On a shared host (a JupyterHub, or ``NOMADLAB_ACL=1``) the agent the kit starts has ACLs on:
+the kit bootstraps it with a secret it chose and keeps in ``$NOMADLAB_HOME/nomad-token``, and
+sends that token, and only to that agent; another user's process gets 403.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,7 +43,10 @@ from nomadlab.contract import (
     AGENT_ID_META,
     AGENT_RECORD,
     DEFAULT_PORT,
+    TOKEN_FILE,
+    acl_token,
     home,
+    shared_host,
     state_dir,
 )
 from nomadlab.errors import (
@@ -49,6 +57,7 @@ from nomadlab.errors import (
     explain,
     say,
 )
+from nomadlab.jupyter_proxy import agent_port
 
 if TYPE_CHECKING:
     import nomad
@@ -106,8 +115,14 @@ class RunningAgent:
     practice: bool = False
     agent_id: str = ""
     command: list[str] = field(default_factory=list)
+    acl: bool = False
     loopback_dev: bool = field(default=False, compare=False)
     reused: bool = field(default=False, compare=False)
+
+    @property
+    def token(self) -> str | None:
+        """The management token the kit bootstrapped this agent with, if it did."""
+        return (acl_token() or None) if self.started_by_kit and self.acl else None
 
     @property
     def local(self) -> bool:
@@ -159,7 +174,7 @@ class RunningAgent:
             "mode": str, "address": str, "pid": (int, type(None)),
             "create_time": (int, float, type(None)), "log_file": (str, type(None)),
             "started_by_kit": bool, "version": str, "ui": (str, type(None)),
-            "practice": bool, "agent_id": str, "command": list,
+            "practice": bool, "agent_id": str, "command": list, "acl": bool,
         }  # fmt: skip
         for key, value in known.items():
             kinds = shapes.get(key)
@@ -174,13 +189,16 @@ class RunningAgent:
         return cls(**known)
 
 
-def client(address: str, *, local: bool = False, timeout: float = 10.0) -> nomad.Nomad:
+def client(
+    address: str, *, local: bool = False, timeout: float = 10.0, token: str | None = None
+) -> nomad.Nomad:
     """A python-nomad client for ``address``, honouring Nomad's CLI environment variables.
 
     ``NOMAD_TOKEN``, ``NOMAD_REGION``, ``NOMAD_NAMESPACE``, ``NOMAD_HTTP_AUTH`` and the TLS
     variables (``NOMAD_CACERT``, ``NOMAD_CAPATH``, ``NOMAD_CLIENT_CERT``/``KEY``,
     ``NOMAD_SKIP_VERIFY``) apply to an attached cluster; a local dev agent is plain HTTP in
-    region ``global``, namespace ``default``, without ACLs, and never gets the token.
+    region ``global``, namespace ``default``, and never gets ``NOMAD_TOKEN``: only ``token``,
+    the one the kit bootstrapped it with (``RunningAgent.token``) when it has ACLs on.
     """
     import nomad
     import requests
@@ -193,13 +211,13 @@ def client(address: str, *, local: bool = False, timeout: float = 10.0) -> nomad
     elif env.get("NOMAD_CACERT") or env.get("NOMAD_CAPATH"):
         verify = env.get("NOMAD_CACERT") or env["NOMAD_CAPATH"]
     if local:
-        session.auth = _without_token
+        session.auth = _with_token(token)
     elif env.get("NOMAD_HTTP_AUTH"):
         user, _, password = env["NOMAD_HTTP_AUTH"].partition(":")
         session.auth = (user, password)
     return nomad.Nomad(
         address=address.rstrip("/"),
-        token=None if local else env.get("NOMAD_TOKEN") or None,
+        token=token if local else env.get("NOMAD_TOKEN") or None,
         region="global" if local else env.get("NOMAD_REGION") or None,
         namespace="default" if local else env.get("NOMAD_NAMESPACE") or None,
         verify=verify,
@@ -208,11 +226,18 @@ def client(address: str, *, local: bool = False, timeout: float = 10.0) -> nomad
     )
 
 
-def _without_token(request: Any) -> Any:
-    """A requests auth hook that drops ``X-Nomad-Token``: python-nomad adds NOMAD_TOKEN from
-    the environment even when given no token, and a local dev agent must never get it."""
-    request.headers.pop("X-Nomad-Token", None)
-    return request
+def _with_token(token: str | None) -> Any:
+    """A requests auth hook that sends ``token`` (or no ``X-Nomad-Token`` at all): python-nomad
+    adds NOMAD_TOKEN from the environment even when given none, and a local dev agent must
+    never get it."""
+
+    def hook(request: Any) -> Any:
+        request.headers.pop("X-Nomad-Token", None)
+        if token:
+            request.headers["X-Nomad-Token"] = token
+        return request
+
+    return hook
 
 
 def leader(address: str, *, local: bool = False, timeout: float = 2.0) -> str:
@@ -374,15 +399,18 @@ def proven_process(agent: RunningAgent) -> Any:
 
 def echoes_agent_id(agent: RunningAgent, timeout: float = 2.0) -> bool:
     """True when the HTTP API at the agent's (loopback) address reports the agent id the kit
-    chose at launch; asked without any token."""
+    chose at launch; asked with no token but the one the kit bootstrapped it with."""
     import urllib.error
     import urllib.request
 
     parts = urlsplit(agent.address)
     if not agent.agent_id or parts.scheme != "http" or parts.hostname != LOOPBACK:
         return False
+    request = urllib.request.Request(f"{agent.address}/v1/agent/self")
+    if agent.token:  # the process is proven ours (find_running): it holds this port
+        request.add_header("X-Nomad-Token", agent.token)
     try:
-        with urllib.request.urlopen(f"{agent.address}/v1/agent/self", timeout=timeout) as answer:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             config = json.load(answer).get("config") or {}
     except (OSError, ValueError, AttributeError):
         return False
@@ -440,9 +468,9 @@ def _log_path() -> Path:
     return log
 
 
-def _nomad_config(http: int, agent_id: str) -> Path:
-    """An agent config file setting the ports (``nomad agent`` has no port flags) and the
-    node meta that echoes the kit's agent id."""
+def _nomad_config(http: int, agent_id: str, acl: bool) -> Path:
+    """An agent config file setting the ports (``nomad agent`` has no port flags), the
+    node meta that echoes the kit's agent id, and ACLs when on."""
     rpc, serf = (http + 1, http + 2) if http == DEFAULT_PORT else (0, 0)
     if not (rpc and port_free(rpc) and port_free(serf)):
         rpc, serf = free_port(), free_port()
@@ -451,15 +479,16 @@ def _nomad_config(http: int, agent_id: str) -> Path:
         path,
         "# Written by nomadlab for `nomad agent -dev -config <this file>`.\n"
         f"ports {{\n  http = {http}\n  rpc  = {rpc}\n  serf = {serf}\n}}\n"
-        f'client {{\n  meta {{\n    {AGENT_ID_META} = "{agent_id}"\n  }}\n}}\n',
+        f'client {{\n  meta {{\n    {AGENT_ID_META} = "{agent_id}"\n  }}\n}}\n'
+        + ("acl {\n  enabled = true\n}\n" if acl else ""),
     )
     return path
 
 
-def _command(mode: str, port: int, agent_id: str) -> list[str]:
+def _command(mode: str, port: int, agent_id: str, acl: bool) -> list[str]:
     if mode == "practice":
         return [sys.executable, "-m", "nomadlab", "agent", "-dev", "-bind", LOOPBACK,
-                "-http-port", str(port)]  # fmt: skip
+                "-http-port", str(port)] + (["-acl-enabled"] if acl else [])  # fmt: skip
     binary = nomad_binary()
     if binary is None:
         raise NomadLabError(
@@ -468,7 +497,7 @@ def _command(mode: str, port: int, agent_id: str) -> list[str]:
             "restart Jupyter, or use NOMADLAB_AGENT=practice (or leave it unset)."
         )
     return [binary, "agent", "-dev", "-bind", LOOPBACK, "-config",
-            str(_nomad_config(port, agent_id))]  # fmt: skip
+            str(_nomad_config(port, agent_id, acl))]  # fmt: skip
 
 
 def _tail(path: Path | None, lines: int = 15) -> str:
@@ -485,7 +514,8 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
     import psutil
 
     agent_id = secrets.token_hex(16)
-    command = _command(mode, port, agent_id)
+    acl = shared_host()
+    command = _command(mode, port, agent_id, acl)
     log = _log_path()
     out = subprocess.run(
         [sys.executable, "-c", _LAUNCHER, str(log), *command],
@@ -506,9 +536,12 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
         started_by_kit=True,
         agent_id=agent_id,
         command=command,
+        acl=acl,
     )
     _write_state(agent)
     try:
+        if acl:
+            bootstrap(agent, timeout)
         wait_ready(agent, timeout)
     except BaseException:
         proc = _process(pid, create_time)
@@ -523,6 +556,40 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
     agent.ui = web_ui(agent)
     _write_state(agent)
     return agent
+
+
+def bootstrap(agent: RunningAgent, timeout: float = 60.0) -> None:
+    """``nomad acl bootstrap`` with a secret the kit chose, kept 0600 as ``nomad-token``,
+    as soon as the new agent answers. If the agent says it is bootstrapped already, someone
+    else got there first and holds its management token: the kit raises (launch then stops
+    that agent) rather than run jobs on an agent another user controls."""
+    import requests
+
+    secret = str(uuid.uuid4())
+    write_private(private_dir() / TOKEN_FILE, secret + "\n")
+    url = f"{agent.address}/v1/acl/bootstrap"
+    deadline = time.monotonic() + timeout
+    while True:
+        if _process(agent.pid, agent.create_time) is None:
+            raise NomadLabError(
+                f"The {agent.mode} agent (pid {agent.pid}) exited while starting. Last lines "
+                f"of its log {agent.log_file}:\n{_tail(agent.log_file)}"
+            )
+        try:
+            answer = requests.post(url, json={"BootstrapSecret": secret}, timeout=5)
+        except requests.RequestException:
+            answer = None
+        if answer is not None and answer.status_code != 500:  # 500: no leader yet
+            break
+        if time.monotonic() > deadline:
+            raise NomadLabError(f"The Nomad agent at {agent.address} could not be bootstrapped.")
+        time.sleep(0.1)
+    if answer.status_code != 200 or answer.json().get("SecretID") != secret:
+        raise NomadLabError(
+            f"The agent the kit started at {agent.address} refused its ACL bootstrap "
+            f"({answer.status_code}: {answer.text.strip()}): another process bootstrapped it "
+            "first and holds its token. The kit stopped it; start again."
+        )
 
 
 def wait_ready(agent: RunningAgent, timeout: float = 60.0) -> None:
@@ -552,11 +619,16 @@ def wait_ready(agent: RunningAgent, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+def agent_client(agent: RunningAgent, timeout: float = 10.0) -> nomad.Nomad:
+    """python-nomad on ``agent``, with the token it should get (see :func:`client`)."""
+    return client(agent.address, local=agent.local, timeout=timeout, token=agent.token)
+
+
 def _node_ready(agent: RunningAgent) -> bool:
     from nomad.api.exceptions import URLNotAuthorizedNomadException
 
     try:
-        nodes = client(agent.address, local=agent.local, timeout=5).nodes.get_nodes()
+        nodes = agent_client(agent, timeout=5).nodes.get_nodes()
     except URLNotAuthorizedNomadException:
         return True  # the token may not read nodes; the leader answering is all we can check
     except Exception as exc:
@@ -571,7 +643,7 @@ def identify(agent: RunningAgent) -> None:
     from nomad.api import exceptions
 
     try:
-        config = client(agent.address, local=agent.local, timeout=5).agent.get_agent()["config"]
+        config = agent_client(agent, timeout=5).agent.get_agent()["config"]
     except (exceptions.BaseNomadException, requests.RequestException, ValueError, KeyError):
         return
     version = config.get("Version")
@@ -584,12 +656,14 @@ def web_ui(agent: RunningAgent) -> str | None:
     import requests
 
     url = f"{agent.address.rstrip('/')}/ui/"
-    nomad = client(agent.address, local=agent.local)
+    nomad = agent_client(agent)
     settings = nomad.requester_settings
+    headers = {"X-Nomad-Token": agent.token} if agent.token else {}
     try:
         response = nomad.session.get(
-            url, timeout=3, verify=settings["verify"], cert=settings["cert"] or None
-        )
+            url, timeout=3, verify=settings["verify"], cert=settings["cert"] or None,
+            headers=headers,
+        )  # fmt: skip
     except requests.RequestException:
         return None
     return url if response.ok else None
@@ -641,11 +715,12 @@ def connect(
                     "`nomadlab agent stop`, then start again to switch",
                 )
             return running
-        port = port or int(os.environ.get("NOMADLAB_PORT") or DEFAULT_PORT)
+        port = port or agent_port()
         local = f"http://{LOOPBACK}:{port}"
         note = ""
         if not port_free(port):
-            if mode is None and answers_nomad(local):
+            # On a shared host the agent on that port may be another user's: never use it.
+            if mode is None and not shared_host() and answers_nomad(local):
                 return attach(local, timeout, note="an agent you started yourself", local=True)
             note = f"port {port} is in use"
             port = free_port()

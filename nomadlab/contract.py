@@ -26,6 +26,9 @@ PROXY_HEADER = "X-Nomadlab-Proxy"  # what the kit's Jupyter proxy entry adds, wi
 AGENT_ID_ENV = "NOMADLAB_KIT_AGENT_ID"  # how a launched agent learns the id the kit chose
 AGENT_ID_META = "nomadlab_agent_id"  # the node meta key an agent echoes that id in
 DEFAULT_PORT = 4646
+TOKEN_FILE = "nomad-token"  # the management token the kit bootstrapped its agent with
+PORT_FILE = "agent-port"  # the port chosen for this user's agent on a shared host
+ACL_ENV = "NOMADLAB_ACL"  # 1: start the agent with ACLs; 0: without; unset: on a JupyterHub
 
 
 def home() -> Path:
@@ -61,6 +64,24 @@ def proxy_secret(path: Path | None = None) -> str:
             os.link(tmp, file)
         os.unlink(tmp)
     return file.read_text().strip()
+
+
+def shared_host() -> bool:
+    """True where other users' processes share this machine, so the kit's agent gets ACLs:
+    ``NOMADLAB_ACL=1``, or a server JupyterHub spawned (it sets ``JUPYTERHUB_USER``);
+    ``NOMADLAB_ACL=0`` turns it off."""
+    setting = os.environ.get(ACL_ENV, "").strip()
+    if setting in ("0", "1"):
+        return setting == "1"
+    return bool(os.environ.get("JUPYTERHUB_USER"))
+
+
+def acl_token(path: Path | None = None) -> str:
+    """The management token the kit keeps in the state dir ``path``, "" if it has none."""
+    try:
+        return ((path or home()) / TOKEN_FILE).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 # -- Go durations (time.ParseDuration and time.Duration.String) --------------------------------

@@ -71,7 +71,7 @@ class Lab(ClusterVerbs):
             agents.identify(agent)
             agent.ui = agents.web_ui(agent)
         self.agent = agent
-        self.nomad = agents.client(agent.address, local=agent.local)
+        self.nomad = agents.agent_client(agent)
         self.quiet = quiet
 
     @property

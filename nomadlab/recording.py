@@ -97,7 +97,7 @@ class Background:
 
     def __init__(self, agent: agents.RunningAgent, wait: str = WAIT) -> None:
         self.address = agent.address
-        self.nomad: nomad.Nomad = agents.client(agent.address, local=agent.local)
+        self.nomad: nomad.Nomad = agents.agent_client(agent)
         self._adapter = _CuttingAdapter()
         self.nomad.session.mount("http://", self._adapter)
         self.nomad.session.mount("https://", self._adapter)

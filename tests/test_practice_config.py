@@ -108,6 +108,8 @@ def _agent_with(tmp_path: Path, *configs: Path) -> subprocess.CompletedProcess[s
         ("rate.json", '{"server": {"max_heartbeats_per_second": "fast"}}', "a positive number"),
         ("broken.hcl", "server {\n  heartbeat_grace = \n", "line 2"),
         ("broken.json", '{"server": ', "Expecting value: line 1 column 12"),
+        ("acl.hcl", 'acl {\n  enabled = "yes"\n}\n', "acl.enabled must be true or false"),
+        ("ttl.hcl", 'acl {\n  token_ttl = "30s"\n}\n', "does not read acl.token_ttl"),
     ],
 )
 def test_a_config_it_cannot_use_is_refused_with_the_file_and_the_reason(
@@ -118,6 +120,15 @@ def test_a_config_it_cannot_use_is_refused_with_the_file_and_the_reason(
         load([tmp_path / name])
     assert str(refused.value).startswith(f"Error loading configuration from {tmp_path / name}: ")
     assert error in str(refused.value)
+
+
+def test_acls_are_on_once_any_file_turns_them_on(tmp_path: Path) -> None:
+    """ACLConfig.Merge (command/agent/config.go): a later ``enabled = false`` does not turn
+    off what an earlier file turned on."""
+    (tmp_path / "10-acl.hcl").write_text("acl {\n  enabled = true\n}\n")
+    (tmp_path / "20-acl.json").write_text(json.dumps({"acl": {"enabled": False}}))
+    assert load([tmp_path]).acl_enabled
+    assert not load([tmp_path / "20-acl.json"]).acl_enabled
 
 
 def test_a_missing_config_path_is_named(tmp_path: Path) -> None:
@@ -138,6 +149,7 @@ def test_the_agent_refuses_what_it_does_not_read_and_exits_1(tmp_path: Path) -> 
     assert result.stderr.startswith(
         f"==> Error loading configuration from {tmp_path}: Error loading {tmp_path / 'b.hcl'}: "
         "the practice agent does not read data_dir, client, server.enabled: it reads only "
-        "server.heartbeat_grace, server.min_heartbeat_ttl, server.max_heartbeats_per_second"
+        "server.heartbeat_grace, server.min_heartbeat_ttl, server.max_heartbeats_per_second, "
+        "acl.enabled"
     )
     assert "Traceback" not in result.stderr

@@ -21,13 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import tornado.httpserver
 
 from nomadlab.contract import AGENT_ID_ENV, AGENT_ID_META, proxy_secret
 from nomadlab.practice import structs
+from nomadlab.practice.acl import ACLs
 from nomadlab.practice.client.allocrunner import AllocRunner
 from nomadlab.practice.client.client import Client, fingerprint_node
 from nomadlab.practice.client.drivers import DockerDriver, RawExecDriver
@@ -74,6 +78,7 @@ class PracticeAgent:
         self.log = log
         self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
         self.store = StateStore()
+        self.acl = ACLs(self.config.acl_enabled, self.store, self.data_dir)
         self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
         self.parser = ParsePool(
             {HELPER_VAR: self.reaper.agent_id}, self.reaper.track, self.reaper.untrack
@@ -270,7 +275,7 @@ class PracticeAgent:
                     "MinHeartbeatTTL": round((self.config.min_heartbeat_ttl or 0) * SECOND),
                     "MaxHeartbeatsPerSecond": self.config.max_heartbeats_per_second or 0,
                 },
-                "ACL": {"Enabled": False},
+                "ACL": {"Enabled": self.acl.enabled},
                 "UI": {"Enabled": True},
                 "Practice": True,
             },
@@ -361,7 +366,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="append",
         default=[],
         help="a config file or directory (repeatable); the agent reads the server block's "
-        "heartbeat_grace, min_heartbeat_ttl and max_heartbeats_per_second",
+        "heartbeat_grace, min_heartbeat_ttl and max_heartbeats_per_second, and acl.enabled",
+    )
+    parser.add_argument(
+        "-acl-enabled",
+        action="store_true",
+        help="refuse every protected route without the token `nomad acl bootstrap` creates",
     )
     parser.add_argument(
         "-log-level",
@@ -398,6 +408,7 @@ async def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"==> {exc}", file=sys.stderr, flush=True)
         return 1
+    config.acl_enabled = config.acl_enabled or args.acl_enabled
     agent = PracticeAgent(
         args.bind, args.http_port, args.node, args.nodes, args.data_dir, config=config
     )
@@ -428,7 +439,7 @@ async def serve(args: argparse.Namespace) -> int:
             nodes=len(agent.clients),
             node_id=agent.clients[0].node["ID"],
             warning=""
-            if ipaddress.ip_address(args.bind).is_loopback
+            if ipaddress.ip_address(args.bind).is_loopback or agent.acl.enabled
             else EXPOSED.format(bind=args.bind),
         ),
         flush=True,
@@ -457,9 +468,18 @@ class Agent:
         node_name: str | None = None,
         log_file: Path | str | None = None,
         config: list[Path] | None = None,
+        acl: bool = False,
+        bootstrap: bool = True,
+        data_dir: Path | None = None,
     ) -> None:
-        """``config``: agent configuration files or directories, each passed as ``-config``."""
+        """``config``: agent configuration files or directories, each passed as ``-config``;
+        ``acl``: start with ``-acl-enabled`` and (``bootstrap``) bootstrap it, the secret
+        then in ``token``; ``data_dir``: ``-data-dir``, else a temporary one."""
         self.http_port = http_port or free_port(bind)
+        self.acl = acl
+        self.bootstrap = bootstrap
+        self.data_dir = data_dir
+        self.token = ""
         self.bind = bind
         self.nodes = nodes
         self.node_name = node_name
@@ -497,6 +517,10 @@ class Agent:
             command += ["-node", self.node_name]
         for path in self.config:
             command += ["-config", str(path)]
+        if self.acl:
+            command.append("-acl-enabled")
+        if self.data_dir:
+            command += ["-data-dir", str(self.data_dir)]
         return command
 
     def start(self, timeout: float = 30.0) -> Agent:
@@ -525,16 +549,30 @@ class Agent:
         )
 
     def ready(self) -> bool:
-        """True when the API answers with a leader and at least one ready node."""
-        import urllib.error
-        import urllib.request
+        """True when the API answers with a leader and at least one ready node (once the
+        agent with ACLs has been bootstrapped, with the token; one left without a token
+        when its health answers)."""
+        if self.acl and not self.bootstrap:
+            return self.call("GET", "/v1/agent/health") is not None
+        if self.acl and not self.token:
+            answer = self.call("POST", "/v1/acl/bootstrap")
+            if answer is None:
+                return False
+            self.token = answer["SecretID"]
+        nodes = self.call("GET", "/v1/nodes")
+        return nodes is not None and any(n["Status"] == "ready" for n in nodes)
 
+    def call(self, method: str, path: str) -> Any:
+        """The API's JSON answer to ``method path`` (with the token, if any), None when it
+        does not answer yet."""
+        request = urllib.request.Request(f"{self.address}{path}", method=method)
+        if self.token:
+            request.add_header("X-Nomad-Token", self.token)
         try:
-            with urllib.request.urlopen(f"{self.address}/v1/nodes", timeout=1) as response:
-                nodes = json.load(response)
+            with urllib.request.urlopen(request, timeout=1) as response:
+                return json.load(response)
         except (urllib.error.URLError, OSError, ValueError):
-            return False
-        return any(n["Status"] == "ready" for n in nodes)
+            return None
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM the agent (it stops its tasks), SIGKILL if it does not exit in time."""

@@ -3,8 +3,9 @@
 ``*.json`` files in name order, later files overriding earlier ones.
 
 The practice agent reads the server's heartbeat timers, which a classroom may shorten so
-that a failed node is noticed in seconds rather than in 20 to 30. The same file works with
-``nomad agent -dev -config``. Any other setting is refused by name, never silently ignored.
+that a failed node is noticed in seconds rather than in 20 to 30, and ``acl { enabled }``,
+which a classroom on one server turns on. The same file works with ``nomad agent -dev
+-config``. Any other setting is refused by name, never silently ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from nomadlab.practice.jobspec.common import JobspecError, duration_ns
 
 #: What the practice agent reads, as Nomad spells it in the server block.
 SERVER_KEYS = ("heartbeat_grace", "min_heartbeat_ttl", "max_heartbeats_per_second")
+#: ... and in the acl block.
+ACL_KEYS = ("enabled",)
 #: The classroom's heartbeat timers, which the kit's several-node practice agents run with.
 
 
@@ -29,11 +32,13 @@ class ConfigError(Exception):
 @dataclass
 class AgentConfig:
     """What the agent read from its config files: the server block's heartbeat timers, in
-    seconds (None keeps Nomad's default), and the files, in the order loaded."""
+    seconds (None keeps Nomad's default), whether ACLs are on, and the files, in the order
+    loaded."""
 
     heartbeat_grace: float | None = None
     min_heartbeat_ttl: float | None = None
     max_heartbeats_per_second: float | None = None
+    acl_enabled: bool = False
     files: list[str] = field(default_factory=list)
 
 
@@ -94,21 +99,33 @@ def _read(file: Path) -> dict[str, Any]:
 
 
 def _merge(config: AgentConfig, data: dict[str, Any]) -> None:
-    unsupported = [key for key in data if key != "server"]
-    blocks = data.get("server", [])
-    for block in blocks if isinstance(blocks, list) else [blocks]:
-        if not isinstance(block, dict):
-            raise ConfigError("server must be a block")
+    unsupported = [key for key in data if key not in ("server", "acl")]
+    for block in _blocks(data, "server"):
         unsupported += [f"server.{key}" for key in block if key not in SERVER_KEYS]
         for key in SERVER_KEYS:
             value = _value(key, block[key]) if key in block else 0
             if value:  # as in Nomad, zero keeps what was set before, or the default
                 setattr(config, key, value)
+    for block in _blocks(data, "acl"):
+        unsupported += [f"acl.{key}" for key in block if key not in ACL_KEYS]
+        if "enabled" in block:
+            if not isinstance(block["enabled"], bool):
+                raise ConfigError(f"acl.enabled must be true or false, not {block['enabled']!r}")
+            # ACLConfig.Merge: a later file's true turns ACLs on; false leaves them as they are
+            config.acl_enabled = config.acl_enabled or block["enabled"]
     if unsupported:
         raise ConfigError(
             f"the practice agent does not read {', '.join(unsupported)}: it reads only "
-            + ", ".join(f"server.{key}" for key in SERVER_KEYS)
+            + ", ".join([*(f"server.{key}" for key in SERVER_KEYS), "acl.enabled"])
         )
+
+
+def _blocks(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    blocks = data.get(name, [])
+    blocks = blocks if isinstance(blocks, list) else [blocks]
+    if not all(isinstance(block, dict) for block in blocks):
+        raise ConfigError(f"{name} must be a block")
+    return blocks
 
 
 def _value(key: str, value: Any) -> float:

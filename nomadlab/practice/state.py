@@ -22,6 +22,7 @@ TABLES = (
     "nodes",
     "job_summary",
     "services",
+    "acl_token",  # only its index: the tokens live in nomadlab.practice.acl
 )
 JOB_TRACKED_VERSIONS = 6  # nomad/structs: versions of a job kept for `nomad job history`
 

@@ -12,7 +12,9 @@ from typing import Any
 import tornado.web
 from tornado.httputil import HTTPServerRequest
 
+from nomadlab.practice.acl import route_kind
 from nomadlab.practice.http import (
+    acl_endpoint,
     agent_endpoint,
     alloc_endpoint,
     deployment_endpoint,
@@ -47,6 +49,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     *service_endpoint.ROUTES,
     *system_endpoint.ROUTES,
     *practice_endpoint.ROUTES,
+    *acl_endpoint.ROUTES,
 ]
 
 
@@ -79,7 +82,8 @@ def make_app(agent: Agent) -> tornado.web.Application:
     from nomadlab.practice import webui  # imported here: the UI's pages use this package
 
     handlers = [
-        (pattern, Endpoint, {"agent": agent, "methods": methods}) for pattern, methods in ROUTES
+        (pattern, Endpoint, {"agent": agent, "methods": methods, "kind": route_kind(pattern)})
+        for pattern, methods in ROUTES
     ]
     guard = CrossSiteGuard(agent.proxy_secret, bound_addresses(agent.bind))
     return Application(handlers + webui.routes(agent), guard, default_handler_class=NotFound)

@@ -53,6 +53,9 @@ def regions(req: Request) -> list[str]:
 
 
 def namespaces(req: Request) -> list[dict]:
+    """Namespace.ListNamespaces: those the token may use (none for anonymous with ACLs)."""
+    if not req.agent.acl.allows(req.token):
+        return []
     return [
         {
             "Name": "default",

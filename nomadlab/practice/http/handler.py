@@ -17,6 +17,7 @@ import tornado.web
 
 from nomadlab.contract import SECOND, parse_duration
 from nomadlab.practice import structs
+from nomadlab.practice.acl import ACLs, parse_token
 from nomadlab.practice.client.allocrunner import AllocRunner
 from nomadlab.practice.client.client import Client
 from nomadlab.practice.deployments import DeploymentWatcher
@@ -53,6 +54,7 @@ class Agent(Protocol):
     bind: str
     proxy_secret: str
     parser: ParsePool
+    acl: ACLs
 
     @property
     def rpc_addr(self) -> str: ...
@@ -86,6 +88,8 @@ class Request:
         self.agent: Agent = handler.agent
         self.store = handler.agent.store
         self.server = handler.agent.server
+        headers = handler.request.headers
+        self.token = parse_token(headers.get("X-Nomad-Token"), headers.get("Authorization"))
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         return self.handler.get_query_argument(name, default)
@@ -202,13 +206,15 @@ class PlainTextErrors(tornado.web.RequestHandler):
 
 
 class Endpoint(PlainTextErrors):
-    """Dispatches one route's methods to endpoint functions."""
+    """Dispatches one route's methods to endpoint functions, once the request's token may
+    use the route (``kind``: how Nomad's route treats tokens, see ``practice.acl``)."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 
-    def initialize(self, agent: Agent, methods: dict[str, Handler]) -> None:
+    def initialize(self, agent: Agent, methods: dict[str, Handler], kind: str) -> None:
         self.agent = agent
         self.methods = methods
+        self.kind = kind
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
@@ -219,7 +225,11 @@ class Endpoint(PlainTextErrors):
         try:
             if function is None:
                 raise APIError(405, "Invalid method")
-            result = function(Request(self), *args)
+            request = Request(self)
+            refusal = self.agent.acl.refusal(self.kind, request.token)
+            if refusal is not None:
+                raise APIError(403, refusal)
+            result = function(request, *args)
             if isinstance(result, Awaitable):
                 result = await result
             if isinstance(result, Read):

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import tornado.web
 
 from nomadlab.practice import structs
+from nomadlab.practice.acl import AUTHENTICATE, parse_token
 from nomadlab.practice.client.allocdir import AllocDir
 from nomadlab.practice.http.fs_endpoint import read_from
 from nomadlab.practice.http.handler import Agent, PlainTextErrors
@@ -28,6 +29,10 @@ HERE = Path(__file__).resolve().parent
 LIVE_WAIT = 30.0
 LOG_POLL = 0.25
 JOB_TABS = ("definition", "versions", "deployments", "allocations", "evaluations")
+UI_TOKEN_HINT = (
+    "this agent has ACLs on, and its pages need its token in X-Nomad-Token. Open them "
+    'through Jupyter\'s "Nomad UI" tile, which sends the token the kit keeps for you.'
+)
 
 
 def relative_root(path: str) -> str:
@@ -81,6 +86,16 @@ class UIHandler(tornado.web.RequestHandler):
     def initialize(self, agent: Agent) -> None:
         self.agent = agent
         self.store = agent.store
+
+    def prepare(self) -> None:
+        """With ACLs on, a page shows what the API would, so it asks for the same token."""
+        headers = self.request.headers
+        secret = parse_token(headers.get("X-Nomad-Token"), headers.get("Authorization"))
+        refusal = self.agent.acl.refusal(AUTHENTICATE, secret)
+        if refusal is not None:
+            self.set_status(403)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(f"{refusal}: {UI_TOKEN_HINT}")
 
     def get_template_path(self) -> str:
         return str(HERE / "templates")
