@@ -99,7 +99,7 @@ _UNITS = {
     "m": MINUTE,
     "h": HOUR,
 }
-_PART = re.compile(r"(\d*\.?\d*)([^\d.]*)")
+_PART = re.compile(r"([0-9]*\.?[0-9]*)([^0-9.]*)")  # ASCII digits only, as Go
 _MAX_NS = 2**63 - 1
 
 

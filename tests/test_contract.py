@@ -51,6 +51,7 @@ def test_a_go_duration_parses_to_its_nanoseconds(text: str, ns: int) -> None:
         ("-.", 'time: invalid duration "-."'),
         ("+.s", 'time: invalid duration "+.s"'),
         ("1d", 'time: unknown unit "d" in duration "1d"'),
+        ("٥s", 'time: invalid duration "٥s"'),  # a digit, but not an ASCII one
         ("9223372036854775808ns", 'time: invalid duration "9223372036854775808ns"'),
         ("-9223372036854775809ns", 'time: invalid duration "-9223372036854775809ns"'),
     ],
