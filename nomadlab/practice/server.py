@@ -333,58 +333,64 @@ class Server:
         }
 
     def scale(self, namespace: str, job_id: str, body: dict) -> dict:
-        """``nomad job scale``: a new job version with the group's count, then an evaluation."""
+        """``nomad job scale`` (Job.Scale): a new job version with the group's count within its
+        scaling policy's bounds, then an evaluation. Without a count the request is only an
+        informational event."""
         target = body.get("Target") or {}
         if not isinstance(target, dict):
             raise APIError(400, "scaling action Target must be an object of strings")
-        group_name = target.get("Group")
-        if not group_name:
-            raise APIError(400, "missing task group name for scaling action")
+        group_name = scale_request_group(namespace, target, body)
         count = body.get("Count")
-        if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
-            raise APIError(400, "scaling action count must be a whole number")
-        if count is not None and count < 0:
-            raise APIError(400, "scaling action count can't be negative")
         job = self.store.job(namespace, job_id)
         if job is None:
             raise APIError(404, f'job "{job_id}" not found')
-        groups = {g["Name"]: g for g in job["TaskGroups"]}
-        if group_name not in groups:
+        if job["Type"] == "system" and count is not None and count > 1:
+            raise APIError(400, 'jobs of type "system" can only be scaled between 0 and 1')
+        group = next((g for g in job["TaskGroups"] if g["Name"] == group_name), None)
+        if group is None:
             raise APIError(
                 400, f'task group "{group_name}" specified for scaling does not exist in job'
             )
-        if count is not None and any(
-            d["Status"] in ("running", "paused")
-            for d in self.store.job_deployments(namespace, job_id)[:1]
+        previous_count = group["Count"]
+        if count is None:
+            event_index = self.record_scaling_event(job, group_name, previous_count, body, None)
+            response = register_response({"ID": ""}, 0, job)
+            return {**response, "JobModifyIndex": job["ModifyIndex"], "Index": event_index}
+        check_scaling_bounds(group.get("Scaling"), count)
+        latest = self.store.job_deployments(namespace, job_id)[:1]
+        if any(
+            d["Status"] in ("running", "paused", "pending", "blocked", "unblocking")
+            and d["JobCreateIndex"] == job["CreateIndex"]
+            for d in latest
         ):
             raise APIError(400, "job scaling blocked due to active deployment")
-        if count is None:
-            return {
-                "EvalID": "",
-                "EvalCreateIndex": 0,
-                "JobModifyIndex": job["JobModifyIndex"],
-                "Index": self.store.index,
-            }
+        modify_index = body.get("JobModifyIndex") or 0
+        if modify_index and modify_index != job["JobModifyIndex"]:
+            raise APIError(
+                500,
+                f"{ENFORCE_INDEX} {modify_index}: job exists with conflicting job modify "
+                f"index: {job['JobModifyIndex']}",
+            )
         scaled = copy.deepcopy(job)
-        previous_count = groups[group_name]["Count"]
         next(g for g in scaled["TaskGroups"] if g["Name"] == group_name)["Count"] = count
         scaled.update(Stop=False, Stable=False, SubmitTime=now_ns())
         self.store.upsert_job(scaled)
-        evaluation = new_evaluation(scaled, "job-scaling", JobModifyIndex=scaled["JobModifyIndex"])
-        index = self.scheduler.enqueue(evaluation)
-        self.record_scaling_event(scaled, group_name, previous_count, body, evaluation["ID"])
-        return {
-            "EvalID": evaluation["ID"],
-            "EvalCreateIndex": index,
-            "JobModifyIndex": scaled["JobModifyIndex"],
-            "Warnings": "",
-            "Index": index,
-        }
+        evaluation, index = {"ID": ""}, 0
+        if not is_template(scaled):
+            evaluation = new_evaluation(
+                scaled, "job-scaling", JobModifyIndex=scaled["JobModifyIndex"]
+            )
+            index = self.scheduler.enqueue(evaluation)
+        event_index = self.record_scaling_event(
+            scaled, group_name, previous_count, body, evaluation["ID"] or None
+        )
+        return {**register_response(evaluation, index, scaled), "Index": event_index}
 
     def record_scaling_event(
-        self, job: dict, group: str, previous_count: int, body: dict, eval_id: str
-    ) -> None:
+        self, job: dict, group: str, previous_count: int, body: dict, eval_id: str | None
+    ) -> int:
         """Keep the request as a ScalingEvent, shown by ``GET /v1/job/:id/scale``."""
+        index = self.store.commit(["jobs"])
         events = job.setdefault("ScalingEvents", {}).setdefault(group, [])
         events.insert(
             0,
@@ -396,9 +402,10 @@ class Server:
                 "Meta": body.get("Meta"),
                 "EvalID": eval_id,
                 "Time": now_ns(),
-                "CreateIndex": self.store.index,
+                "CreateIndex": index,
             },
         )
+        return index
 
     def stop_alloc(self, alloc_id: str) -> dict:
         """``nomad alloc stop``: stop one allocation; the scheduler places a replacement."""
@@ -544,6 +551,38 @@ def assign_scaling_policy_ids(job: dict, previous: dict | None) -> None:
                 "Group": group["Name"],
             }
             policy["ID"] = policy.get("ID") or kept.get(group["Name"]) or structs.new_id()
+
+
+def scale_request_group(namespace: str, target: dict, body: dict) -> str:
+    """JobScaleRequest.Validate: the target group's name, or Nomad's 400."""
+    if target.get("Namespace") and target["Namespace"] != namespace:
+        raise APIError(400, "namespace in payload did not match header")
+    group_name = target.get("Group")
+    if not group_name:
+        raise APIError(400, "missing task group name for scaling action")
+    count = body.get("Count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise APIError(400, "scaling action count must be a whole number")
+    if count is not None and count < 0:
+        raise APIError(400, "scaling action count can't be negative")
+    if count is not None and body.get("Error"):
+        raise APIError(400, "scaling action should not contain count if error is true")
+    return group_name
+
+
+def check_scaling_bounds(policy: dict | None, count: int) -> None:
+    """Job.Scale: a count outside the group's scaling policy is refused."""
+    if policy is None:
+        return
+    minimum, maximum = policy.get("Min") or 0, policy.get("Max")
+    if count < minimum:
+        raise APIError(
+            400, f"group count was less than scaling policy minimum: {count} < {minimum}"
+        )
+    if maximum is not None and maximum < count:
+        raise APIError(
+            400, f"group count was greater than scaling policy maximum: {count} > {maximum}"
+        )
 
 
 def register_response(evaluation: dict, index: int, job: dict, warnings: str = "") -> dict:

@@ -104,7 +104,7 @@ _PARSE_FIELDS = {
 _SCALE_FIELDS = {
     "Count": (int, "int64"), "Target": (dict, "map[string]string"), "Message": (str, "string"),
     "Error": (bool, "bool"), "Meta": (dict, "map[string]interface {}"),
-    "PolicyOverride": (bool, "bool"),
+    "PolicyOverride": (bool, "bool"), "JobModifyIndex": (int, "uint64"),
 }  # fmt: skip
 
 
@@ -269,6 +269,14 @@ def job_scale(req: Request, job_id: str) -> dict:
                 f"json: cannot unmarshal {json_type(value)} into Go struct field "
                 f"ScalingRequest.Target of type string",
             )
+    if (body.get("JobModifyIndex") or 0) < 0:
+        raise APIError(
+            400,
+            f"json: cannot unmarshal number {body['JobModifyIndex']} into Go struct field "
+            "ScalingRequest.JobModifyIndex of type uint64",
+        )
+    if (body.get("Target") or {}).get("Job") not in (None, "", job_id):
+        raise APIError(400, "job ID in payload did not match URL")
     return req.server.scale(req.namespace, job_id, body)
 
 
