@@ -76,10 +76,10 @@ def reset(agent: Agent) -> None:
             + client.deployments.get_deployments()
         )
 
-    jobs = client.jobs.get_jobs()
+    jobs = client.jobs.get_jobs(namespace="*")
     if jobs or state():  # most often the last test's reset has left nothing to do
         for job in jobs:
-            client.job.deregister_job(job["ID"], purge=True)
+            client.job.deregister_job(job["ID"], purge=True, namespace=job["Namespace"])
         allocations = client.allocations.get_allocations
         wait_for(
             lambda: all(a["ClientStatus"] in TERMINAL for a in allocations()),
@@ -87,6 +87,9 @@ def reset(agent: Agent) -> None:
         )
         client.system.initiate_garbage_collection()
         wait_for(lambda: not state(), what="the shared agent's GC")
+    for namespace in client.namespaces.get_namespaces():
+        if namespace["Name"] != "default":
+            client.namespace.delete_namespace(namespace["Name"])
     changed = [
         n["Name"]
         for n in client.nodes.get_nodes()

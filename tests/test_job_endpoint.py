@@ -9,7 +9,7 @@ import sys
 import nomad
 import pytest
 import requests
-from conftest import raw_exec_job
+from conftest import raw_exec_job, wait_for
 from nomad.api import exceptions
 
 from nomadlab.practice import Agent, jobspec
@@ -262,3 +262,135 @@ def test_scale_target_must_match_the_request(
         f"{agent.address}/v1/job/web/scale", json={"Count": 2, "Target": target}, timeout=30
     )
     assert (answer.status_code, answer.text) == (400, text)
+
+
+# --- namespaces --------------------------------------------------------------------------------
+
+
+def test_namespace_create_read_list_update(agent: Agent, client: nomad.Nomad) -> None:
+    """Follows command/agent namespace_endpoint_test.go TestHTTP_NamespaceCreate, _Query,
+    _List and _Update: the name in the path must match the body's; CreateIndex stays."""
+    client.namespace.create_namespace({"Name": "team-a", "Description": "first"})
+    created = client.namespace.get_namespace("team-a")
+    assert created["Description"] == "first"
+    assert created["CreateIndex"] == created["ModifyIndex"] > 1
+    assert created["Hash"]
+    assert [n["Name"] for n in client.namespaces.get_namespaces()] == ["default", "team-a"]
+    assert [n["Name"] for n in client.namespaces.get_namespaces(prefix="te")] == ["team-a"]
+    client.namespace.update_namespace("team-a", {"Name": "team-a", "Meta": {"k": "v"}})
+    updated = client.namespace.get_namespace("team-a")
+    assert updated["Meta"] == {"k": "v"}
+    assert updated["CreateIndex"] == created["CreateIndex"] < updated["ModifyIndex"]
+    assert updated["Hash"] != created["Hash"]
+    answer = requests.put(
+        f"{agent.address}/v1/namespace/team-a", json={"Name": "team-b"}, timeout=30
+    )
+    assert (answer.status_code, answer.text) == (400, "Namespace name does not match request path")
+    answer = requests.get(f"{agent.address}/v1/namespace/nope", timeout=30)
+    assert (answer.status_code, answer.text) == (404, "Namespace not found")
+
+
+def test_default_namespace_is_nomads(client: nomad.Nomad) -> None:
+    """state_store.go namespaceInit: written at index 1 with Nomad's description; its Hash is
+    Namespace.SetHash's blake2b-256 of name and description."""
+    default = client.namespace.get_namespace("default")
+    assert default["Description"] == "Default shared namespace"
+    assert (default["CreateIndex"], default["ModifyIndex"]) == (1, 1)
+    assert default["Hash"] == "C7UbjDwBK0dK8wQq7Izg7SJIzaV+lIo2X7wRtzY3pSw="
+
+
+@pytest.mark.parametrize(
+    "name", ["", "has space", "a" * 129, "\x00", "ünï"], ids=["empty", "space", "long", "nul", "u"]
+)
+def test_namespace_name_must_match_nomads_rule(agent: Agent, name: str) -> None:
+    """structs Namespace.Validate: 1-128 letters, digits and dashes (Invalid namespace %q)."""
+    answer = requests.post(f"{agent.address}/v1/namespace", json={"Name": name}, timeout=30)
+    assert answer.status_code == 500
+    assert answer.text.startswith("Invalid namespace ")
+    assert "Must match regex ^[a-zA-Z0-9-]{1,128}$" in answer.text
+    assert [
+        n["Name"] for n in requests.get(f"{agent.address}/v1/namespaces", timeout=30).json()
+    ] == ["default"]
+
+
+def test_quota_needs_a_specification(agent: Agent) -> None:
+    """Nomad CE has no quota specifications, so a namespace naming one is refused."""
+    answer = requests.post(
+        f"{agent.address}/v1/namespace", json={"Name": "q", "Quota": "small"}, timeout=30
+    )
+    assert (answer.status_code, answer.text) == (
+        500,
+        'namespace "q" using non-existent quota "small"',
+    )
+
+
+def test_jobs_run_and_purge_in_a_created_namespace(client: nomad.Nomad) -> None:
+    """Jobs in a namespace other than default: registered, read, listed and purged with
+    ``?namespace=``, invisible from default."""
+    client.namespace.create_namespace({"Name": "team-a"})
+    job = sleeper() | {"Namespace": "team-a"}
+    client.jobs.register_job({"Job": job})
+    assert client.job.get_job("web", namespace="team-a")["Namespace"] == "team-a"
+    assert client.jobs.get_jobs() == []
+    assert [j["ID"] for j in client.jobs.get_jobs(namespace="team-a")] == ["web"]
+    assert [j["Namespace"] for j in client.jobs.get_jobs(namespace="*")] == ["team-a"]
+    client.job.deregister_job("web", purge=True, namespace="team-a")
+    assert client.jobs.get_jobs(namespace="*") == []
+
+
+def test_namespace_with_live_jobs_cannot_be_deleted(agent: Agent, client: nomad.Nomad) -> None:
+    """Follows nomad namespace_endpoint_test.go DeleteNamespaces_NonTerminal_Local and
+    TestNamespaceEndpoint_DeleteNamespaces: refused while a job is not dead, then deleted."""
+    client.namespace.create_namespace({"Name": "team-a"})
+    client.jobs.register_job({"Job": sleeper() | {"Namespace": "team-a"}})
+    answer = requests.delete(f"{agent.address}/v1/namespace/team-a", timeout=30)
+    assert answer.status_code == 500
+    assert answer.text.startswith("1 error occurred:\n\t* ") or answer.text.startswith(
+        "2 errors occurred:\n\t* "
+    )
+    assert 'namespace "team-a" has non-terminal jobs in regions: [global]' in answer.text
+    client.job.deregister_job("web", purge=True, namespace="team-a")
+    wait_for(
+        lambda: requests.delete(f"{agent.address}/v1/namespace/team-a", timeout=30).ok,
+        what="the namespace's allocations to stop",
+    )
+    assert "team-a" not in [n["Name"] for n in client.namespaces.get_namespaces()]
+    answer = requests.delete(f"{agent.address}/v1/namespace/team-a", timeout=30)
+    assert (answer.status_code, answer.text) == (500, "namespace not found")
+
+
+def test_default_namespace_cannot_be_deleted(agent: Agent) -> None:
+    """Follows TestNamespaceEndpoint_DeleteNamespaces_Default."""
+    answer = requests.delete(f"{agent.address}/v1/namespace/default", timeout=30)
+    assert (answer.status_code, answer.text) == (500, "can not delete default namespace")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "quoted"),
+    [("foo", '"foo"'), ("\x00", '"\\x00"'), ("n" * 70_000, '"' + "n" * 70_000 + '"')],
+    ids=["foo", "nul", "70000"],
+)
+def test_job_in_a_nonexistent_namespace_is_refused(
+    client: nomad.Nomad, namespace: str, quoted: str
+) -> None:
+    """Follows job_endpoint_test.go TestJobEndpoint_Register_InvalidNamespace: nothing is
+    stored, so no job is left that its URL could not reach."""
+    job = sleeper() | {"Namespace": namespace}
+    status, text = refusal(lambda: client.jobs.register_job({"Job": job}))
+    assert status == 500
+    assert text == f'1 error occurred:\n\t* job "web" is in nonexistent namespace {quoted}\n\n'
+    assert client.jobs.get_jobs(namespace="*") == []
+
+
+def test_namespace_capabilities_limit_task_drivers(client: nomad.Nomad) -> None:
+    """job_endpoint_validators.go jobNamespaceConstraintCheckHook: a disabled driver."""
+    client.namespace.create_namespace(
+        {"Name": "locked", "Capabilities": {"DisabledTaskDrivers": ["raw_exec"]}}
+    )
+    job = sleeper() | {"Namespace": "locked"}
+    status, text = refusal(lambda: client.jobs.register_job({"Job": job}))
+    assert (status, text) == (
+        500,
+        '1 error occurred:\n\t* used task driver "raw_exec" is not allowed in namespace '
+        '"locked"\n\n',
+    )

@@ -10,11 +10,12 @@ import base64
 import copy
 from typing import Any
 
-from nomadlab.practice import jobspec, plan, services, structs
+from nomadlab.practice import jobspec, namespaces, plan, services, structs
 from nomadlab.practice.drainer import add_node_event
 from nomadlab.practice.scheduler import Scheduler, is_template, stop, update_job_status
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import SERVER_FIELDS, new_evaluation, now_ns, rfc3339, spec_changed
+from nomadlab.practice.structs.errors import APIError
 
 # Node events (nomad/node_endpoint.go).
 DRAIN_SET_EVENT = "Node drain strategy set"
@@ -23,15 +24,6 @@ DRAIN_UPDATED_EVENT = "Node drain strategy updated"
 ELIGIBLE_EVENT = "Node marked as eligible for scheduling"
 INELIGIBLE_EVENT = "Node marked as ineligible for scheduling"
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-class APIError(Exception):
-    """An error with the HTTP status and plain-text message Nomad would send."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class Server:
@@ -49,7 +41,7 @@ class Server:
             job = jobspec.canonicalize(copy.deepcopy(job))
             if not job.get("Namespace") or job["Namespace"] == structs.NAMESPACE:
                 job["Namespace"] = namespace
-            errors = jobspec.validate(job)
+            errors = namespaces.check_job(self.store, job) + jobspec.validate(job)
         except jobspec.JobspecError as exc:
             raise APIError(400, str(exc)) from exc
         if errors:

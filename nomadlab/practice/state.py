@@ -13,6 +13,9 @@ import asyncio
 import copy
 from collections.abc import Iterable
 
+from nomadlab.practice.structs import NAMESPACE
+from nomadlab.practice.structs.namespace import DEFAULT_DESCRIPTION, namespace
+
 TABLES = (
     "jobs",
     "job_versions",
@@ -22,6 +25,7 @@ TABLES = (
     "nodes",
     "job_summary",
     "services",
+    "namespaces",
 )
 JOB_TRACKED_VERSIONS = 6  # nomad/structs: versions of a job kept for `nomad job history`
 
@@ -39,6 +43,12 @@ class StateStore:
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
         self.services: dict[str, dict] = {}  # service registrations (nomadlab.practice.services)
+        # namespaceInit: the default namespace, written at index 1.
+        self.namespaces: dict[str, dict] = {
+            NAMESPACE: namespace(
+                Name=NAMESPACE, Description=DEFAULT_DESCRIPTION, CreateIndex=1, ModifyIndex=1
+            )
+        }
         self._allocs_by: dict[str, dict[object, dict[str, dict]]] = {
             "job": {},
             "node": {},
