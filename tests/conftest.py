@@ -71,7 +71,7 @@ def reset(agent: Agent) -> None:
 
     def state() -> list[dict]:
         return (
-            client.allocations.get_allocations()
+            client.allocations.get_allocations(namespace="*")
             + client.evaluations.get_evaluations()
             + client.deployments.get_deployments()
         )
@@ -82,7 +82,7 @@ def reset(agent: Agent) -> None:
             client.job.deregister_job(job["ID"], purge=True, namespace=job["Namespace"])
         allocations = client.allocations.get_allocations
         wait_for(
-            lambda: all(a["ClientStatus"] in TERMINAL for a in allocations()),
+            lambda: all(a["ClientStatus"] in TERMINAL for a in allocations(namespace="*")),
             what="every allocation of the shared agent to stop",
         )
         client.system.initiate_garbage_collection()

@@ -394,3 +394,93 @@ def test_namespace_capabilities_limit_task_drivers(client: nomad.Nomad) -> None:
         '1 error occurred:\n\t* used task driver "raw_exec" is not allowed in namespace '
         '"locked"\n\n',
     )
+
+
+# --- job submissions ---------------------------------------------------------------------------
+
+
+def submission_of(agent: Agent, job_id: str, version: object, **params: str) -> requests.Response:
+    return requests.get(
+        f"{agent.address}/v1/job/{job_id}/submission",
+        params={"version": version, **params},
+        timeout=30,
+    )
+
+
+def test_each_version_keeps_its_submission(agent: Agent, client: nomad.Nomad) -> None:
+    """Follows job_endpoint_test.go TestJobEndpoint_GetJobSubmission: two versions with their
+    own source and variables, none for a version that does not exist, none after a purge."""
+    first = {
+        "Source": 'job "web" { group "g1" {} }',
+        "Format": "hcl2",
+        "VariableFlags": {"one": "1"},
+        "Variables": "two = 2",
+    }
+    client.jobs.register_job({"Job": sleeper(), "Submission": first})
+    index_v0 = client.job.get_job("web")["JobModifyIndex"]
+    second = {
+        "Source": 'job "web" { group "g2" {} }',
+        "Format": "hcl2",
+        "VariableFlags": {"three": "3"},
+        "Variables": "four = 4",
+    }
+    client.jobs.register_job({"Job": sleeper(count=2), "Submission": second})
+    index_v1 = client.job.get_job("web")["JobModifyIndex"]
+    v0 = submission_of(agent, "web", 0).json()
+    assert v0 == first | {
+        "Namespace": "default",
+        "JobID": "web",
+        "Version": 0,
+        "JobModifyIndex": index_v0,
+    }
+    v1 = submission_of(agent, "web", 1)
+    assert v1.json() == second | {
+        "Namespace": "default",
+        "JobID": "web",
+        "Version": 1,
+        "JobModifyIndex": index_v1,
+    }
+    missing = submission_of(agent, "web", 2)
+    assert (missing.status_code, missing.text) == (404, "job source not found")
+    client.job.deregister_job("web", purge=True)
+    assert submission_of(agent, "web", 0).status_code == 404
+
+
+def test_submission_version_must_be_a_number(agent: Agent) -> None:
+    """command/agent jobSubmissionCRUD: ``version`` is parsed as a uint64."""
+    for version in ("", "-1", "one", str(2**64)):
+        answer = submission_of(agent, "web", version)
+        assert (answer.status_code, answer.text) == (
+            400,
+            "Unable to parse job submission version parameter",
+        )
+
+
+def test_oversized_submission_is_dropped_with_a_warning(agent: Agent, client: nomad.Nomad) -> None:
+    """Follows job_endpoint_hooks_test.go (submissionController) and e2e jobsubapi_test.go: a
+    source over job_max_source_size (1M) is discarded; the job is still registered."""
+    source = "#" * 2_000_000
+    response = client.jobs.register_job(
+        {"Job": sleeper(), "Submission": {"Source": source, "Format": "hcl2"}}
+    )
+    assert (
+        "job source size of 2.0 MB exceeds maximum of 1.0 MB and will be discarded"
+        in response["Warnings"]
+    )
+    assert response["Warnings"].startswith("1 warning(s):\n\n* ")
+    assert client.job.get_job("web")["Version"] == 0
+    assert submission_of(agent, "web", 0).status_code == 404
+
+
+def test_submission_in_a_namespace(agent: Agent, client: nomad.Nomad) -> None:
+    """The submission is read in the job's namespace (JobSubmissionRequest's namespace)."""
+    client.namespace.create_namespace({"Name": "team-a"})
+    client.jobs.register_job(
+        {
+            "Job": sleeper() | {"Namespace": "team-a"},
+            "Submission": {"Source": "{}", "Format": "json"},
+        }
+    )
+    assert submission_of(agent, "web", 0).status_code == 404
+    found = submission_of(agent, "web", 0, namespace="team-a").json()
+    assert (found["Namespace"], found["Format"], found["VariableFlags"]) == ("team-a", "json", None)

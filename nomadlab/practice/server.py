@@ -16,6 +16,7 @@ from nomadlab.practice.scheduler import Scheduler, is_template, stop, update_job
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import SERVER_FIELDS, new_evaluation, now_ns, rfc3339, spec_changed
 from nomadlab.practice.structs.errors import APIError
+from nomadlab.practice.structs.submission import job_submission, oversized
 
 # Node events (nomad/node_endpoint.go).
 DRAIN_SET_EVENT = "Node drain strategy set"
@@ -51,13 +52,23 @@ class Server:
         return job
 
     def register(
-        self, job: dict, namespace: str, enforce_index: bool = False, job_modify_index: int = 0
+        self,
+        job: dict,
+        namespace: str,
+        enforce_index: bool = False,
+        job_modify_index: int = 0,
+        submission: dict | None = None,
     ) -> dict:
         """Register (or update) a job: a new version if its spec changed, and an evaluation.
 
         With ``enforce_index`` (``nomad job run -check-index``) only if the job's modify
-        index is still ``job_modify_index`` (0: the job must not exist yet)."""
+        index is still ``job_modify_index`` (0: the job must not exist yet). ``submission``
+        (the source it was written in) is kept with the version unless it is too large."""
         job = self.admit(job, namespace)
+        extra_warnings = []
+        if submission is not None and (too_large := oversized(submission)):
+            extra_warnings.append(too_large)
+            submission = None
         previous = self.store.job(job["Namespace"], job["ID"])
         if enforce_index:
             check_index(previous, job_modify_index)
@@ -69,14 +80,17 @@ class Server:
             )
             job.setdefault("StatusDescription", "")
             self.store.upsert_job(job)
+        if submission is not None:
+            self.store.add_job_submission(job_submission(submission, job))
+        warnings = jobspec.warnings(job, extra_warnings)
         if is_template(job):  # periodic and parameterized parents get no evaluation
             update_job_status(self.store, job)
-            response = register_response({"ID": ""}, 0, job, jobspec.warnings(job))
+            response = register_response({"ID": ""}, 0, job, warnings)
             return {**response, "Index": self.store.index}
         evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
         update_job_status(self.store, job)
-        return register_response(evaluation, index, job, jobspec.warnings(job))
+        return register_response(evaluation, index, job, warnings)
 
     def revert(
         self, namespace: str, job_id: str, version: int, enforce_prior_version: int | None

@@ -449,9 +449,10 @@ def task_warnings(task: dict) -> list[str]:
     return found
 
 
-def warnings(job: dict) -> str:
-    """The register response's ``Warnings``: structs.Job.Warnings merged as Nomad's
-    MergeMultierrorWarnings writes them ("1 warning(s):\n\n* ..."), or "" for none."""
+def warnings(job: dict, extra: list[str] | None = None) -> str:
+    """The register response's ``Warnings``: structs.Job.Warnings, then ``extra`` (the
+    register's own), merged as Nomad's MergeMultierrorWarnings writes them
+    ("1 warning(s):\n\n* ..."), or "" for none."""
     found = []
     for group in job.get("TaskGroups") or []:
         problems = []
@@ -472,6 +473,7 @@ def warnings(job: dict) -> str:
             problems += [f'Task "{task["Name"]}": {w}' for w in task_warnings(task)]
         if problems:
             found.append(f'Group "{group["Name"]}" has warnings: {format_errors(problems)}')
+    found += extra or []
     if not found:
         return ""
     return f"{len(found)} warning(s):\n" + "".join(f"\n* {w}" for w in found)
