@@ -588,9 +588,11 @@ def _copy_index(alloc: Allocation) -> int:
 def fetch_placements(lab: Lab, job: str) -> tuple[list[Allocation], list[dict[str, Any]]]:
     """A job's allocations and every node in full (with their events), for
     :func:`placements_over_time`: the history is in the allocations' times and task events
-    and the nodes' events, so nothing needs recording while it happens."""
+    and the nodes' events, so nothing needs recording while it happens. Allocations are read
+    in full: only a full allocation names the one it replaced (``PreviousAllocation``)."""
     with api_errors(lab.address, bool(lab.nomad.token)):
-        allocs = lab.nomad.job.get_allocations(job)
+        stubs = lab.nomad.job.get_allocations(job)
+        allocs = [lab.nomad.allocation.get_allocation(stub["ID"]) for stub in stubs]
         nodes = [lab.nomad.node.get_node(n["ID"]) for n in lab.nomad.nodes.get_nodes()]
     return allocs, sorted(nodes, key=lambda n: n["Name"])
 

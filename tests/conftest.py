@@ -71,22 +71,25 @@ def reset(agent: Agent) -> None:
 
     def state() -> list[dict]:
         return (
-            client.allocations.get_allocations()
+            client.allocations.get_allocations(namespace="*")
             + client.evaluations.get_evaluations()
             + client.deployments.get_deployments()
         )
 
-    jobs = client.jobs.get_jobs()
+    jobs = client.jobs.get_jobs(namespace="*")
     if jobs or state():  # most often the last test's reset has left nothing to do
         for job in jobs:
-            client.job.deregister_job(job["ID"], purge=True)
+            client.job.deregister_job(job["ID"], purge=True, namespace=job["Namespace"])
         allocations = client.allocations.get_allocations
         wait_for(
-            lambda: all(a["ClientStatus"] in TERMINAL for a in allocations()),
+            lambda: all(a["ClientStatus"] in TERMINAL for a in allocations(namespace="*")),
             what="every allocation of the shared agent to stop",
         )
         client.system.initiate_garbage_collection()
         wait_for(lambda: not state(), what="the shared agent's GC")
+    for namespace in client.namespaces.get_namespaces():
+        if namespace["Name"] != "default":
+            client.namespace.delete_namespace(namespace["Name"])
     changed = [
         n["Name"]
         for n in client.nodes.get_nodes()

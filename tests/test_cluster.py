@@ -216,7 +216,7 @@ def test_node_verbs_from_python(three: Agent) -> None:
     assert any(f"Drain complete for node {nodes[0]['ID']}" in line for line in lines)
     assert any(f'All allocations on node "{nodes[0]["ID"]}" have stopped' in x for x in lines)
     node = lab.nomad.node.get_node(nodes[0]["ID"])
-    assert node["Drain"] is False and node["SchedulingEligibility"] == "ineligible"
+    assert node["DrainStrategy"] is None and node["SchedulingEligibility"] == "ineligible"
     with pytest.raises(NomadLabError, match="No node"):
         lab.node_status("no-such-node")
     lab.stop("http-ha", purge=True)

@@ -56,6 +56,12 @@ def run_ha(client: nomad.Nomad, count: int = 3, edit=None) -> dict:
     return client.jobs.register_job({"Job": job})
 
 
+def previous(client: nomad.Nomad, stub: dict) -> str:
+    """The allocation a stub's allocation replaced: only the full Allocation has the field
+    (structs.AllocListStub has no PreviousAllocation)."""
+    return client.allocation.get_allocation(stub["ID"])["PreviousAllocation"]
+
+
 def live(client: nomad.Nomad, job: str = HA_JOB) -> list[dict]:
     return [
         a
@@ -87,7 +93,7 @@ def test_a_drain_moves_copies_one_batch_at_a_time_and_ends_ineligible(
 
     cluster.node.drain_node_with_spec(target, {"Deadline": 0}, mark_eligible=False)
     node = cluster.node.get_node(target)
-    assert node["Drain"] is True and node["DrainStrategy"]["Deadline"] == 0
+    assert node["DrainStrategy"]["Deadline"] == 0
     assert node["SchedulingEligibility"] == "ineligible"
     assert node["LastDrain"]["Status"] == "draining"
     assert node["Events"][-1]["Message"] == "Node drain strategy set"
@@ -105,7 +111,7 @@ def test_a_drain_moves_copies_one_batch_at_a_time_and_ends_ineligible(
         return node if node["DrainStrategy"] is None else None
 
     n = wait_for(drain_done, what="the drain to complete")
-    assert n["Drain"] is False
+    assert n["DrainStrategy"] is None
     assert n["LastDrain"]["Status"] == "complete"
     assert n["SchedulingEligibility"] == "ineligible"
     assert n["Events"][-1]["Message"] == "Node drain complete"
@@ -116,7 +122,7 @@ def test_a_drain_moves_copies_one_batch_at_a_time_and_ends_ineligible(
     assert len(drained) == 3
     assert all(a["DesiredTransition"]["Migrate"] is True for a in drained)
     assert all(a["DesiredDescription"] == "alloc is being migrated" for a in drained)
-    replacements = {a["PreviousAllocation"]: a for a in allocs if a["PreviousAllocation"]}
+    replacements = {p: a for a in allocs if (p := previous(cluster, a))}
     assert set(replacements) == {a["ID"] for a in drained}
     # Batches: each replacement was placed only after the previous one was healthy.
     ordered = sorted(replacements.values(), key=lambda a: a["CreateIndex"])
@@ -195,7 +201,7 @@ def test_disabling_a_drain_cancels_it_and_can_mark_the_node_eligible(
     # python-nomad's drain_node(False) sends DrainSpec null: cancel, and eligible again.
     cluster.node.drain_node_with_spec(target, None, mark_eligible=True)
     node = cluster.node.get_node(target)
-    assert node["Drain"] is False and node["DrainStrategy"] is None
+    assert node["DrainStrategy"] is None
     assert node["LastDrain"]["Status"] == "canceled"
     assert node["SchedulingEligibility"] == "eligible"
     assert node["Events"][-1]["Message"] == "Node drain disabled"
@@ -234,7 +240,7 @@ def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_b
     assert lost["DesiredStatus"] == "stop"
     assert lost["DesiredDescription"] == "alloc is lost since its node is down"
     replaced = wait_for(lambda: healthy(cluster, 3), what="a replacement elsewhere")
-    replacement = next(a for a in replaced if a["PreviousAllocation"] == victim["ID"])
+    replacement = next(a for a in replaced if previous(cluster, a) == victim["ID"])
     assert replacement["NodeID"] != node_id
     assert replacement["Name"] == victim["Name"]
     assert cluster.job.get_summary(HA_JOB)["Summary"]["echo"]["Lost"] == 1
@@ -282,7 +288,7 @@ def test_with_a_disconnect_window_copies_are_unknown_then_reconnect(
     assert unknown["DesiredStatus"] == "run"
     assert unknown["AllocStates"][-1]["Value"] == "unknown"
     replaced = wait_for(lambda: healthy(cluster, 3), what="a replacement elsewhere")
-    replacement = next(a for a in replaced if a["PreviousAllocation"] == victim["ID"])
+    replacement = next(a for a in replaced if previous(cluster, a) == victim["ID"])
 
     practice_node(three_nodes, node_id, "recover")
     wait_for(
@@ -409,7 +415,7 @@ def test_a_copy_that_keeps_crashing_is_rescheduled_to_another_node_with_its_hist
     events = [e["Type"] for e in failed["TaskStates"]["server"]["Events"]]
     assert events[-1] == "Not Restarting" and "Restarting" in events
     replacement = wait_for(
-        lambda: next((a for a in live(cluster) if a["PreviousAllocation"] == first["ID"]), None),
+        lambda: next((a for a in live(cluster) if previous(cluster, a) == first["ID"]), None),
         what="the rescheduled copy",
     )
     assert replacement["NodeID"] != first["NodeID"]  # the node it failed on is penalised

@@ -10,11 +10,13 @@ import base64
 import copy
 from typing import Any
 
-from nomadlab.practice import jobspec, plan, services, structs
+from nomadlab.practice import jobspec, namespaces, plan, services, structs
 from nomadlab.practice.drainer import add_node_event
 from nomadlab.practice.scheduler import Scheduler, is_template, stop, update_job_status
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import SERVER_FIELDS, new_evaluation, now_ns, rfc3339, spec_changed
+from nomadlab.practice.structs.errors import APIError
+from nomadlab.practice.structs.submission import job_submission, oversized
 
 # Node events (nomad/node_endpoint.go).
 DRAIN_SET_EVENT = "Node drain strategy set"
@@ -23,15 +25,6 @@ DRAIN_UPDATED_EVENT = "Node drain strategy updated"
 ELIGIBLE_EVENT = "Node marked as eligible for scheduling"
 INELIGIBLE_EVENT = "Node marked as ineligible for scheduling"
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-class APIError(Exception):
-    """An error with the HTTP status and plain-text message Nomad would send."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class Server:
@@ -49,7 +42,7 @@ class Server:
             job = jobspec.canonicalize(copy.deepcopy(job))
             if not job.get("Namespace") or job["Namespace"] == structs.NAMESPACE:
                 job["Namespace"] = namespace
-            errors = jobspec.validate(job)
+            errors = namespaces.check_job(self.store, job) + jobspec.validate(job)
         except jobspec.JobspecError as exc:
             raise APIError(400, str(exc)) from exc
         if errors:
@@ -59,13 +52,23 @@ class Server:
         return job
 
     def register(
-        self, job: dict, namespace: str, enforce_index: bool = False, job_modify_index: int = 0
+        self,
+        job: dict,
+        namespace: str,
+        enforce_index: bool = False,
+        job_modify_index: int = 0,
+        submission: dict | None = None,
     ) -> dict:
         """Register (or update) a job: a new version if its spec changed, and an evaluation.
 
         With ``enforce_index`` (``nomad job run -check-index``) only if the job's modify
-        index is still ``job_modify_index`` (0: the job must not exist yet)."""
+        index is still ``job_modify_index`` (0: the job must not exist yet). ``submission``
+        (the source it was written in) is kept with the version unless it is too large."""
         job = self.admit(job, namespace)
+        extra_warnings = []
+        if submission is not None and (too_large := oversized(submission)):
+            extra_warnings.append(too_large)
+            submission = None
         previous = self.store.job(job["Namespace"], job["ID"])
         if enforce_index:
             check_index(previous, job_modify_index)
@@ -77,14 +80,17 @@ class Server:
             )
             job.setdefault("StatusDescription", "")
             self.store.upsert_job(job)
+        if submission is not None:
+            self.store.add_job_submission(job_submission(submission, job))
+        warnings = jobspec.warnings(job, extra_warnings)
         if is_template(job):  # periodic and parameterized parents get no evaluation
             update_job_status(self.store, job)
-            response = register_response({"ID": ""}, 0, job, jobspec.warnings(job))
+            response = register_response({"ID": ""}, 0, job, warnings)
             return {**response, "Index": self.store.index}
         evaluation = new_evaluation(job, "job-register", JobModifyIndex=job["JobModifyIndex"])
         index = self.scheduler.enqueue(evaluation)
         update_job_status(self.store, job)
-        return register_response(evaluation, index, job, jobspec.warnings(job))
+        return register_response(evaluation, index, job, warnings)
 
     def revert(
         self, namespace: str, job_id: str, version: int, enforce_prior_version: int | None
@@ -333,58 +339,64 @@ class Server:
         }
 
     def scale(self, namespace: str, job_id: str, body: dict) -> dict:
-        """``nomad job scale``: a new job version with the group's count, then an evaluation."""
+        """``nomad job scale`` (Job.Scale): a new job version with the group's count within its
+        scaling policy's bounds, then an evaluation. Without a count the request is only an
+        informational event."""
         target = body.get("Target") or {}
         if not isinstance(target, dict):
             raise APIError(400, "scaling action Target must be an object of strings")
-        group_name = target.get("Group")
-        if not group_name:
-            raise APIError(400, "missing task group name for scaling action")
+        group_name = scale_request_group(namespace, target, body)
         count = body.get("Count")
-        if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
-            raise APIError(400, "scaling action count must be a whole number")
-        if count is not None and count < 0:
-            raise APIError(400, "scaling action count can't be negative")
         job = self.store.job(namespace, job_id)
         if job is None:
             raise APIError(404, f'job "{job_id}" not found')
-        groups = {g["Name"]: g for g in job["TaskGroups"]}
-        if group_name not in groups:
+        if job["Type"] == "system" and count is not None and count > 1:
+            raise APIError(400, 'jobs of type "system" can only be scaled between 0 and 1')
+        group = next((g for g in job["TaskGroups"] if g["Name"] == group_name), None)
+        if group is None:
             raise APIError(
                 400, f'task group "{group_name}" specified for scaling does not exist in job'
             )
-        if count is not None and any(
-            d["Status"] in ("running", "paused")
-            for d in self.store.job_deployments(namespace, job_id)[:1]
+        previous_count = group["Count"]
+        if count is None:
+            event_index = self.record_scaling_event(job, group_name, previous_count, body, None)
+            response = register_response({"ID": ""}, 0, job)
+            return {**response, "JobModifyIndex": job["ModifyIndex"], "Index": event_index}
+        check_scaling_bounds(group.get("Scaling"), count)
+        latest = self.store.job_deployments(namespace, job_id)[:1]
+        if any(
+            d["Status"] in ("running", "paused", "pending", "blocked", "unblocking")
+            and d["JobCreateIndex"] == job["CreateIndex"]
+            for d in latest
         ):
             raise APIError(400, "job scaling blocked due to active deployment")
-        if count is None:
-            return {
-                "EvalID": "",
-                "EvalCreateIndex": 0,
-                "JobModifyIndex": job["JobModifyIndex"],
-                "Index": self.store.index,
-            }
+        modify_index = body.get("JobModifyIndex") or 0
+        if modify_index and modify_index != job["JobModifyIndex"]:
+            raise APIError(
+                500,
+                f"{ENFORCE_INDEX} {modify_index}: job exists with conflicting job modify "
+                f"index: {job['JobModifyIndex']}",
+            )
         scaled = copy.deepcopy(job)
-        previous_count = groups[group_name]["Count"]
         next(g for g in scaled["TaskGroups"] if g["Name"] == group_name)["Count"] = count
         scaled.update(Stop=False, Stable=False, SubmitTime=now_ns())
         self.store.upsert_job(scaled)
-        evaluation = new_evaluation(scaled, "job-scaling", JobModifyIndex=scaled["JobModifyIndex"])
-        index = self.scheduler.enqueue(evaluation)
-        self.record_scaling_event(scaled, group_name, previous_count, body, evaluation["ID"])
-        return {
-            "EvalID": evaluation["ID"],
-            "EvalCreateIndex": index,
-            "JobModifyIndex": scaled["JobModifyIndex"],
-            "Warnings": "",
-            "Index": index,
-        }
+        evaluation, index = {"ID": ""}, 0
+        if not is_template(scaled):
+            evaluation = new_evaluation(
+                scaled, "job-scaling", JobModifyIndex=scaled["JobModifyIndex"]
+            )
+            index = self.scheduler.enqueue(evaluation)
+        event_index = self.record_scaling_event(
+            scaled, group_name, previous_count, body, evaluation["ID"] or None
+        )
+        return {**register_response(evaluation, index, scaled), "Index": event_index}
 
     def record_scaling_event(
-        self, job: dict, group: str, previous_count: int, body: dict, eval_id: str
-    ) -> None:
+        self, job: dict, group: str, previous_count: int, body: dict, eval_id: str | None
+    ) -> int:
         """Keep the request as a ScalingEvent, shown by ``GET /v1/job/:id/scale``."""
+        index = self.store.commit(["jobs"])
         events = job.setdefault("ScalingEvents", {}).setdefault(group, [])
         events.insert(
             0,
@@ -396,9 +408,10 @@ class Server:
                 "Meta": body.get("Meta"),
                 "EvalID": eval_id,
                 "Time": now_ns(),
-                "CreateIndex": self.store.index,
+                "CreateIndex": index,
             },
         )
+        return index
 
     def stop_alloc(self, alloc_id: str) -> dict:
         """``nomad alloc stop``: stop one allocation; the scheduler places a replacement."""
@@ -544,6 +557,38 @@ def assign_scaling_policy_ids(job: dict, previous: dict | None) -> None:
                 "Group": group["Name"],
             }
             policy["ID"] = policy.get("ID") or kept.get(group["Name"]) or structs.new_id()
+
+
+def scale_request_group(namespace: str, target: dict, body: dict) -> str:
+    """JobScaleRequest.Validate: the target group's name, or Nomad's 400."""
+    if target.get("Namespace") and target["Namespace"] != namespace:
+        raise APIError(400, "namespace in payload did not match header")
+    group_name = target.get("Group")
+    if not group_name:
+        raise APIError(400, "missing task group name for scaling action")
+    count = body.get("Count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise APIError(400, "scaling action count must be a whole number")
+    if count is not None and count < 0:
+        raise APIError(400, "scaling action count can't be negative")
+    if count is not None and body.get("Error"):
+        raise APIError(400, "scaling action should not contain count if error is true")
+    return group_name
+
+
+def check_scaling_bounds(policy: dict | None, count: int) -> None:
+    """Job.Scale: a count outside the group's scaling policy is refused."""
+    if policy is None:
+        return
+    minimum, maximum = policy.get("Min") or 0, policy.get("Max")
+    if count < minimum:
+        raise APIError(
+            400, f"group count was less than scaling policy minimum: {count} < {minimum}"
+        )
+    if maximum is not None and maximum < count:
+        raise APIError(
+            400, f"group count was greater than scaling policy maximum: {count} > {maximum}"
+        )
 
 
 def register_response(evaluation: dict, index: int, job: dict, warnings: str = "") -> dict:

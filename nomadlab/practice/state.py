@@ -13,6 +13,9 @@ import asyncio
 import copy
 from collections.abc import Iterable
 
+from nomadlab.practice.structs import NAMESPACE
+from nomadlab.practice.structs.namespace import DEFAULT_DESCRIPTION, namespace
+
 TABLES = (
     "jobs",
     "job_versions",
@@ -23,6 +26,7 @@ TABLES = (
     "job_summary",
     "services",
     "acl_token",  # only its index: the tokens live in nomadlab.practice.acl
+    "namespaces",
 )
 JOB_TRACKED_VERSIONS = 6  # nomad/structs: versions of a job kept for `nomad job history`
 
@@ -40,6 +44,14 @@ class StateStore:
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
         self.services: dict[str, dict] = {}  # service registrations (nomadlab.practice.services)
+        # Each job's JobSubmissions by version, newest first (as many as its versions).
+        self.job_submissions: dict[tuple[str, str], dict[int, dict]] = {}
+        # namespaceInit: the default namespace, written at index 1.
+        self.namespaces: dict[str, dict] = {
+            NAMESPACE: namespace(
+                Name=NAMESPACE, Description=DEFAULT_DESCRIPTION, CreateIndex=1, ModifyIndex=1
+            )
+        }
         self._allocs_by: dict[str, dict[object, dict[str, dict]]] = {
             "job": {},
             "node": {},
@@ -101,7 +113,17 @@ class StateStore:
         index = self.commit(["jobs", "job_versions", "job_summary"])
         self.jobs.pop((namespace, job_id), None)
         self.job_versions.pop((namespace, job_id), None)
+        self.job_submissions.pop((namespace, job_id), None)
         return index
+
+    def add_job_submission(self, submission: dict) -> None:
+        """Keep a version's source unless that version has one already; only the newest
+        JOB_TRACKED_VERSIONS are kept (updateJobSubmission, pruneJobSubmissions)."""
+        self.commit(["job_versions"])
+        kept = self.job_submissions.setdefault((submission["Namespace"], submission["JobID"]), {})
+        kept.setdefault(submission["Version"], submission)
+        for version in sorted(kept, reverse=True)[JOB_TRACKED_VERSIONS:]:
+            del kept[version]
 
     def upsert(self, table: str, obj: dict) -> int:
         """Insert or replace ``obj`` in ``table`` (evals, deployments, nodes; allocations go

@@ -52,24 +52,6 @@ def regions(req: Request) -> list[str]:
     return [structs.REGION]
 
 
-def namespaces(req: Request) -> list[dict]:
-    """Namespace.ListNamespaces: those the token may use (none for anonymous with ACLs)."""
-    if not req.agent.acl.allows(req.token):
-        return []
-    return [
-        {
-            "Name": "default",
-            "Description": "Default shared namespace",
-            "Quota": "",
-            "Meta": None,
-            "Capabilities": None,
-            "NodePoolConfiguration": None,
-            "CreateIndex": 1,
-            "ModifyIndex": 1,
-        }
-    ]
-
-
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/agent/self", {"GET": agent_self}),
     (r"/v1/agent/members", {"GET": agent_members}),
@@ -79,5 +61,4 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/status/leader", {"GET": status_leader}),
     (r"/v1/status/peers", {"GET": status_peers}),
     (r"/v1/regions", {"GET": regions}),
-    (r"/v1/namespaces", {"GET": namespaces}),
 ]

@@ -34,11 +34,24 @@ def jobs_register(req: Request, job_id: str | None = None) -> dict:
     job = body["Job"]
     if job_id is not None and job.get("ID") != job_id:
         raise APIError(400, "Job ID does not match name")
+    submission = body.get("Submission")
+    if submission is not None:
+        go_fields(submission, "JobRegisterRequest.Submission", _SUBMISSION_FIELDS)
+        for value in (submission.get("VariableFlags") or {}).values():
+            if not isinstance(value, str):
+                raise APIError(
+                    400,
+                    f"json: cannot unmarshal {json_type(value)} into Go struct field "
+                    "JobRegisterRequest.Submission.VariableFlags of type string",
+                )
+        submission = {key: submission.get(key) or "" for key in ("Source", "Format", "Variables")}
+        submission["VariableFlags"] = body["Submission"].get("VariableFlags")
     return req.server.register(
         job,
         req.namespace,
         enforce_index=bool(body.get("EnforceIndex")),
         job_modify_index=whole_number(body, "JobModifyIndex"),
+        submission=submission,
     )
 
 
@@ -101,10 +114,15 @@ _PARSE_FIELDS = {
     "Variables": (str, "string"),
     "Canonicalize": (bool, "bool"),
 }
+# api.JobSubmission's fields, as JobRegisterRequest.Submission carries them.
+_SUBMISSION_FIELDS = {
+    "Source": (str, "string"), "Format": (str, "string"), "Variables": (str, "string"),
+    "VariableFlags": (dict, "map[string]string"),
+}  # fmt: skip
 _SCALE_FIELDS = {
     "Count": (int, "int64"), "Target": (dict, "map[string]string"), "Message": (str, "string"),
     "Error": (bool, "bool"), "Meta": (dict, "map[string]interface {}"),
-    "PolicyOverride": (bool, "bool"),
+    "PolicyOverride": (bool, "bool"), "JobModifyIndex": (int, "uint64"),
 }  # fmt: skip
 
 
@@ -200,6 +218,22 @@ def job_versions(req: Request, job_id: str) -> Read:
     return Read(("job_versions",), read)
 
 
+def job_submission(req: Request, job_id: str) -> Read:
+    """``GET /v1/job/:id/submission?version=N``: the source that version was registered from."""
+    raw = req.arg("version") or ""
+    if not raw.isascii() or not raw.isdigit() or int(raw) >= 2**64:
+        raise APIError(400, "Unable to parse job submission version parameter")
+    version = int(raw)
+
+    def read() -> dict:
+        kept = req.store.job_submissions.get((req.namespace, job_id)) or {}
+        if version not in kept:
+            raise APIError(404, "job source not found")
+        return kept[version]
+
+    return Read(("job_versions",), read)
+
+
 def job_scale_status(req: Request, job_id: str) -> Read:
     def read() -> dict:
         job = lookup_job(req, job_id)
@@ -269,6 +303,14 @@ def job_scale(req: Request, job_id: str) -> dict:
                 f"json: cannot unmarshal {json_type(value)} into Go struct field "
                 f"ScalingRequest.Target of type string",
             )
+    if (body.get("JobModifyIndex") or 0) < 0:
+        raise APIError(
+            400,
+            f"json: cannot unmarshal number {body['JobModifyIndex']} into Go struct field "
+            "ScalingRequest.JobModifyIndex of type uint64",
+        )
+    if (body.get("Target") or {}).get("Job") not in (None, "", job_id):
+        raise APIError(400, "job ID in payload did not match URL")
     return req.server.scale(req.namespace, job_id, body)
 
 
@@ -289,6 +331,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
     (r"/v1/job/" + JOB_ID + r"/deployment", {"GET": job_latest_deployment}),
     (r"/v1/job/" + JOB_ID + r"/summary", {"GET": job_summary_read}),
     (r"/v1/job/" + JOB_ID + r"/versions", {"GET": job_versions}),
+    (r"/v1/job/" + JOB_ID + r"/submission", {"GET": job_submission}),
     (r"/v1/job/" + JOB_ID + r"/plan", {"POST": job_plan, "PUT": job_plan}),
     (r"/v1/job/" + JOB_ID + r"/revert", {"POST": job_revert, "PUT": job_revert}),
     (r"/v1/job/" + JOB_ID + r"/stable", {"POST": job_stable, "PUT": job_stable}),

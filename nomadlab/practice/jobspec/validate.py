@@ -155,11 +155,44 @@ def _group_errors(group: dict, job: dict) -> list[str]:
     errors += _service_errors(group.get("Services"))
     if network_errors := _network_errors(group):
         errors.append(f"Task group network validation failed: {format_errors(network_errors)}")
+    if scaling_errors := _scaling_errors(group):
+        errors.append(
+            f"Task group scaling policy validation failed: {format_errors(scaling_errors)}"
+        )
     for task in group["Tasks"]:
         if task_errors := _task_errors(task, group, job):
             errors.append(
                 f"Task {task.get('Name') or ''} validation failed: {format_errors(task_errors)}"
             )
+    return errors
+
+
+def _scaling_errors(group: dict) -> list[str]:
+    """TaskGroup.validateScalingPolicy: the policy itself (ScalingPolicy.Validate), then the
+    group's count within its bounds. A ``max`` left out is -1 (ApiScalingPolicyToStructs)."""
+    policy = group.get("Scaling")
+    if policy is None:
+        return []
+    errors = []
+    minimum, maximum = policy.get("Min") or 0, policy.get("Max")
+    maximum = -1 if maximum is None else maximum
+    kind = policy.get("Type") or ""
+    if not kind:
+        errors.append("missing scaling policy type")
+    elif kind != "horizontal":  # its Target is always whole: register sets it (Canonicalize)
+        errors.append(f'scaling policy type "{kind}" is not valid')
+    if maximum < 0:
+        errors.append("maximum count must be specified and non-negative")
+    elif maximum < minimum:
+        errors.append("maximum count must not be less than minimum count")
+    if minimum < 0:
+        errors.append("minimum count must be specified and non-negative")
+    errors = [f"Scaling policy invalid: {e}" for e in errors]
+    prefix = "Scaling policy invalid: task group count must not be"
+    if maximum < group["Count"]:
+        errors.append(f"{prefix} greater than maximum count in scaling policy")
+    if group["Count"] < minimum:
+        errors.append(f"{prefix} less than minimum count in scaling policy")
     return errors
 
 
@@ -488,9 +521,10 @@ def task_warnings(task: dict) -> list[str]:
     return found
 
 
-def warnings(job: dict) -> str:
-    """The register response's ``Warnings``: structs.Job.Warnings merged as Nomad's
-    MergeMultierrorWarnings writes them ("1 warning(s):\n\n* ..."), or "" for none."""
+def warnings(job: dict, extra: list[str] | None = None) -> str:
+    """The register response's ``Warnings``: structs.Job.Warnings, then ``extra`` (the
+    register's own), merged as Nomad's MergeMultierrorWarnings writes them
+    ("1 warning(s):\n\n* ..."), or "" for none."""
     found = []
     for group in job.get("TaskGroups") or []:
         problems = []
@@ -511,6 +545,7 @@ def warnings(job: dict) -> str:
             problems += [f'Task "{task["Name"]}": {w}' for w in task_warnings(task)]
         if problems:
             found.append(f'Group "{group["Name"]}" has warnings: {format_errors(problems)}')
+    found += extra or []
     if not found:
         return ""
     return f"{len(found)} warning(s):\n" + "".join(f"\n* {w}" for w in found)

@@ -190,7 +190,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
     ),
     # structs.go Resources, NetworkResource, Port
     "Resources": _fields(
-        "CPU Cores MemoryMB MemoryMaxMB DiskMB IOPS Networks Devices NUMA",
+        "CPU Cores MemoryMB MemoryMaxMB DiskMB IOPS Networks Devices NUMA SecretsMB",
         0,
         Networks=Slice("NetworkResource"),
         Devices=None,
@@ -273,7 +273,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         "ID EvalID Name Namespace NodeID NodeName JobID JobType JobVersion TaskGroup "
         "AllocatedResources DesiredStatus DesiredDescription ClientStatus ClientDescription "
         "DesiredTransition TaskStates DeploymentStatus FollowupEvalID NextAllocation "
-        "PreviousAllocation RescheduleTracker PreemptedAllocations PreemptedByAllocation "
+        "RescheduleTracker PreemptedAllocations PreemptedByAllocation "
         "CreateIndex ModifyIndex CreateTime ModifyTime",
         "",
         JobVersion=0,
@@ -315,8 +315,9 @@ STRUCTS: dict[str, dict[str, Any]] = {
     "AllocatedPort": _fields("Label Value To HostIP", "", Value=0, To=0),
     # structs.go TaskState, TaskEvent
     "TaskState": _fields(
-        "State Failed Restarts LastRestart StartedAt FinishedAt Events TaskHandle",
+        "State Failed Restarts LastRestart StartedAt FinishedAt Events TaskHandle Paused",
         State="",
+        Paused="",
         Failed=False,
         Restarts=0,
         Events=Slice("TaskEvent"),
@@ -338,13 +339,12 @@ STRUCTS: dict[str, dict[str, Any]] = {
     ),
     # structs.go AllocMetric
     "AllocMetric": _fields(
-        "NodesEvaluated NodesFiltered NodesInPool NodePool NodesAvailable ClassFiltered "
+        "NodesEvaluated NodesFiltered NodesInPool NodesAvailable ClassFiltered "
         "ConstraintFiltered NodesExhausted ClassExhausted DimensionExhausted QuotaExhausted "
         "ResourcesExhausted Scores ScoreMetaData AllocationTime CoalescedFailures",
         NodesEvaluated=0,
         NodesFiltered=0,
         NodesInPool=0,
-        NodePool="",
         NodesExhausted=0,
         AllocationTime=0,
         CoalescedFailures=0,
@@ -402,20 +402,40 @@ STRUCTS: dict[str, dict[str, Any]] = {
         Promoted=False,
         PlacedCanaries=None,
     ),
+    # structs.go NodeResources, NodeReservedResources and the parts the practice node leaves out
+    "NodeResources": _fields(
+        "Cpu Processors Memory Disk Devices NodeNetworks Networks MinDynamicPort MaxDynamicPort",
+        Processors=Value("NodeProcessorResources"),
+        Disk=Value("NodeDiskResources"),
+        MinDynamicPort=0,
+        MaxDynamicPort=0,
+    ),
+    "NodeProcessorResources": _fields("Topology"),
+    "NodeDiskResources": _fields("DiskMB", 0),
+    "NodeReservedResources": _fields(
+        "Cpu Memory Disk Networks",
+        Cpu=Value("NodeReservedCpuResources"),
+        Disk=Value("NodeReservedDiskResources"),
+        Networks=Value("NodeReservedNetworkResources"),
+    ),
+    "NodeReservedCpuResources": _fields("CpuShares ReservedCpuCores", CpuShares=0),
+    "NodeReservedDiskResources": _fields("DiskMB", 0),
+    "NodeReservedNetworkResources": _fields("ReservedHostPorts", ""),
     # structs.go Node, NodeListStub
     "Node": _fields(
-        "ID SecretID Datacenter Name HTTPAddr TLSEnabled Attributes NodeResources "
+        "ID SecretID Datacenter Name CgroupParent HTTPAddr TLSEnabled Attributes NodeResources "
         "ReservedResources Resources Reserved Links Meta NodeClass NodePool ComputedClass "
-        "CgroupParent Drain DrainStrategy SchedulingEligibility Status StatusDescription "
-        "StatusUpdatedAt Events Drivers CSIControllerPlugins CSINodePlugins HostVolumes "
-        "HostNetworks LastDrain CreateIndex ModifyIndex",
+        "DrainStrategy SchedulingEligibility Status StatusDescription StatusUpdatedAt Events "
+        "Drivers CSIControllerPlugins CSINodePlugins HostVolumes HostNetworks LastDrain "
+        "LastMissedHeartbeatIndex LastAllocUpdateIndex CreateIndex ModifyIndex",
         "",
         TLSEnabled=False,
-        Drain=False,
         StatusUpdatedAt=0,
+        LastMissedHeartbeatIndex=0,
+        LastAllocUpdateIndex=0,
         Attributes=None,
-        NodeResources=None,
-        ReservedResources=None,
+        NodeResources=Ptr("NodeResources"),
+        ReservedResources=Ptr("NodeReservedResources"),
         Resources=None,
         Reserved=None,
         Links=None,
