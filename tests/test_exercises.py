@@ -91,7 +91,7 @@ def test_00_and_01_in_a_terminal_send_the_learner_to_the_notebook(lab: Lab) -> N
     for number in ("00", "01"):
         hint = run_cli("check", number)
         assert hint.returncode == 1, hint.stderr
-        assert f'variable{"s" if number == "00" else ""} of notebook {number}: run' in hint.stdout
+        assert f"variable{'s' if number == '00' else ''} of notebook {number}: run" in hint.stdout
 
 
 def test_02_passes_on_the_solution_and_hints_at_what_is_missing(lab: Lab, tmp_path: Path) -> None:
