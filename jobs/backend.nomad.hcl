@@ -22,6 +22,12 @@ variable "health_status" {
   default     = "200"
 }
 
+variable "progress_deadline" {
+  type        = string
+  description = "How long a deployment may go without a new healthy allocation (0: fail on the first unhealthy one)."
+  default     = "15s"
+}
+
 variable "tags" {
   type        = list(string)
   description = "Tags of the backend's service registration."
@@ -34,14 +40,16 @@ job "backend" {
   group "backend" {
     count = var.count
 
-    # Classroom timers: Nomad's defaults are min_healthy_time = "10s" and
-    # healthy_deadline = "5m". health_check = "checks" (the default) means an instance
-    # counts as healthy only once its service checks pass.
+    # Classroom timers: Nomad's defaults are min_healthy_time = "10s",
+    # healthy_deadline = "5m" and progress_deadline = "10m". health_check = "checks" (the
+    # default) means an instance counts as healthy only once its service checks pass. An
+    # instance unhealthy at healthy_deadline is replaced, and the deployment fails at the
+    # progress deadline; with progress_deadline = "0" the first unhealthy instance fails it.
     update {
       health_check     = "checks"
       min_healthy_time = "2s"
       healthy_deadline = "10s"
-      progress_deadline = "15s"
+      progress_deadline = var.progress_deadline
     }
 
     network {

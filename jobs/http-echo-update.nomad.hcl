@@ -7,6 +7,10 @@
 # Classroom timers: an allocation counts as healthy after 2s of running (Nomad's default
 # min_healthy_time is 10s), must be healthy within 30s (default healthy_deadline 5m), and a
 # deployment fails if nothing becomes healthy for 1m (default progress_deadline 10m).
+# An unhealthy allocation does not fail a deployment by itself: Nomad replaces it (its
+# reschedule block) and fails the deployment at the progress deadline. With
+# progress_deadline = 0 the first unhealthy allocation fails it: the broken version's run
+# sets -var progress_deadline=0 to fail in seconds.
 
 variable "python" {
   type        = string
@@ -37,6 +41,12 @@ variable "canary" {
   default     = 0
 }
 
+variable "progress_deadline" {
+  type        = string
+  description = "How long a deployment may go without a new healthy allocation (0: fail on the first unhealthy one)."
+  default     = "1m"
+}
+
 variable "auto_revert" {
   type        = bool
   description = "Roll back to the last stable version when a deployment fails."
@@ -55,7 +65,7 @@ job "echo-update" {
       auto_revert       = var.auto_revert
       min_healthy_time  = "2s"
       healthy_deadline  = "30s"
-      progress_deadline = "1m"
+      progress_deadline = var.progress_deadline
     }
 
     # A task that exits is not restarted here (Nomad's default: 2 restarts, 15s apart), so

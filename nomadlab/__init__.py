@@ -10,7 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "start": ("nomadlab.lab", "start"),
+    "start": ("nomadlab.magic", "start"),
     "Lab": ("nomadlab.lab", "Lab"),
     "watch": ("nomadlab.lab", "watch"),
     "check": ("nomadlab.exercises", "check"),
@@ -25,6 +25,13 @@ def __getattr__(name: str) -> object:
     import importlib
 
     return getattr(importlib.import_module(module_name), attribute)
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext nomadlab``: the ``%nomad`` line magic (see :mod:`nomadlab.magic`)."""
+    from nomadlab.magic import load_ipython_extension as load
+
+    load(ipython)
 
 
 __all__ = ["Lab", "__version__", "check", "checkpoint", "start", "watch"]

@@ -710,9 +710,9 @@ def watch(lab: Lab, job: str, group: str | None = None, *, wait: str = WAIT) -> 
 def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
     """A Lab on a cluster with at least ``nodes`` nodes, for the notebooks about several.
 
-    ``lab`` itself on a real cluster, or on a practice agent that has them; otherwise a Lab
-    on a practice agent with ``nodes`` simulated nodes on a free port and the classroom's
-    heartbeat timers (``nomadlab/practice/classroom.hcl``), which ``stop_agent()`` stops
+    ``lab`` itself on a cluster it attached to, or on an agent that has them; otherwise (a
+    one-node practice agent or ``nomad agent -dev``) a Lab on a practice agent with ``nodes``
+    simulated nodes on a free port and the classroom's heartbeat timers (``nomadlab/practice/classroom.hcl``), which ``stop_agent()`` stops
     (the kit's own agent keeps running). One such agent is recorded
     under ``NOMADLAB_HOME`` and reused while it runs, so an interrupted notebook run again
     leaves no second one behind.
@@ -746,9 +746,10 @@ def _record(nodes: int) -> Path:
 
 def recorded_nodes(lab: Lab, nodes: int = 3) -> Lab | None:
     """What ``several_nodes(lab, nodes)`` returns, without starting anything: ``lab`` on a
-    real cluster or a practice agent with the nodes, the recorded practice agent while it
+    cluster it attached to or an agent with the nodes, the recorded practice agent while it
     runs, else None. For checkers that look where a notebook's exercise ran."""
-    if not (lab.agent.practice or lab.mode == "practice") or len(lab.nodes()) >= nodes:
+    attached_cluster = lab.mode == "attach" and not lab.agent.practice
+    if attached_cluster or len(lab.nodes()) >= nodes:
         return lab
     record = _record(nodes)
     if record.exists():

@@ -24,7 +24,8 @@ REFRESH = 0.25  # seconds between fresh looks at where the copies run
 
 
 class Probe:
-    """``with Probe(lab, job) as probe: ...``, then ``probe.sent`` and ``probe.failed``."""
+    """``with Probe(lab, job) as probe: ...``, then ``probe.sent``, ``probe.failed`` and
+    ``probe.replies`` (the distinct texts the copies answered)."""
 
     def __init__(self, lab: Lab, job: str, interval: float = 0.05) -> None:
         from nomadlab.lab import Lab
@@ -34,6 +35,7 @@ class Probe:
         self.interval = interval
         self.sent = self.failed = self.retried = 0
         self.errors: list[str] = []
+        self.replies: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"probe-{job}", daemon=True)
         self._addresses: list[str] = []
@@ -90,4 +92,6 @@ class Probe:
             return False
         if not response.ok:
             self.errors.append(f"{url}: HTTP {response.status_code}")
-        return response.ok
+            return False
+        self.replies.add(response.text.strip())
+        return True

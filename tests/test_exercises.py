@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import labkit
@@ -26,10 +27,21 @@ def lab(agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Lab:
     return Lab(agent.address, quiet=True)
 
 
-def test_every_checker_gives_a_hint_on_a_fresh_agent_but_01(lab: Lab) -> None:
-    assert list(notebooks()) == ["01", "02", "03", "04", "05", "06", "07"]
-    assert nomadlab.check("01", lab).passed, "01's exercise only reads what a fresh agent has"
+@pytest.fixture
+def notebook() -> Iterator[dict]:
+    """The namespace of a notebook's IPython shell, where 00's and 01's answers live."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    yield shell.user_ns
+    InteractiveShell.clear_instance()
+
+
+def test_every_checker_gives_a_hint_on_a_fresh_agent(lab: Lab) -> None:
+    assert list(notebooks()) == ["00", "01", "02", "03", "04", "05", "06", "07"]
     for number, expected in [
+        ("00", "Set both variables, my_mode and docker_job_runs_here"),
+        ("01", "Build usable, a dict from each node's name"),
         ("02", "save your jobspec as jobs/shop.nomad.hcl"),
         ("03", "http-microservice is not running. Run it with two copies: lab.run("),
         ("04", "no running job has a static port"),
@@ -42,10 +54,43 @@ def test_every_checker_gives_a_hint_on_a_fresh_agent_but_01(lab: Lab) -> None:
         assert str(verdict).startswith("✗ Not yet: ")
 
 
-def test_01_names_the_usable_drivers(lab: Lab) -> None:
+def test_00_checks_the_mode_and_the_docker_answer(lab: Lab, notebook: dict) -> None:
+    notebook["my_mode"] = "practice"
+    assert "Set both variables" in nomadlab.check("00", lab).message
+    notebook["docker_job_runs_here"] = True
+    wrong = nomadlab.check("00", lab)  # the test's lab attaches to its agent
+    assert not wrong.passed and "my_mode is 'practice', but that is not" in wrong.message
+    notebook["my_mode"] = lab.mode
+    docker = nomadlab.check("00", lab)
+    assert not docker.passed and "docker_job_runs_here is True: look again" in docker.message
+    notebook["docker_job_runs_here"] = False
+    verdict = nomadlab.check("00", lab)
+    assert str(verdict) == (
+        "✓ the lab is in attach mode, and the tutorial's Docker job cannot run here: "
+        "no node has a healthy docker driver."
+    )
+
+
+def test_01_compares_the_learners_usable_with_the_nodes(lab: Lab, notebook: dict) -> None:
+    name = lab.nomad.nodes.get_nodes()[0]["Name"]
+    notebook["usable"] = {"node-1": ["raw_exec"]}
+    assert f"this agent's nodes are {name}." in nomadlab.check("01", lab).message
+    notebook["usable"] = {name: ["docker", "raw_exec"]}
+    wrong = nomadlab.check("01", lab)
+    assert not wrong.passed and f"usable[{name!r}] is ['docker', 'raw_exec']" in wrong.message
+    notebook["usable"] = {name: ["raw_exec"]}
+    assert "Now set docker_job_runs_here" in nomadlab.check("01", lab).message
+    notebook["docker_job_runs_here"] = False
     verdict = nomadlab.check(1, lab)
-    assert str(verdict).startswith("✓ ") and "raw_exec" in verdict.message
+    assert str(verdict).startswith("✓ ") and f"{name}: raw_exec" in verdict.message
     assert "cannot run here: no node has docker" in verdict.message
+
+
+def test_00_and_01_in_a_terminal_send_the_learner_to_the_notebook(lab: Lab) -> None:
+    for number in ("00", "01"):
+        hint = run_cli("check", number)
+        assert hint.returncode == 1, hint.stderr
+        assert f"variable{'s' if number == '00' else ''} of notebook {number}: run" in hint.stdout
 
 
 def test_02_passes_on_the_solution_and_hints_at_what_is_missing(lab: Lab, tmp_path: Path) -> None:
@@ -165,7 +210,7 @@ def test_checkpoint_moves_the_agent_to_the_start_of_a_notebook(lab: Lab, tmp_pat
     assert message == f"Agent at {lab.address} ready (purged left-over)."
     assert lab.nomad.jobs.get_jobs() == []
     assert nomadlab.checkpoint("03", lab).endswith("(no jobs to purge).")
-    with pytest.raises(NomadLabError, match="there are checks for notebooks 01, 02, 03, 04"):
+    with pytest.raises(NomadLabError, match="there are checks for notebooks 00, 01, 02, 03"):
         nomadlab.checkpoint("99", lab)
 
 

@@ -38,7 +38,7 @@ METADATA = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
 #: Notebook metadata a notebook may add: what it asks of its practice agent under test.
 KEPT_METADATA = ("nomadlab",)
 #: The skeleton every notebook follows, as markdown headings, in this order.
-SECTIONS = ["Overview", "Prerequisites", "Exercise", "Summary", "What's next"]
+SECTIONS = ["Overview", "Prerequisites", "Exercise", "Summary", "Resources", "What's next"]
 
 
 def checked(cell: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,21 @@ def check(notebook: str | int, lab: Lab | None = None) -> Verdict:
 def checkpoint(notebook: str | int, lab: Lab | None = None) -> str:
     """Put the agent in the state a learner has at the start of notebook ``notebook``."""
     return module(notebook).checkpoint(_lab(lab))
+
+
+#: What :func:`notebook_variable` returns for a variable the notebook has not set.
+MISSING = object()
+
+
+def notebook_variable(name: str) -> Any:
+    """The value of ``name`` in the notebook that runs the check (IPython's namespace), or
+    :data:`MISSING` (not set, or a terminal): for exercises whose answer is a variable."""
+    if "IPython" not in sys.modules:
+        return MISSING
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return MISSING if shell is None else shell.user_ns.get(name, MISSING)
 
 
 def group_ports(group: dict) -> dict[str, int]:
