@@ -712,10 +712,10 @@ def several_nodes(lab: Lab, nodes: int = 3) -> Lab:
 
     ``lab`` itself on a cluster it attached to, or on an agent that has them; otherwise (a
     one-node practice agent or ``nomad agent -dev``) a Lab on a practice agent with ``nodes``
-    simulated nodes on a free port and the classroom's heartbeat timers (``nomadlab/practice/classroom.hcl``), which ``stop_agent()`` stops
-    (the kit's own agent keeps running). One such agent is recorded
-    under ``NOMADLAB_HOME`` and reused while it runs, so an interrupted notebook run again
-    leaves no second one behind.
+    simulated nodes on a free port and the classroom's heartbeat timers
+    (``nomadlab/practice/classroom.hcl``), which ``stop_agent()`` stops (the kit's own agent
+    keeps running). One such agent is recorded under ``NOMADLAB_HOME`` and reused while it
+    runs, so an interrupted notebook run again leaves no second one behind.
     """
     # The practice agent's modules load only here: a Lab on any other agent never needs them.
     from nomadlab.practice import Agent

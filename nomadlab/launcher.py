@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from nomadlab import agent as agents
+from nomadlab.jobfiles import KIT_ROOT
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 FIRST_NOTEBOOK = "notebooks/00_setup.ipynb"
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from nomadlab import lab as labs
-from nomadlab.lab import KIT_ROOT, Lab
+from nomadlab.jobfiles import KIT_ROOT
+from nomadlab.lab import Lab
 
 
 def command_for(lab: Lab, words: list[str]) -> list[str]:
