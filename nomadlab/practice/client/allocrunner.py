@@ -6,14 +6,19 @@ tracker), and the client status it reports.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 
+from nomadlab.contract import format_duration
 from nomadlab.practice import structs
 from nomadlab.practice.client import interfaces, serviceregistration
 from nomadlab.practice.client.allocdir import make_dirs
 from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.client.taskrunner import SECOND, TaskRunner, event_or_timeout, setting
 from nomadlab.practice.structs import now_ns, rfc3339, task_event
+
+log = logging.getLogger("nomad.client.alloc_runner")
 
 
 class AllocRunner:
@@ -33,6 +38,9 @@ class AllocRunner:
         self.deployment_id = alloc.get("DeploymentID") or ""
         self._main: asyncio.Task | None = None
         self._health: asyncio.Task | None = None
+        self._killer: asyncio.Task | None = None
+        self._kill_event_sent = False
+        self._restarting: asyncio.Task | None = None
         self._reported_terminal = False
         self.gone = False
 
@@ -49,6 +57,7 @@ class AllocRunner:
         try:
             self.services.register(None)
         except serviceregistration.ServiceError as exc:
+            self._kill_event_sent = True  # every task fails at once: no live sibling to tell
             for runner in self.tasks.values():
                 runner.emit(
                     task_event("Setup Failure", str(exc), FailsTask=True), state="dead", failed=True
@@ -83,14 +92,40 @@ class AllocRunner:
         """The server wants this allocation stopped: kill its tasks."""
         if not self.stopping:
             self.stopping = True
-            self.services.deregister_all()  # before the kill, so lookups stop finding it
-            for runner in self.tasks.values():
-                runner.kill()
+            self._kill_tasks()
+
+    def _kill_tasks(self) -> None:
+        """Kill every task once (killTasks), however many reasons come."""
+        if self._killer is None:
+            self._killer = asyncio.create_task(self._kill_all(), name=f"kill-{self.alloc_id[:8]}")
+
+    async def _kill_all(self) -> None:
+        """The pre-kill hooks (the group's services leave, its ``shutdown_delay`` passes), then
+        the leader, waited for, then the other tasks at once; each gets a "Killing" event."""
+        await self._pre_kill()
+        leader = next((r for r in self.tasks.values() if r.task.get("Leader")), None)
+        if leader is not None:
+            leader.kill(killing_event(leader.task))
+            exited = asyncio.ensure_future(leader.exited.wait())
+            assert self._main is not None
+            await asyncio.wait({exited, self._main}, return_when=asyncio.FIRST_COMPLETED)
+            exited.cancel()
+        for runner in self.tasks.values():
+            if runner is not leader:
+                runner.kill(killing_event(runner.task))
+
+    async def _pre_kill(self) -> None:
+        """The group service hook's PreKill: deregister the group's services, then wait the
+        group's ``shutdown_delay`` so that whoever looked them up can drain."""
+        self.services.deregister(None)
+        delay = setting(self.group, "ShutdownDelay", 0)
+        if delay:
+            await asyncio.sleep(delay / SECOND)
 
     async def vanish(self) -> None:
         """Die with the node: no more reports, every task process killed (SIGKILL)."""
         self.gone = True
-        for task in (self._main, self._health):
+        for task in (self._main, self._health, self._killer, self._restarting):
             if task is not None:
                 task.cancel()
         await asyncio.gather(*(runner.vanish() for runner in self.tasks.values()))
@@ -121,6 +156,29 @@ class AllocRunner:
         for runner in targets:
             runner.restart(reason)
 
+    def restart_tasks(self, reason: str) -> None:
+        """A group service's check_restart (the alloc runner as WorkloadRestarter): the group
+        services re-register, then every running task restarts through its restart policy."""
+        if self.stopping or self._killer is not None:
+            log.debug("restart of an alloc that should not run: alloc_id=%s", self.alloc_id)
+            return
+        if self._restarting is None or self._restarting.done():
+            self._restarting = asyncio.create_task(self._restart_tasks(reason))
+
+    async def _restart_tasks(self, reason: str) -> None:
+        await self._pre_kill()  # the task restart hook: PreKill, then register again
+        if self.stopping or self._killer is not None:
+            return
+        try:
+            self.services.register(None)
+        except serviceregistration.ServiceError as exc:
+            log.warning("group services of %s not registered: %s", self.alloc_id[:8], exc)
+        for runner in self.tasks.values():
+            try:
+                runner.restart(reason, failure=True)
+            except TaskError:
+                continue  # a task not running is not restarted
+
     def _targets(self, task: str) -> list[TaskRunner]:
         if not task:
             return list(self.tasks.values())
@@ -129,14 +187,35 @@ class AllocRunner:
         return [self.tasks[task]]
 
     def task_changed(self, runner: TaskRunner) -> None:
-        """A task's state moved: kill siblings of a failed task, then report."""
-        state = runner.state
-        if state["State"] == "dead" and state["Failed"]:
-            for sibling in self.tasks.values():
-                if sibling is not runner and sibling.state["State"] != "dead":
-                    sibling.kill(reason=f"Sibling task {runner.task['Name']!r} failed")
+        """A task's state moved: take the group down if it died in a way that ends it, then
+        report."""
+        self._kill_on_task_death()
         self.report()
         self.changed.set()
+
+    def _kill_on_task_death(self) -> None:
+        """handleTaskStateUpdates: a failed task ("Sibling Task Failed") or a dead leader
+        ("Leader Task Dead", which wins) has the live tasks told why, then all killed."""
+        if self._kill_event_sent:
+            return
+        kill_event, live = None, []
+        for name, runner in self.tasks.items():
+            if runner.state["State"] != "dead":
+                live.append(runner)
+            elif runner.state["Failed"]:
+                kill_event = kill_event or task_event(
+                    "Sibling Task Failed",
+                    f"Task's sibling {json.dumps(name)} failed",
+                    FailedSibling=name,
+                )
+            elif runner.task.get("Leader"):
+                kill_event = task_event("Leader Task Dead", "Leader Task in Group dead")
+        if kill_event is None or not live:
+            return
+        self._kill_event_sent = True
+        for runner in live:
+            runner.emit(dict(kill_event))
+        self._kill_tasks()
 
     def report(self) -> None:
         """Write task states and the derived client status to the store (a client update)."""
@@ -206,6 +285,13 @@ class AllocRunner:
             "ModifyIndex": self.client.store.index + 1,
         }
         self.client.store.upsert_allocs([alloc])
+
+
+def killing_event(task: dict) -> dict:
+    """The "Killing" event the alloc runner sends each task it kills: its kill timeout."""
+    timeout = setting(task, "KillTimeout", 5 * SECOND)
+    message = f"Sent interrupt. Waiting {format_duration(timeout)} before force killing"
+    return task_event("Killing", message, KillTimeout=timeout)
 
 
 def client_status(task_states: dict) -> tuple[str, str]:

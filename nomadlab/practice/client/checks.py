@@ -188,7 +188,6 @@ class AllocChecks:
         interval = (check.get("Interval") or SECOND) / SECOND  # validated: at least 1s
         timeout = (check.get("Timeout") or SECOND) / SECOND
         restart = check.get("CheckRestart") or {}
-        restart_task = task_name or check.get("TaskName") or ""
         failures = 0
         started = time.monotonic()
         while True:
@@ -207,7 +206,7 @@ class AllocChecks:
             grace = (restart.get("Grace") or 0) / SECOND
             limit = restart.get("Limit") or 0
             if limit and failures >= limit and time.monotonic() - started >= grace:
-                self._restart(restart_task, check)
+                self._restart(task_name, check)
                 failures, started = 0, time.monotonic()  # the grace period starts again
             await asyncio.sleep(interval)
 
@@ -228,12 +227,15 @@ class AllocChecks:
         if changed:
             self.runner.changed.set()
 
-    def _restart(self, task_name: str, check: dict) -> None:
-        """check_restart's limit reached: restart the task (the check watcher's restart)."""
-        runner = self.runner.tasks.get(task_name)
-        if runner is None:
+    def _restart(self, task_name: str | None, check: dict) -> None:
+        """check_restart's limit reached (the check watcher's asyncRestart): a task's check
+        restarts its task, a group service's check the group's tasks (even with ``task`` set,
+        as the group service hook's restarter is the alloc runner); both count as failures."""
+        reason = f"healthcheck: check {json.dumps(check.get('Name') or '')} unhealthy"
+        if task_name is None:
+            self.runner.restart_tasks(reason)
             return
         try:
-            runner.restart(f"healthcheck: check {json.dumps(check.get('Name') or '')} unhealthy")
+            self.runner.tasks[task_name].restart(reason, failure=True)
         except TaskError as exc:
             log.debug("check_restart of %s skipped: %s", task_name, exc)

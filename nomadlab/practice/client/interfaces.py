@@ -58,8 +58,9 @@ class TaskRunner(Protocol):
     @property
     def alloc_runner(self) -> AllocRunner: ...
 
-    def restart(self, reason: str) -> None:
-        """Kill the task and start it again (TaskError when it is not running)."""
+    def restart(self, reason: str, failure: bool = False) -> None:
+        """Kill the task and start it again, through the restart policy for a ``failure``
+        (TaskError when it is not running)."""
 
     def signal(self, name: str, reason: str | None = None) -> None:
         """Send the task a signal by name (TaskError when it is not running)."""
@@ -101,3 +102,6 @@ class AllocRunner(Protocol):
 
     def task_changed(self, runner: TaskRunner) -> None:
         """A task's state moved: react, then report it."""
+
+    def restart_tasks(self, reason: str) -> None:
+        """A group check's check_restart: restart every running task as a failure."""

@@ -26,6 +26,7 @@ from nomadlab.practice.structs import now_ns, rfc3339, task_event
 from nomadlab.practice.templates import TemplateError
 
 log = logging.getLogger("nomad.client")
+WITHIN_POLICY = "Restart within policy"  # the one restart reason a Restarting event omits
 
 
 class TaskRunner:
@@ -38,10 +39,11 @@ class TaskRunner:
         self.handle: TaskHandle | None = None
         self.templates = TaskTemplates(self)
         self.running_since: float | None = None
-        self.kill_reason = ""
         self.kill_fails = False  # a kill that fails the task (a template that broke)
+        self.exited = asyncio.Event()  # run() has returned (Nomad's WaitCh)
         self._killed = asyncio.Event()
         self._restart_requested = asyncio.Event()
+        self._restart_failure = False
         self._restarts_in_interval = 0
         self._interval_start = time.monotonic()
 
@@ -69,9 +71,13 @@ class TaskRunner:
             self.state["Failed"] = failed
         self.alloc_runner.task_changed(self)
 
-    def kill(self, reason: str = "") -> None:
-        self.kill_reason = reason
+    def kill(self, event: dict | None = None, fails: bool = False) -> None:
+        """Kill the task for good (TaskRunner.Kill): no more restarts; ``event`` says why
+        (it is recorded even on a task already dead, as Nomad records it)."""
+        self.kill_fails = self.kill_fails or fails
         self._killed.set()
+        if event is not None:
+            self.emit(event)
 
     def signal(self, name: str, reason: str | None = None) -> None:
         """``nomad alloc signal``: send a signal (by name, like SIGUSR1) to the task;
@@ -87,15 +93,22 @@ class TaskRunner:
         self.emit(task_event("Signaling", message, TaskSignal=name))
         self.handle.signal(number)
 
-    def restart(self, reason: str) -> None:
-        """``nomad alloc restart``: kill the task and start it again at once, outside the
-        restart policy."""
+    def restart(self, reason: str, failure: bool = False) -> None:
+        """Kill the task and start it again: at once for a user's request (``nomad alloc
+        restart``), through the restart policy for a ``failure`` (a check_restart)."""
         if self.handle is None or self.state["State"] != "running":
             raise TaskError("Task not running")
         self.emit(task_event("Restart Signaled", reason, RestartReason=reason))
+        self._restart_failure = failure
         self._restart_requested.set()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self.exited.set()
+
+    async def _run(self) -> None:
         client = self.alloc_runner.client
         name = self.task["Name"]
         self.emit(task_event("Received", "Task received by client"))
@@ -136,8 +149,9 @@ class TaskRunner:
                 result = await self._wait_or_kill()
                 self.alloc_runner.services.deregister(name)
                 self.running_since = None
-                requested = self._restart_requested.is_set()
+                requested = self._restart_requested.is_set() and not self._restart_failure
                 self._restart_requested.clear()
+                self._restart_failure = False
                 batch = self.alloc_runner.job["Type"] == "batch"
                 done = result.successful and batch and not requested and not self._killed.is_set()
                 if done:
@@ -151,8 +165,8 @@ class TaskRunner:
                     break
                 if done:
                     return
-                if requested:
-                    self._restarting("User requested restart", delay=0.0)
+                if requested:  # the restart tracker's restartTriggered: no reason, no delay
+                    self._restarting("", delay=0.0)
                     continue
             if not await self._restart():
                 return
@@ -162,11 +176,11 @@ class TaskRunner:
         """A template that cannot be rendered fails the task (no restart), as in Nomad."""
         self.templates.stop()
         message = f"Template failed: {error}"
-        self.emit(task_event("Killing", message, KillReason=message, FailsTask=True))
+        event = task_event("Killing", message, KillReason=message, FailsTask=True)
         if self.state["State"] == "running":
-            self.kill_fails = True
-            self.kill(message)
+            self.kill(event, fails=True)
             return
+        self.emit(event)
         self.state["FinishedAt"] = rfc3339(now_ns())
         self.emit(task_event("Killed", "Task successfully killed"), state="dead", failed=True)
 
@@ -188,20 +202,25 @@ class TaskRunner:
         restarter.cancel()
         if waiter.done():
             return waiter.result()
+        # The pre-kill hooks: the task's services leave before it is signalled.
+        self.alloc_runner.services.deregister(self.task["Name"])
+        if self._killed.is_set() and await self._shutdown_delay(waiter):
+            return waiter.result()
         waiter.cancel()
         timeout = setting(self.task, "KillTimeout", 5 * SECOND) / SECOND
         kill_signal = getattr(signal, self.task.get("KillSignal") or "SIGINT", signal.SIGINT)
-        if not self._killed.is_set():  # a user's restart: "Restart Signaled" said it already
-            return await self.handle.kill(kill_signal, timeout)
-        self.emit(
-            task_event(
-                "Killing",
-                f"Sent interrupt. Waiting {format_duration(timeout * SECOND)} before force killing",
-                KillTimeout=int(timeout * SECOND),
-                KillReason=self.kill_reason,
-            )
-        )
         return await self.handle.kill(kill_signal, timeout)
+
+    async def _shutdown_delay(self, waiter: asyncio.Future) -> bool:
+        """Wait out the task's ``shutdown_delay`` before the kill (handleKill), the task
+        pending meanwhile; True if the task exited on its own in the meantime."""
+        delay = setting(self.task, "ShutdownDelay", 0)
+        if not delay:
+            return False
+        message = f"Waiting for shutdown_delay of {format_duration(delay)} before killing the task."
+        self.emit(task_event("Waiting for shutdown delay", message), state="pending")
+        await asyncio.wait({waiter}, timeout=delay / SECOND)
+        return waiter.done()
 
     async def _finish_kill(self) -> None:
         self.state["FinishedAt"] = rfc3339(now_ns())
@@ -212,11 +231,14 @@ class TaskRunner:
         """Count a restart and say when it comes (the task is pending until then)."""
         self.state["Restarts"] += 1
         self.state["LastRestart"] = rfc3339(now_ns())
+        display = f"Task restarting in {format_duration(delay * SECOND)}"
+        if reason and reason != WITHIN_POLICY:
+            display = f"{reason} - {display}"
         self.emit(
             task_event(
                 "Restarting",
                 reason,
-                f"Task restarting in {format_duration(delay * SECOND)}",
+                display,
                 RestartReason=reason,
                 StartDelay=int(delay * SECOND),
             ),
@@ -251,7 +273,7 @@ class TaskRunner:
                 )
                 return False
         else:
-            reason = "Restart within policy"
+            reason = WITHIN_POLICY
             delay += random.uniform(0, delay * 0.25)  # Nomad jitters restarts by up to 25%
         self._restarting(reason, delay)
         await event_or_timeout(self._killed, delay)

@@ -150,6 +150,7 @@ def task_event(kind: str, message: str = "", display: str | None = None, **extra
         ("StartDelay", "start_delay"),
         ("KillTimeout", "kill_timeout"),
         ("TaskSignal", "signal"),
+        ("FailedSibling", "failed_sibling"),
     ):
         if key in extra:
             event["Details"][details_key] = str(extra[key])
