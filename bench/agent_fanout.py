@@ -14,6 +14,8 @@ read); the agent's resident memory with N allocations.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import multiprocessing.synchronize
 import statistics
 import subprocess
 import sys
@@ -77,25 +79,40 @@ def addresses(client: nomad.Nomad) -> list[tuple[str, int]]:
     return found
 
 
-class LeaderProbe(threading.Thread):
-    """Asks GET /v1/status/leader in a loop, keeping (sent at, milliseconds)."""
+class LeaderProbe:
+    """Asks GET /v1/status/leader in a loop from a process of its own (not slowed by this
+    one's polling), keeping (sent at, milliseconds)."""
 
     def __init__(self, address: str) -> None:
-        super().__init__(daemon=True)
         self.url = f"{address}/v1/status/leader"
         self.samples: list[tuple[float, float]] = []
-        self.done = threading.Event()
+        self.stop = multiprocessing.Event()
+        self.queue: multiprocessing.Queue = multiprocessing.Queue()
+        self.process = multiprocessing.Process(
+            target=ask, args=(self.url, self.stop, self.queue), daemon=True
+        )
 
-    def run(self) -> None:
-        session = requests.Session()
-        while not self.done.is_set():
-            sent = time.perf_counter()
-            session.get(self.url, timeout=60).raise_for_status()
-            self.samples.append((sent, (time.perf_counter() - sent) * 1000))
-            time.sleep(0.01)
+    def start(self) -> None:
+        self.process.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.samples = self.queue.get(timeout=120)
+        self.process.join(60)
 
     def window(self, since: float, until_: float) -> list[float]:
         return [ms for sent, ms in self.samples if since <= sent < until_]
+
+
+def ask(url: str, stop: multiprocessing.synchronize.Event, queue: multiprocessing.Queue) -> None:
+    session = requests.Session()
+    samples = []
+    while not stop.is_set():
+        sent = time.perf_counter()
+        session.get(url, timeout=60).raise_for_status()
+        samples.append((sent, (time.perf_counter() - sent) * 1000))
+        time.sleep(0.01)
+    queue.put(samples)
 
 
 def blocking_answer(address: str, node_id: str) -> float:
@@ -154,8 +171,7 @@ def agent_fanout(count: int, nodes: int, log_dir: Path) -> dict:
         found = addresses(client)  # placed: their ports are known, the tasks may not run yet
         until(Answering(found), poll=0.005)
         elapsed = time.perf_counter() - start
-        probe.done.set()
-        probe.join()
+        probe.finish()
         job_list = list_latency(f"{agent.address}/v1/job/{JOB_ID}/allocations")
         all_list = list_latency(f"{agent.address}/v1/allocations")
         leader = list_latency(f"{agent.address}/v1/status/leader")
