@@ -1,35 +1,50 @@
 """Practice agent figures on this machine: start-up, first allocation, first HTTP 200, memory.
 
-    python bench/agent_startup.py [--runs 5]
+    python bench/agent_startup.py [--runs 7]
 
 Each run starts a fresh agent process, registers jobs/http-echo.nomad.hcl and times:
 agent start → ready (a node is ready), register → first allocation running, register →
 first HTTP 200 from the echo; then reads the resident memory of the agent and of one echo
-task. Prints the median and the worst of the runs.
+task. Each run also starts the same echo as a bare process (the limit: register → first 200
+can be no faster than that) and a bare interpreter running the same echo, and prints the
+ratios. Prints the median and the worst of the runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import nomad
 import psutil
-from common import parse_echo_job, until
+from common import free_ports, get_ok, machine, parse_echo_job, until
 
 from nomadlab.practice import Agent
 
 
-def get_ok(url: str) -> bool:
+def bare_echo() -> tuple[float, float]:
+    """The same echo as a bare process: spawn → first HTTP 200 (s), and its RSS (MiB)."""
+    port = free_ports(1)[0]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nomadlab.echo", "-listen", f"127.0.0.1:{port}", "-text", "hi"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
+        until(lambda: get_ok("127.0.0.1", port))
+        first_200 = time.perf_counter() - start
+        rss = psutil.Process(process.pid).memory_info().rss / 2**20
+    finally:
+        process.kill()
+        process.wait()
+    return first_200, rss
 
 
 def one_run(log_dir: Path) -> dict[str, float]:
@@ -55,31 +70,37 @@ def one_run(log_dir: Path) -> dict[str, float]:
         running = time.perf_counter() - registered
         full = client.allocation.get_allocation(alloc["ID"])
         port = full["AllocatedResources"]["Shared"]["Ports"][0]
-        until(lambda: get_ok(f"http://{port['HostIP']}:{port['Value']}/"))
+        until(lambda: get_ok(port["HostIP"], port["Value"]))
         first_200 = time.perf_counter() - registered
         agent_rss = psutil.Process(agent.pid).memory_info().rss
         echo = next(
-            p for p in psutil.Process(agent.pid).children() if "nomadlab.echo" in p.cmdline()
+            p
+            for p in psutil.Process(agent.pid).children(recursive=True)
+            if "nomadlab.echo" in p.cmdline()
         )
         echo_rss = echo.memory_info().rss
     finally:
         agent.stop()
+    bare_200, bare_rss = bare_echo()
     return {
         "agent start → ready (s)": ready,
         "register → first allocation running (s)": running,
         "register → first HTTP 200 (s)": first_200,
         "agent resident memory (MiB)": agent_rss / 2**20,
         "echo task resident memory (MiB)": echo_rss / 2**20,
+        "bare echo spawn → first HTTP 200 (s)": bare_200,
+        "register → first 200 / bare spawn (x)": first_200 / bare_200,
+        "echo task RSS / bare echo RSS (x)": echo_rss / 2**20 / bare_rss,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = [one_run(Path(tmp)) for _ in range(args.runs)]
-    print(f"practice agent, {args.runs} runs, {psutil.cpu_count()} CPUs")
+    print(f"practice agent, {args.runs} runs; {machine()}")
     for key in runs[0]:
         values = [r[key] for r in runs]
         print(f"  {key:<42} median {statistics.median(values):7.3f}   max {max(values):7.3f}")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -32,3 +36,54 @@ def parse_echo_job(client: nomad.Nomad) -> dict:
         method="post",
         json={"JobHCL": JOB.read_text(), "Variables": f'python = "{sys.executable}"'},
     ).json()
+
+
+def get_ok(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True when ``http://host:port/`` answers 200."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class Answering:
+    """A condition for ``until``: every address has answered 200 once (each one is asked
+    until it has, then no more, so the poll does not grow with those already up)."""
+
+    def __init__(self, addresses: list[tuple[str, int]]) -> None:
+        self.waiting = list(addresses)
+        self.empty = not addresses
+
+    def __call__(self) -> bool:
+        self.waiting = [(host, port) for host, port in self.waiting if not get_ok(host, port)]
+        return not self.empty and not self.waiting
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on 127.0.0.1 right now."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, int(len(ordered) * fraction) - 1)]
+
+
+def machine() -> str:
+    """This machine as the README's tables name it: cores, CPU model, load averages."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, {model}, load average {load}"

@@ -45,6 +45,7 @@ from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.heartbeat import NodeHeartbeater
 from nomadlab.practice.http import make_app
 from nomadlab.practice.http.handler import MAX_BODY
+from nomadlab.practice.http.stubs import AllocStubs
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.scheduler import Scheduler
@@ -78,6 +79,7 @@ class PracticeAgent:
         self.log = log
         self.proxy_secret = proxy_secret()  # trusted as the kit's Jupyter proxy entry
         self.store = StateStore()
+        self.alloc_stubs = AllocStubs(self.store)
         self.acl = ACLs(self.config.acl_enabled, self.store, self.data_dir)
         self.reaper = Reaper(self.data_dir if self._own_data_dir else None, subreaper=True)
         self.parser = ParsePool(

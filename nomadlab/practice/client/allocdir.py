@@ -170,10 +170,19 @@ def refuse_unless_regular(path: str, mode: int) -> None:
         raise FSError(400, f'file "{path}" is {kind}; only regular files are read')
 
 
-def make_dirs(root: Path, subdirs: tuple[str, ...], *files: Path) -> None:
-    """Create directories under ``root`` and empty files (run off the event loop: a slow
-    disk must not stall the API)."""
-    for sub in subdirs:
+def task_logs(root: Path, task: str) -> tuple[Path, Path]:
+    """A task's stdout and stderr log files in its allocation's directory."""
+    logs = root / "alloc" / "logs"
+    return logs / f"{task}.stdout.0", logs / f"{task}.stderr.0"
+
+
+def make_alloc_dirs(root: Path, tasks: list[str]) -> None:
+    """An allocation's shared directories, and each task's own and its empty log files, in
+    one go (run off the event loop: a slow disk must not stall the API)."""
+    for sub in ("alloc/logs", "alloc/data", "alloc/tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    for file in files:
-        file.touch()
+    for task in tasks:
+        for sub in ("local", "secrets", "tmp"):
+            (root / task / sub).mkdir(parents=True, exist_ok=True)
+        for log in task_logs(root, task):
+            log.touch()

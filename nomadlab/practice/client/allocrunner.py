@@ -13,7 +13,7 @@ import time
 from nomadlab.contract import format_duration
 from nomadlab.practice import structs
 from nomadlab.practice.client import interfaces, serviceregistration
-from nomadlab.practice.client.allocdir import make_dirs
+from nomadlab.practice.client.allocdir import make_alloc_dirs
 from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.client.taskrunner import SECOND, TaskRunner, event_or_timeout, setting
 from nomadlab.practice.structs import now_ns, rfc3339, task_event
@@ -53,7 +53,7 @@ class AllocRunner:
         self._watch_health()
 
     async def _run(self) -> None:
-        await asyncio.to_thread(make_dirs, self.dir, ("alloc/logs", "alloc/data", "alloc/tmp"))
+        await asyncio.to_thread(make_alloc_dirs, self.dir, list(self.tasks))
         try:
             self.services.register(None)
         except serviceregistration.ServiceError as exc:

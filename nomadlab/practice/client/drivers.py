@@ -7,25 +7,17 @@ shows them), starts a task and hands back a handle the task runner waits on and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
 import socket
-import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from nomadlab.practice.client.reaper import Reaper
+from nomadlab.practice.client.reaper import Reaper, task_owner
 from nomadlab.practice.structs import now_ns, rfc3339
-
-# The task's first moments: wait for a line on stdin (the gate), then become the task with
-# stdin from /dev/null. If the agent dies first, the pipe closes, ``read`` fails and the task
-# never runs: no task process exists that the watchdog does not know.
-GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@" </dev/null', "nomadlab-task")
 
 
 class DriverError(Exception):
@@ -53,39 +45,13 @@ class ExitResult:
 
 
 class TaskHandle:
-    """A running task: its process group, to wait on, kill and measure."""
+    """A started task (its main process leads its own group), to wait on, kill and measure."""
 
-    def __init__(self, process: subprocess.Popen, reaper: Reaper) -> None:
-        self.process = process
-        self.pid = process.pid
+    def __init__(self, pid: int, exit: asyncio.Future[int], reaper: Reaper) -> None:
+        self.pid = pid
+        self._exit = exit
         self._reaper = reaper
         self._result: ExitResult | None = None
-        loop = asyncio.get_running_loop()
-        self._exit: asyncio.Future[int] = loop.create_future()
-        try:  # Linux: the loop watches a pidfd, no thread needed
-            pidfd = os.pidfd_open(self.pid)
-        except (AttributeError, OSError):
-            threading.Thread(
-                target=self._wait_exit, args=(loop,), name=f"task-{self.pid}", daemon=True
-            ).start()
-        else:
-
-            def readable() -> None:
-                loop.remove_reader(pidfd)
-                os.close(pidfd)
-                self._exited(self.process.wait())
-
-            loop.add_reader(pidfd, readable)
-
-    def _wait_exit(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Elsewhere a thread per task waits for its exit, as asyncio's ThreadedChildWatcher."""
-        returncode = self.process.wait()
-        with contextlib.suppress(RuntimeError):  # the loop has closed: the agent is gone
-            loop.call_soon_threadsafe(self._exited, returncode)
-
-    def _exited(self, returncode: int) -> None:
-        if not self._exit.done():
-            self._exit.set_result(returncode)
 
     async def wait(self) -> ExitResult:
         """Wait for the task's main process to exit; then clear its whole group."""
@@ -156,8 +122,6 @@ class RawExecDriver:
     def __init__(self, enabled: bool, reaper: Reaper) -> None:
         self.enabled = enabled
         self.reaper = reaper
-        # Tasks start one at a time, so that a big placement does not flood the loop.
-        self._launches = asyncio.Lock()
 
     def fingerprint(self) -> dict:
         """raw_exec is detected only when enabled: in -dev mode, as in Nomad."""
@@ -167,7 +131,8 @@ class RawExecDriver:
     async def start(
         self, config: dict, env: dict[str, str], task_dir: Path, stdout: Path, stderr: Path
     ) -> TaskHandle:
-        """Start the task's process with its environment, logs appended to its log files."""
+        """Have the watchdog start the task's process (held at its gate until the watchdog
+        lists its group), with its environment, logs appended to its log files."""
         command = config.get("command")
         if not command or not isinstance(command, str):
             raise DriverError('missing required "command" in raw_exec config')
@@ -175,44 +140,19 @@ class RawExecDriver:
         if not isinstance(args, list):
             raise DriverError('"args" must be a list of strings')
         env = self.reaper.task_environment(env)
-        command_line = [command, *[str(a) for a in args]]
-        gate_read, gate_write = os.pipe()
+        binary = lookup_binary(command, task_dir, env.get("PATH", os.defpath))
+        request = {
+            "argv": [binary, *[str(a) for a in args]],
+            "env": env,
+            "cwd": str(task_dir),
+            "stdout": str(stdout),
+            "stderr": str(stderr),
+        }
         try:
-            async with self._launches:
-                with self.reaper.launching(env) as launched:
-                    process = spawn(command_line, env, task_dir, stdout, stderr, gate_read)
-                    launched(process.pid)
-                await asyncio.sleep(0)  # one fork at a time: requests get in between
-            os.write(gate_write, b"go\n")  # the watchdog holds the group: the task may run
-        finally:
-            os.close(gate_write)
-            os.close(gate_read)
-        return TaskHandle(process, self.reaper)
-
-
-def spawn(
-    command_line: list[str],
-    env: dict[str, str],
-    task_dir: Path,
-    stdout: Path,
-    stderr: Path,
-    gate: int,
-) -> subprocess.Popen:
-    """Start the task held at its gate (reading ``gate``), logs appended to its files."""
-    binary = lookup_binary(command_line[0], task_dir, env.get("PATH", os.defpath))
-    with stdout.open("ab") as out, stderr.open("ab") as err:
-        try:
-            return subprocess.Popen(
-                [*GATE, binary, *command_line[1:]],
-                cwd=task_dir,
-                env=env,
-                stdin=gate,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
+            pid, exit = await self.reaper.start_task(request, task_owner(env))
         except OSError as exc:
             raise DriverError(f"failed to launch command with executor: {exc}") from exc
+        return TaskHandle(pid, exit, self.reaper)
 
 
 def lookup_binary(command: str, task_dir: Path, path: str) -> str:

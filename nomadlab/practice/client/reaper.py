@@ -2,9 +2,9 @@
 
 Nomad's executor keeps each task in a cgroup; the practice agent has three layers instead:
 
-- a **watchdog process** (``watchdog.py``) learns each task's process group over a pipe
-  *before* the task may run (the task waits at a gate until the agent has told the
-  watchdog), and when the pipe closes (the agent exited, even by SIGKILL) kills every
+- a **watchdog process** (``watchdog.py``) starts the tasks and lists each task's process
+  group *before* the task may run (the task waits at a gate until then), and when the
+  agent's pipe to it closes (the agent exited, even by SIGKILL) kills every
   group still listed that still holds one of the agent's processes, then every process
   carrying this agent's marker in its environment, and removes the temporary data dir;
 - the **marker**: every task inherits ``NOMADLAB_AGENT_ID``, so a task that double-forks and
@@ -14,7 +14,8 @@ Nomad's executor keeps each task in a cgroup; the practice agent has three layer
   the watchdog its group, in case the agent dies first).
 
 The agent checks the watchdog every second; if it has died, the agent logs it and starts a
-new one that learns every live group.
+new one that learns every live group, and waits itself for the tasks the dead one started
+(a subreaper adopts them).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -54,6 +55,11 @@ class Reaper:
         self.subreaper = subreaper and set_child_subreaper()
         self.restarts = 0
         self._wake = asyncio.Event()
+        self._requests = 0
+        self._starts: dict[int, asyncio.Future[int]] = {}  # request number → the task's pid
+        self._exits: dict[int, asyncio.Future[int]] = {}  # a started task's pid → returncode
+        self._listening: int | None = None  # the watchdog's stdout, once the loop reads it
+        self._pending = b""
         self._process = self._spawn()
 
     # The watchdog process -------------------------------------------------------
@@ -68,8 +74,48 @@ class Reaper:
                 *([str(self.data_dir)] if self.data_dir else []),
             ],
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             start_new_session=True,
         )
+
+    def _listen(self) -> None:
+        """Read the watchdog's answers on the running loop (once per watchdog)."""
+        assert self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        if self._listening != fd:
+            os.set_blocking(fd, False)
+            asyncio.get_running_loop().add_reader(fd, self._read, fd)
+            self._listening = fd
+
+    def _read(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            asyncio.get_running_loop().remove_reader(fd)
+            return
+        *lines, self._pending = (self._pending + data).split(b"\n")
+        for line in lines:
+            self._answer(line.decode())
+
+    def _answer(self, line: str) -> None:
+        """``=N pid`` / ``=N !error``: request N started its task or not; ``xPID code``: exited."""
+        head, _, value = line.partition(" ")
+        if head[:1] == "=":
+            future = self._starts.pop(int(head[1:]), None)
+            if future is None or future.done():
+                return
+            if value[:1] == "!":
+                future.set_exception(OSError(value[1:]))
+            else:
+                pid = int(value)
+                self._exits[pid] = future.get_loop().create_future()
+                future.set_result(pid)
+        elif head[:1] == "x":
+            exit_future = self._exits.get(int(head[1:]))
+            if exit_future is not None and not exit_future.done():
+                exit_future.set_result(int(value))
 
     @property
     def pid(self) -> int:
@@ -88,9 +134,59 @@ class Reaper:
             len(self.groups),
         )
         self.restarts += 1
+        if self._listening is not None:
+            asyncio.get_running_loop().remove_reader(self._listening)
+            self._read(self._listening)  # what it said before it died
+            self._listening = None
+        self._pending = b""
         self._process = self._spawn()
         self._write("".join(f"+{pgid}\n" for pgid in sorted(self.groups)))
+        for future in self._starts.values():
+            if not future.done():
+                future.set_exception(OSError("the watchdog exited while starting the task"))
+        self._starts.clear()
+        for pid, future in self._exits.items():
+            if not future.done():
+                self._adopt(pid, future)
         return True
+
+    def _adopt(self, pid: int, exited: asyncio.Future[int]) -> None:
+        """A task the dead watchdog started: the subreaper is its parent now; wait here."""
+
+        def wait() -> int:
+            try:
+                code = psutil.Process(pid).wait()
+            except psutil.NoSuchProcess:
+                code = None
+            if code is None:  # not this process's child: its exit status is not ours to read
+                log.warning("reaper: exit status of task process %d unknown", pid)
+                return -9
+            return int(code)
+
+        loop = exited.get_loop()
+        task = loop.create_task(asyncio.to_thread(wait), name=f"adopted-{pid}")
+        task.add_done_callback(lambda done: exited.done() or exited.set_result(done.result()))
+
+    async def start_task(
+        self, request: dict, owner: tuple[str, str]
+    ) -> tuple[int, asyncio.Future[int]]:
+        """Have the watchdog start a task (``watchdog.Spawner.start``); its pid, and a future
+        of its return code. OSError if it could not be started."""
+        self._listen()
+        self._requests += 1
+        number = self._requests
+        started = asyncio.get_running_loop().create_future()
+        self._starts[number] = started
+        self.starting.add(owner)
+        try:
+            self._send("!" + json.dumps({**request, "id": number}) + "\n")
+            pid = await started
+        finally:
+            self.starting.discard(owner)
+            self._starts.pop(number, None)
+        self.tasks[pid] = owner
+        self.groups.add(pid)  # listed by the watchdog before the task ran
+        return pid, self._exits[pid]
 
     def track(self, pgid: int) -> None:
         """Kill this process group if the agent dies. Returns once the watchdog holds it."""
@@ -127,26 +223,11 @@ class Reaper:
         """The environment a task starts with: its own, plus this agent's marker."""
         return {**env, AGENT_ID_VAR: self.agent_id}
 
-    @contextlib.contextmanager
-    def launching(self, env: dict[str, str]) -> Iterator[Callable[[int], None]]:
-        """While a task's process is being created, sweeps leave processes of that task
-        alone; call the function given with its pid once it exists (held at its gate)."""
-        owner = task_owner(env)
-        self.starting.add(owner)
-
-        def launched(pid: int) -> None:
-            self.tasks[pid] = owner
-            self.track(pid)
-
-        try:
-            yield launched
-        finally:
-            self.starting.discard(owner)
-
     def exited(self, pid: int) -> None:
         """A task's main process exited and its group was killed: forget the group, and
         sweep soon for what the task left outside it."""
         self.tasks.pop(pid, None)
+        self._exits.pop(pid, None)
         self.untrack(pid)
         self._wake.set()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from nomadlab.contract import SECOND, format_duration
 from nomadlab.practice import structs
 from nomadlab.practice.client import interfaces, serviceregistration
-from nomadlab.practice.client.allocdir import make_dirs
+from nomadlab.practice.client.allocdir import task_logs
 from nomadlab.practice.client.drivers import DriverError, ExitResult, TaskHandle
 from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.client.taskenv import interpolate_config, task_environment
@@ -112,10 +112,8 @@ class TaskRunner:
         client = self.alloc_runner.client
         name = self.task["Name"]
         self.emit(task_event("Received", "Task received by client"))
-        task_dir = self.alloc_runner.dir / name
-        logs = self.alloc_runner.dir / "alloc" / "logs"
-        stdout, stderr = logs / f"{name}.stdout.0", logs / f"{name}.stderr.0"
-        await asyncio.to_thread(make_dirs, task_dir, ("local", "secrets", "tmp"), stdout, stderr)
+        task_dir = self.alloc_runner.dir / name  # the alloc runner built it
+        stdout, stderr = task_logs(self.alloc_runner.dir, name)
         self.emit(task_event("Task Setup", "Building Task Directory"))
         try:
             write_dispatch_payload(self.alloc_runner.job, self.task, task_dir)

@@ -1,25 +1,39 @@
-"""The reaper's watchdog process: it outlives the agent just long enough to clean up.
+"""The reaper's watchdog process: it starts the agent's tasks, and outlives the agent just
+long enough to clean up.
 
-It reads ``+pgid`` / ``-pgid`` lines from the agent on stdin. When stdin closes (the agent
-exited, even by SIGKILL) it kills every process group still listed that still holds one of
-the agent's processes, then every process carrying the agent's marker in its environment,
-and removes the agent's temporary data dir. A listed group whose processes are all gone
-has freed its number, which any new process may take: another agent's task, or a program
-of the learner's. One starts with every agent, so it imports little, and reads /proc
-itself on Linux.
+It reads lines from the agent on stdin: ``+pgid`` / ``-pgid`` (a group to kill if the agent
+dies, or no longer), and ``!{json}``, a task to start (Nomad's executor, out of the agent's
+process: a job placing hundreds of tasks never forks in the agent's event loop). It starts
+the task held at its gate, lists its group, then lets it run, and answers on stdout:
+``=N pid`` (or ``=N !error``) for request N, and ``xPID returncode`` once the task exits.
+
+When stdin closes (the agent exited, even by SIGKILL) it kills every process group still
+listed that still holds one of the agent's processes, then every process carrying the
+agent's marker in its environment, and removes the agent's temporary data dir. A listed
+group whose processes are all gone has freed its number, which any new process may take:
+another agent's task, or a program of the learner's. One starts with every agent, so it
+imports little, and reads /proc itself on Linux.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import selectors
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
 
 AGENT_ID_VAR = "NOMADLAB_AGENT_ID"
 HELPER_VAR = "NOMADLAB_AGENT_HELPER"  # marks the agent's own worker processes, not tasks
+
+# The task's first moments: wait for a line on stdin (the gate), then become the task with
+# stdin from /dev/null. If the watchdog dies before it has listed the task's group, the pipe
+# closes, ``read`` fails and the task never runs: no task process exists it does not know.
+GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@" </dev/null', "nomadlab-task")
 
 
 def kill_process(pid: int) -> int:
@@ -127,20 +141,101 @@ def _marked_by_psutil(agent_id: str) -> list[int]:
     return pids
 
 
-def main(argv: list[str]) -> None:
-    """The watchdog: ``AGENT_ID [DATA_DIR]``. Read ``+pgid`` / ``-pgid`` lines until end of
-    input, then kill what is left and every marked process, and remove DATA_DIR, if any."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    agent_id, data_dirs = argv[0], argv[1:]
-    groups: set[int] = set()
-    for line in sys.stdin.buffer:
+class Spawner:
+    """The watchdog's state: the groups to kill if the agent dies, the tasks it started."""
+
+    def __init__(self) -> None:
+        self.groups: set[int] = set()
+        self.tasks: dict[int, subprocess.Popen] = {}
+
+    def handle(self, line: bytes) -> None:
+        """One line from the agent."""
         text = line.decode().strip()
         if text[:1] == "+":
-            groups.add(int(text[1:]))
+            self.groups.add(int(text[1:]))
         elif text[:1] == "-":
-            groups.discard(int(text[1:]))
-    kill_groups(owned_groups(groups, agent_id))
+            self.groups.discard(int(text[1:]))
+        elif text[:1] == "!":
+            request = json.loads(text[1:])
+            try:
+                answer = str(self.start(request))
+            except OSError as exc:
+                answer = "!" + " ".join(str(exc).split())
+            answer_agent(f"={request['id']} {answer}\n")
+
+    def start(self, request: dict) -> int:
+        """Start a task held at its gate, list its group, then open the gate."""
+        gate_read, gate_write = os.pipe()
+        try:
+            with open(request["stdout"], "ab") as out, open(request["stderr"], "ab") as err:
+                process = subprocess.Popen(
+                    [*GATE, *request["argv"]],
+                    cwd=request["cwd"],
+                    env=request["env"],
+                    stdin=gate_read,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                )
+            self.tasks[process.pid] = process
+            self.groups.add(process.pid)  # its own session: its process group is its pid
+            os.write(gate_write, b"go\n")
+        finally:
+            os.close(gate_write)
+            os.close(gate_read)
+        return process.pid
+
+    def reap(self) -> None:
+        """Tell the agent which of its tasks have exited, with their return codes."""
+        for pid, process in list(self.tasks.items()):
+            code = process.poll()
+            if code is not None:
+                del self.tasks[pid]
+                answer_agent(f"x{pid} {code}\n")
+
+
+def answer_agent(text: str) -> None:
+    """A line to the agent; one that has gone reads no more (its stdin closes next)."""
+    try:
+        os.write(1, text.encode())
+    except OSError:
+        return
+
+
+def serve(spawner: Spawner) -> None:
+    """Read the agent's lines until it closes stdin, reaping tasks as they exit."""
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    with selectors.DefaultSelector() as selector:
+        selector.register(0, selectors.EVENT_READ)
+        selector.register(wake_read, selectors.EVENT_READ)
+        pending = b""
+        while True:
+            for key, _ in selector.select():
+                if key.fd == wake_read:
+                    os.read(wake_read, 4096)
+                    spawner.reap()
+                    continue
+                data = os.read(0, 65536)
+                if not data:
+                    return
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    spawner.handle(line)
+
+
+def main(argv: list[str]) -> None:
+    """The watchdog: ``AGENT_ID [DATA_DIR]``. Serve the agent until end of input, then kill
+    what is left and every marked process, and remove DATA_DIR, if any."""
+    # Caught, not ignored: an ignored signal would stay ignored in the tasks it starts.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda signum, frame: None)
+    agent_id, data_dirs = argv[0], argv[1:]
+    spawner = Spawner()
+    serve(spawner)
+    kill_groups(owned_groups(spawner.groups, agent_id))
     kill_marked(agent_id)
     for data_dir in data_dirs:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -7,6 +7,7 @@ from nomadlab.practice import structs
 from nomadlab.practice.client.allocrunner import AllocRunner
 from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id, go_fields
+from nomadlab.practice.http.stubs import EncodedList
 from nomadlab.practice.server import APIError
 from nomadlab.practice.structs.fields import complete
 
@@ -17,12 +18,16 @@ def allocations_list(req: Request) -> Read:
     task_states = req.flag("task_states", True)
     namespace = req.namespace
 
-    def read() -> list[dict]:
-        return [
-            structs.alloc_stub(a, resources, task_states)
-            for a in sorted(req.store.allocs.values(), key=lambda a: a["CreateIndex"])
-            if a["ID"].startswith(prefix) and (namespace == "*" or a["Namespace"] == namespace)
-        ]
+    def read() -> EncodedList:
+        return req.agent.alloc_stubs.encode(
+            (
+                a
+                for a in sorted(req.store.allocs.values(), key=lambda a: a["CreateIndex"])
+                if a["ID"].startswith(prefix) and (namespace == "*" or a["Namespace"] == namespace)
+            ),
+            resources,
+            task_states,
+        )
 
     return Read(("allocs",), read)
 

@@ -22,6 +22,7 @@ from nomadlab.practice.client.allocrunner import AllocRunner
 from nomadlab.practice.client.client import Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.gc import CoreScheduler
+from nomadlab.practice.http.stubs import AllocStubs, EncodedList
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.server import APIError, Server
@@ -55,6 +56,7 @@ class Agent(Protocol):
     proxy_secret: str
     parser: ParsePool
     acl: ACLs
+    alloc_stubs: AllocStubs
 
     @property
     def rpc_addr(self) -> str: ...
@@ -265,6 +267,9 @@ class Endpoint(PlainTextErrors):
 
     def send_json(self, data: Any) -> None:
         pretty = self.get_query_argument("pretty", None) is not None
+        if isinstance(data, EncodedList):
+            self.finish(json.dumps(json.loads(data), indent=4) if pretty else str(data))
+            return
         self.finish(json.dumps(data, indent=4 if pretty else None))
 
     def send_error_text(self, status: int, message: str) -> None:
