@@ -19,6 +19,7 @@ import pytest
 import requests
 from conftest import JOBS, wait_for
 from test_practice_crosssite import marker_job
+from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from nomadlab import agent as agents
@@ -94,7 +95,7 @@ def in_terminal(url: str, auth: dict, command: str, done: Path) -> None:
 
     async def type_it() -> None:
         socket = await websocket_connect(
-            f"ws{url[4:]}/terminals/websocket/{name}?token={auth['Authorization'][6:]}"
+            HTTPRequest(f"ws{url[4:]}/terminals/websocket/{name}", headers=auth)
         )
         socket.write_message(json.dumps(["stdin", f"{command}; touch {done}\r"]))
         for _ in range(600):
