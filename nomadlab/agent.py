@@ -31,7 +31,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,9 +42,10 @@ from nomadlab.contract import (
     AGENT_ID_META,
     AGENT_RECORD,
     DEFAULT_PORT,
-    TOKEN_FILE,
+    PORT_FILE,
     acl_token,
     home,
+    kit_token,
     shared_host,
     state_dir,
 )
@@ -57,13 +57,12 @@ from nomadlab.errors import (
     explain,
     say,
 )
-from nomadlab.jupyter_proxy import agent_port
+from nomadlab.jupyter_proxy import LOOPBACK, agent_port, kit_address
 
 if TYPE_CHECKING:
     import nomad
 
 MODES = ("attach", "nomad", "practice")
-LOOPBACK = "127.0.0.1"
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 
 # Launches the agent in its own session and reports its pid, then exits: the agent is then
@@ -559,14 +558,14 @@ def launch(mode: str, port: int, timeout: float = 60.0) -> RunningAgent:
 
 
 def bootstrap(agent: RunningAgent, timeout: float = 60.0) -> None:
-    """``nomad acl bootstrap`` with a secret the kit chose, kept 0600 as ``nomad-token``,
-    as soon as the new agent answers. If the agent says it is bootstrapped already, someone
-    else got there first and holds its management token: the kit raises (launch then stops
-    that agent) rather than run jobs on an agent another user controls."""
+    """``nomad acl bootstrap`` with the secret the kit keeps 0600 as ``nomad-token`` (see
+    :func:`~nomadlab.contract.kit_token`), as soon as the new agent answers. If the agent
+    says it is bootstrapped already, someone else got there first and holds its management
+    token: the kit raises (launch then stops that agent) rather than run jobs on an agent
+    another user controls."""
     import requests
 
-    secret = str(uuid.uuid4())
-    write_private(private_dir() / TOKEN_FILE, secret + "\n")
+    secret = kit_token(private_dir())
     url = f"{agent.address}/v1/acl/bootstrap"
     deadline = time.monotonic() + timeout
     while True:
@@ -693,12 +692,23 @@ def attach(
     return agent
 
 
+def given_address() -> str:
+    """``NOMAD_ADDR``, unless it and ``NOMAD_TOKEN`` are what the kit exports on a shared host
+    for its own agent (see ``jupyter_proxy.kit_environment``): then "", so that the kit finds
+    or starts its agent there as if they were unset. Any other token is the learner's to try."""
+    address = os.environ.get("NOMAD_ADDR", "").strip()
+    token = os.environ.get("NOMAD_TOKEN", "").strip()
+    if address and token and shared_host() and token == acl_token():
+        return "" if address.rstrip("/") == kit_address() else address
+    return address
+
+
 def connect(
     mode: str | None = None, *, port: int | None = None, timeout: float = 60.0
 ) -> RunningAgent:
     """Find or start the agent for ``mode`` (see :func:`nomadlab.lab.start`), without a Lab."""
     mode = _requested_mode(mode)
-    address = os.environ.get("NOMAD_ADDR", "").strip()
+    address = given_address()
     if mode == "attach" or (mode is None and address):
         if not address:
             raise NomadLabError(
@@ -719,8 +729,9 @@ def connect(
         local = f"http://{LOOPBACK}:{port}"
         note = ""
         if not port_free(port):
-            # On a shared host the agent on that port may be another user's: never use it.
-            if mode is None and not shared_host() and answers_nomad(local):
+            if shared_host():
+                raise port_taken(port)
+            if mode is None and answers_nomad(local):
                 return attach(local, timeout, note="an agent you started yourself", local=True)
             note = f"port {port} is in use"
             port = free_port()
@@ -729,6 +740,19 @@ def connect(
         agent = launch(mode, port, timeout)
         agent.note = note
         return agent
+
+
+def port_taken(port: int) -> NomadLabError:
+    """On a shared host, the port kept for this user's agent is held by another process.
+    The kit does not move: the lab's terminals and its Nomad UI entry send the token to that
+    port, so the agent must be there (and what holds it may be another user's)."""
+    return NomadLabError(
+        f"Port {port}, kept for your Nomad agent, is in use by another process (perhaps "
+        "another user's). The kit will not start your agent elsewhere: your terminals and the "
+        f"Nomad UI tile send your token to port {port}. Delete {home() / PORT_FILE} (a new "
+        "port is chosen and kept) and restart your Jupyter server (File > Hub Control Panel "
+        "> Stop My Server, then Start), or ask the host's operator what holds it."
+    )
 
 
 def stop(agent: RunningAgent, timeout: float = 10.0) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -79,8 +78,9 @@ def _lab(quiet: bool = False) -> Lab:
     from nomadlab import agent as agents
     from nomadlab.lab import Lab
 
-    if os.environ.get("NOMAD_ADDR"):
-        return Lab(os.environ["NOMAD_ADDR"], quiet=quiet)
+    address = agents.given_address()
+    if address:
+        return Lab(address, quiet=quiet)
     running = agents.find_running()
     return Lab(running, quiet=quiet) if running else Lab(quiet=quiet)
 

@@ -13,6 +13,8 @@ import contextlib
 import os
 import re
 import secrets
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,20 +45,21 @@ def state_dir(path: Path | None = None) -> Path:
     return path
 
 
-def proxy_secret(path: Path | None = None) -> str:
-    """The secret the proxy entry sends and the agent expects, in the state dir ``path``;
-    created 0600 if absent or too short to be the kit's (written by hand)."""
-    file = state_dir(path) / SECRET_FILE
+def _kept(name: str, make: str, valid: Callable[[str], bool], path: Path | None) -> str:
+    """The secret kept 0600 as ``name`` in the state dir ``path``; ``make`` written in its
+    place if it is absent or not ``valid`` (written by hand). Every process of the user
+    reads the same one: the first to create it wins, the others read theirs."""
+    file = state_dir(path) / name
     try:
         secret = file.read_text().strip()
     except FileNotFoundError:
         secret = ""
-    if len(secret) >= 32:
+    if valid(secret):
         return secret
-    tmp = file.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    tmp = file.with_name(f".{name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
+        fh.write(make + "\n")
     if secret:
         os.replace(tmp, file)
     else:
@@ -64,6 +67,24 @@ def proxy_secret(path: Path | None = None) -> str:
             os.link(tmp, file)
         os.unlink(tmp)
     return file.read_text().strip()
+
+
+def proxy_secret(path: Path | None = None) -> str:
+    """The secret the proxy entry sends and the agent expects, in the state dir ``path``;
+    created 0600 if absent or too short to be the kit's (written by hand)."""
+    return _kept(SECRET_FILE, secrets.token_hex(32), lambda s: len(s) >= 32, path)
+
+
+def kit_token(path: Path | None = None) -> str:
+    """The management token the kit bootstraps its agent with on a shared host: a UUID
+    (Nomad's bootstrap secrets are) kept 0600 in the state dir ``path``, created once and
+    used for every agent the kit starts, so a process started before the agent holds it."""
+    return _kept(TOKEN_FILE, str(uuid.uuid4()), is_uuid, path)
+
+
+def is_uuid(value: str) -> bool:
+    """Nomad's helper.IsUUID: 36 characters, hex digits in 8-4-4-4-12 groups."""
+    return bool(re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", value))
 
 
 def shared_host() -> bool:

@@ -158,7 +158,7 @@ def check_port(port: int | None = None) -> Check:
 
 def check_nomad_addr() -> Check:
     """If NOMAD_ADDR is set, an agent answers there (with the token given)."""
-    address = os.environ.get("NOMAD_ADDR", "")
+    address = agents.given_address()
     running = agents.find_running()
     if not address:
         if running is not None:
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(failed)} problem(s) to fix before the lab can run.")
         return 1
     mode = os.environ.get("NOMADLAB_AGENT") or ("nomad" if agents.nomad_binary() else "practice")
-    if os.environ.get("NOMAD_ADDR") and not os.environ.get("NOMADLAB_AGENT"):
+    if agents.given_address() and not os.environ.get("NOMADLAB_AGENT"):
         mode = "attach"
     note = f" ({len(warned)} warning(s): optional parts)" if warned else ""
     print(f"Ready: nomadlab.start() will use {mode} mode{note}.")

@@ -99,19 +99,23 @@ def unreachable(address: str, detail: str = "connection refused") -> AgentUnreac
     )
 
 
-def permission_denied(address: str, token_set: bool, what: str = "") -> PermissionDenied:
-    """The explanation for a 403 from an agent with ACLs enabled."""
+def permission_denied(
+    address: str, token_set: bool, what: str = "", text: str = "Permission denied"
+) -> PermissionDenied:
+    """The explanation for a 403 from an agent with ACLs enabled; ``text`` is Nomad's
+    ("Permission denied", or "ACL token not found" where the agent resolves the token)."""
     token = (
         "the token in NOMAD_TOKEN does not allow this request"
         if token_set
         else "the request carried no token (NOMAD_TOKEN is not set)"
     )
     return PermissionDenied(
-        f"The Nomad agent at {address} refused the request{what} with 403 Permission denied: "
-        f"ACLs are enabled on that cluster and {token}. Set NOMAD_TOKEN to the Secret ID of an "
-        "ACL token whose policy allows it (ask the cluster's operator, or use the token printed "
-        "by `nomad acl bootstrap` on your own cluster), then " + again() + ". A "
-        "local dev agent has no ACLs: unset NOMAD_ADDR to use one."
+        f"The Nomad agent at {address} answered 403{what}: {text}. ACLs are enabled on that "
+        f"cluster and {token}. Set NOMAD_TOKEN to the Secret ID of an ACL token whose policy "
+        "allows it (ask the cluster's operator, or use the token printed by `nomad acl "
+        "bootstrap` on your own cluster), then " + again() + ". A local dev agent has no "
+        "ACLs: unset NOMAD_ADDR to use one (on a shared host, the kit's own agent, with the "
+        "token it keeps for you)."
     )
 
 
@@ -124,9 +128,9 @@ def explain(exc: BaseException, address: str, token_set: bool = False) -> NomadL
     cause: Any = getattr(exc, "nomad_resp", exc)
     if isinstance(cause, requests.Response):
         what = _request_line(cause)
-        if cause.status_code == 403:
-            return permission_denied(address, token_set, what)
         body = (cause.text or "").strip()
+        if cause.status_code == 403:
+            return permission_denied(address, token_set, what, body or cause.reason)
         return NomadAPIError(
             f"The Nomad agent at {address} answered {cause.status_code}{what}: "
             f"{body or cause.reason}",

@@ -27,10 +27,13 @@ from nomadlab.contract import (
     PORT_FILE,
     PROXY_HEADER,
     acl_token,
+    kit_token,
     proxy_secret,
     shared_host,
     state_dir,
 )
+
+LOOPBACK = "127.0.0.1"
 
 
 def agent_port(home: Path | None = None) -> int:
@@ -56,12 +59,27 @@ def _own_port(directory: Path) -> int | None:
     with contextlib.suppress(OSError, ValueError):
         return int(path.read_text())
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((LOOPBACK, 0))
         port = int(sock.getsockname()[1])
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(f"{port}\n")
     return port
+
+
+def kit_address() -> str:
+    """The address of the agent the kit runs (or will start) for this user."""
+    return f"http://{LOOPBACK}:{agent_port()}"
+
+
+def kit_environment() -> dict[str, str]:
+    """On a shared host, ``NOMAD_ADDR`` and ``NOMAD_TOKEN`` for the kit's agent, so that
+    ``nomad``, ``nomadlab``, curl and python-nomad in a terminal or a kernel reach it with
+    its token; nothing elsewhere (a laptop's agent has no ACLs, and the learner's own
+    NOMAD_ADDR stays theirs)."""
+    if not shared_host():
+        return {}
+    return {"NOMAD_ADDR": kit_address(), "NOMAD_TOKEN": kit_token()}
 
 
 def request_headers() -> dict[str, str]:
@@ -76,7 +94,12 @@ def request_headers() -> dict[str, str]:
 
 def setup_nomad() -> dict[str, Any]:
     """jupyter-server-proxy's named server ``nomad``: no command (the kit starts the agent),
-    the agent's port, the secret (and token) headers read per request, a "Nomad UI" tile."""
+    the agent's port, the secret (and token) headers read per request, a "Nomad UI" tile.
+
+    jupyter-server-proxy calls this once, in the Jupyter server's process as it starts
+    (``nomadlab lab``, Binder or a JupyterHub spawner alike): the kit's environment is set
+    there too, and every terminal and kernel the server starts inherits it."""
+    os.environ.update(kit_environment())
     return {
         "command": [],
         "port": agent_port(),

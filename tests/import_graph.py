@@ -63,6 +63,23 @@ def graph(root: Path = ROOT) -> dict[str, set[str]]:
     return {name: imports(name, path, known) for name, path in known.items()}
 
 
+def with_packages(edges: dict[str, set[str]], lazy: set[str]) -> dict[str, set[str]]:
+    """``edges`` plus what Python runs first: importing ``pkg.sub.mod`` runs ``pkg/__init__.py``
+    and ``pkg/sub/__init__.py``, so a module importing it imports those packages too (all but
+    the ``lazy`` ones, whose ``__init__`` loads its parts only when an attribute is asked for)."""
+    packages = {target for targets in edges.values() for target in targets} | set(edges)
+    found = {module: set(targets) for module, targets in edges.items()}
+    for module, targets in edges.items():
+        for target in targets:
+            parts = target.split(".")
+            for size in range(1, len(parts)):
+                package = ".".join(parts[:size])
+                inside = module == package or module.startswith(f"{package}.")
+                if package in packages and package not in lazy and not inside:
+                    found[module].add(package)
+    return found
+
+
 def circles(edges: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected groups of more than one module (Tarjan's algorithm)."""
     index: dict[str, int] = {}

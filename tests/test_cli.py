@@ -95,7 +95,8 @@ def test_errors_are_one_paragraph_without_traceback(
     with FakeNomad(deny=True) as fake:
         monkeypatch.setenv("NOMAD_ADDR", fake.address)
         denied = run_cli("job", "run", "jobs/http-echo.nomad.hcl")
-        assert denied.returncode == 1 and "403 Permission denied" in denied.stderr
+        assert denied.returncode == 1
+        assert "answered 403 (POST /v1/jobs/parse): Permission denied." in denied.stderr
         assert "NOMAD_TOKEN" in denied.stderr and "Traceback" not in denied.stderr
     assert run_cli().returncode == 1 and run_cli("frobnicate").returncode == 1
     assert "job run FILE" in run_cli("--help").stdout

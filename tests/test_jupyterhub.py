@@ -3,8 +3,10 @@ SimpleLocalProcessSpawner, a home each), each with the kit's agent (ACLs on, as 
 JupyterHub) running the tutorial's echo job, each Nomad UI tile answering to its learner and
 refused to the others, through the hub and on loopback.
 
-The learners' commands run as their terminals would run them: the spawner's environment
-(``HOME``, ``JUPYTERHUB_USER``) and the kit's ``nomadlab`` CLI. Needs node and
+The learners start at once, as a class does, and their setup commands run as their terminals
+would run them: the spawner's environment (``HOME``, ``JUPYTERHUB_USER``) and the kit's
+``nomadlab`` CLI; one learner's real terminal, opened through the hub, gets her agent's
+``NOMAD_ADDR`` and ``NOMAD_TOKEN`` from the server the spawner started. Needs node and
 configurable-http-proxy (``.ci/run`` installs it); skipped elsewhere, never in CI.
 """
 
@@ -17,11 +19,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 from conftest import JOBS, wait_for
+from test_jupyter_proxy import in_terminal
 
 from nomadlab import agent as agents
 
@@ -98,16 +102,18 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict, P
         wait_for(ready, timeout=90, what="JupyterHub to answer")
         yield url, api, tmp
     finally:
-        for name in LEARNERS:  # the kit's agents outlive their servers, as on a real hub
-            home = tmp / "home" / name
-            if home.exists():
-                subprocess.run(
-                    [str(BIN / "nomadlab"), "agent", "stop"],
-                    env=learner_env(home, name),
-                    capture_output=True,
-                    timeout=60,
-                    check=False,
-                )
+        stops = [  # the kit's agents outlive their servers, as on a real hub
+            subprocess.Popen(
+                [str(BIN / "nomadlab"), "agent", "stop"],
+                env=learner_env(tmp / "home" / name, name),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name in LEARNERS
+            if (tmp / "home" / name).exists()
+        ]
+        for stop in stops:
+            stop.wait(60)
         os.killpg(process.pid, 15)
         try:
             process.wait(30)
@@ -132,52 +138,56 @@ def learner_env(home: Path, name: str) -> dict[str, str]:
     }
 
 
+def prepare(url: str, api: dict, tmp: Path, name: str) -> dict:
+    """One learner: their server started by the hub, a hub API token, and from their terminal
+    the kit's agent and the echo job; returns home, token, agent address and the kit's token."""
+    started = requests.post(f"{url}/hub/api/users/{name}/server", headers=api, timeout=90)
+    assert started.status_code in (201, 202), started.text
+
+    def ready() -> bool:
+        user = requests.get(f"{url}/hub/api/users/{name}", headers=api, timeout=10).json()
+        return bool((user.get("servers") or {}).get("", {}).get("ready"))
+
+    wait_for(ready, timeout=120, what=f"{name}'s server")
+    token = requests.post(
+        f"{url}/hub/api/users/{name}/tokens", json={"note": "test"}, headers=api, timeout=10
+    ).json()["token"]
+    home = tmp / "home" / name
+    env = learner_env(home, name)
+    for command in (
+        ["agent", "start"],
+        ["job", "run", "-var", f"python={sys.executable}", str(JOBS / "http-echo.nomad.hcl")],
+    ):
+        run = subprocess.run(
+            [str(BIN / "nomadlab"), *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+    record = json.loads((home / ".nomadlab" / "agent.json").read_text())
+    return {
+        "token": token,
+        "home": home,
+        "address": record["address"],
+        "acl": record["acl"],
+        "kit_token": (home / ".nomadlab" / "nomad-token").read_text().strip(),
+    }
+
+
 @pytest.fixture(scope="module")
 def classroom(hub: tuple[str, dict, Path]) -> dict[str, dict]:
-    """Each learner's server started by the hub, then from their terminal the kit's agent
-    and the echo job; per learner: home, hub API token, agent address, the kit's token."""
+    """The three learners at once, as in a class: each one's server, agent and echo job;
+    per learner, what :func:`prepare` returns."""
     url, api, tmp = hub
     requests.post(
         f"{url}/hub/api/users", json={"usernames": list(LEARNERS)}, headers=api, timeout=30
     ).raise_for_status()
-    for name in LEARNERS:
-        started = requests.post(f"{url}/hub/api/users/{name}/server", headers=api, timeout=90)
-        assert started.status_code in (201, 202), started.text
-    learners: dict[str, dict] = {}
-    for name in LEARNERS:
-
-        def ready(name: str = name) -> bool:
-            user = requests.get(f"{url}/hub/api/users/{name}", headers=api, timeout=10).json()
-            return bool((user.get("servers") or {}).get("", {}).get("ready"))
-
-        wait_for(ready, timeout=120, what=f"{name}'s server")
-        token = requests.post(
-            f"{url}/hub/api/users/{name}/tokens", json={"note": "test"}, headers=api, timeout=10
-        ).json()["token"]
-        home = tmp / "home" / name
-        env = learner_env(home, name)
-        for command in (
-            ["agent", "start"],
-            ["job", "run", "-var", f"python={sys.executable}", str(JOBS / "http-echo.nomad.hcl")],
-        ):
-            run = subprocess.run(
-                [str(BIN / "nomadlab"), *command],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert run.returncode == 0, run.stdout + run.stderr
-        record = json.loads((home / ".nomadlab" / "agent.json").read_text())
-        learners[name] = {
-            "token": token,
-            "home": home,
-            "address": record["address"],
-            "acl": record["acl"],
-            "kit_token": (home / ".nomadlab" / "nomad-token").read_text().strip(),
-        }
-    return learners
+    with ThreadPoolExecutor(len(LEARNERS)) as pool:
+        done = {name: pool.submit(prepare, url, api, tmp, name) for name in LEARNERS}
+        return {name: future.result() for name, future in done.items()}
 
 
 def test_each_learner_has_an_agent_of_their_own_with_acls(classroom: dict[str, dict]) -> None:
@@ -233,3 +243,21 @@ def test_one_learners_agent_and_ui_are_refused_to_another(
         f"{ada['address']}/v1/jobs", headers={"X-Nomad-Token": ada["kit_token"]}, timeout=10
     ).json()
     assert [j["ID"] for j in jobs] == ["http-microservice"]
+
+
+def test_a_learners_terminal_reaches_their_agent_with_their_token(
+    hub: tuple[str, dict, Path], classroom: dict[str, dict]
+) -> None:
+    """A terminal of ada's server, opened through the hub: the spawner started that server,
+    not ``nomadlab lab``, and its terminals still get NOMAD_ADDR and NOMAD_TOKEN for her
+    agent (the server learned them before her agent started), which accept her commands."""
+    url, ada = hub[0], classroom["ada"]
+    out = ada["home"] / "terminal"
+    commands = f"env > {out}.env; {sys.executable} -m nomadlab job status > {out}.status 2>&1"
+    auth = {"Authorization": f"token {ada['token']}"}
+    in_terminal(f"{url}/user/ada", auth, commands, ada["home"] / "done")
+    env = dict(line.split("=", 1) for line in Path(f"{out}.env").read_text().splitlines()
+               if "=" in line)  # fmt: skip
+    assert (env["NOMAD_ADDR"], env["NOMAD_TOKEN"]) == (ada["address"], ada["kit_token"])
+    status = Path(f"{out}.status").read_text()
+    assert status.startswith("ID ") and "http-microservice" in status, status

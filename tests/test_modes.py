@@ -204,7 +204,8 @@ def test_403_says_to_set_a_token(home: Path, monkeypatch: pytest.MonkeyPatch) ->
         with pytest.raises(PermissionDenied) as caught:
             nomadlab.start(quiet=True)
         message = str(caught.value)
-        assert "403 Permission denied" in message and "NOMAD_TOKEN is not set" in message
+        assert "answered 403 (GET /v1/status/leader): Permission denied." in message
+        assert "NOMAD_TOKEN is not set" in message
         assert "Set NOMAD_TOKEN" in message and caught.value.__suppress_context__
         monkeypatch.setenv("NOMAD_TOKEN", "wrong-secret")
         with pytest.raises(PermissionDenied, match="does not allow this request"):

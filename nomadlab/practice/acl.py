@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nomadlab.contract import is_uuid
 from nomadlab.practice import structs
 from nomadlab.practice.server import APIError
 from nomadlab.practice.state import StateStore
@@ -72,11 +73,6 @@ def parse_token(x_nomad_token: str | None, authorization: str | None) -> str:
     if len(parts) > 1 and parts[0].lower() == "bearer":
         return " ".join(parts[1:]).strip().split(" ")[0].strip()
     return ""
-
-
-def is_uuid(value: str) -> bool:
-    """helper.IsUUID: 36 characters, hex digits in 8-4-4-4-12 groups."""
-    return bool(re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", value))
 
 
 def token_hash(token: dict) -> bytes:

@@ -43,8 +43,8 @@ from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.drainer import NodeDrainer
 from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.heartbeat import NodeHeartbeater
-from nomadlab.practice.http import make_app
 from nomadlab.practice.http.handler import MAX_BODY
+from nomadlab.practice.http.server import make_app
 from nomadlab.practice.http.stubs import AllocStubs
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
