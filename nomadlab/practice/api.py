@@ -419,3 +419,26 @@ STRUCTS: dict[str, dict[str, Any]] = {
 
 #: An api type's object (``complete("Job", job)``) as Nomad's HTTP API sends it.
 complete = completer(STRUCTS)
+
+
+def drop_nulls(name: str, obj: dict) -> dict:
+    """``obj`` decoded as Go decodes a ``name``: a ``null`` field is the same as an absent
+    one (a nil pointer, slice or map, or a zero value), so it is removed, in nested structs
+    too; maps of plain values (``Meta``, a task's ``Config``) are kept as sent."""
+    table = STRUCTS[name]
+    for field in [f for f, value in obj.items() if value is None and f in table]:
+        del obj[field]
+    for field, kind in table.items():
+        value = obj.get(field)
+        if not isinstance(kind, Ptr) or value is None:
+            continue
+        if isinstance(kind, Slice) and isinstance(value, list):
+            items = value
+        elif isinstance(kind, Map) and isinstance(value, dict):
+            items = list(value.values())
+        else:
+            items = [value]
+        for item in items:
+            if isinstance(item, dict):
+                drop_nulls(kind.name, item)
+    return obj
