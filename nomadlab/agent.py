@@ -642,12 +642,14 @@ def identify(agent: RunningAgent) -> None:
     from nomad.api import exceptions
 
     try:
-        config = agent_client(agent, timeout=5).agent.get_agent()["config"]
+        self_ = agent_client(agent, timeout=5).agent.get_agent()
+        config, stats = self_["config"], self_.get("stats") or {}
     except (exceptions.BaseNomadException, requests.RequestException, ValueError, KeyError):
         return
     version = config.get("Version")
     agent.version = str(version.get("Version", "")) if isinstance(version, dict) else str(version)
-    agent.practice = bool(config.get("Practice"))
+    # The practice agent adds a stats section of its own (stats is a map; Config has no room).
+    agent.practice = isinstance(stats, dict) and "practice" in stats
 
 
 def web_ui(agent: RunningAgent) -> str | None:

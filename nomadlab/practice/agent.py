@@ -30,7 +30,7 @@ from typing import Any
 import tornado.httpserver
 
 from nomadlab.contract import AGENT_ID_ENV, AGENT_ID_META, proxy_secret
-from nomadlab.practice import structs
+from nomadlab.practice import devconfig, structs
 from nomadlab.practice.acl import ACLs
 from nomadlab.practice.client.allocrunner import AllocRunner
 from nomadlab.practice.client.client import Client, fingerprint_node
@@ -239,48 +239,33 @@ class PracticeAgent:
             "DelegateCur": 4,
         }
 
+    def agent_config(self) -> dict:
+        """The agent's Config as /v1/agent/self sends it: a dev agent's (DevConfig) with this
+        agent's node name, data dir, ports, addresses, ACLs and heartbeat timers."""
+        config = devconfig.dev_config(self.bind)
+        config.update(NodeName=self.node_name, DataDir=str(self.data_dir), DevMode=self.dev)
+        config["Files"] = self.config.files or None
+        config["Version"]["Version"] = structs.VERSION
+        config["Ports"]["HTTP"] = self.http_port  # RPC and Serf: Nomad's, as RPC_PORT says
+        # normalizeAddrs: each address the bind address, each advertised one host:port.
+        for name, port in config["Ports"].items():
+            config["Addresses"][name] = self.bind
+            config["AdvertiseAddrs"][name] = host_port(advertised(self.bind), port)
+        # The kit's launch-time id, so that it can tell its agent from a forgery.
+        config["Client"]["Meta"] = {AGENT_ID_META: os.environ.get(AGENT_ID_ENV, "")}
+        # The heartbeat timers as the agent's config has them: zero (Nomad's default) unless set.
+        config["Server"].update(
+            HeartbeatGrace=round((self.config.heartbeat_grace or 0) * SECOND),
+            MinHeartbeatTTL=round((self.config.min_heartbeat_ttl or 0) * SECOND),
+            MaxHeartbeatsPerSecond=self.config.max_heartbeats_per_second or 0,
+        )
+        config["ACL"]["Enabled"] = self.acl.enabled
+        return devconfig.complete("Config", config)
+
     def self_info(self) -> dict:
         """/v1/agent/self: the agent's configuration, membership and stats."""
         return {
-            "config": {
-                "Region": structs.REGION,
-                "Datacenter": structs.DATACENTER,
-                "NodeName": self.node_name,
-                "DataDir": str(self.data_dir),
-                "BindAddr": self.bind,
-                "DevMode": self.dev,
-                "Version": {
-                    "Version": structs.VERSION,
-                    "VersionPrerelease": "",
-                    "VersionMetadata": "",
-                    "Revision": "nomadlab-practice",
-                },
-                "Ports": {
-                    "HTTP": self.http_port,
-                    "RPC": RPC_PORT,
-                    "Serf": SERF_PORT,
-                },
-                "Addresses": {"HTTP": self.bind, "RPC": self.bind, "Serf": self.bind},
-                "Client": {
-                    "Enabled": True,
-                    # The kit's launch-time id, so that it can tell its agent from a forgery.
-                    "Meta": {AGENT_ID_META: os.environ.get(AGENT_ID_ENV, "")},
-                    "NetworkInterface": "lo",
-                    "MinDynamicPort": 20000,
-                    "MaxDynamicPort": 32000,
-                },
-                "Server": {
-                    "Enabled": True,
-                    "BootstrapExpect": 1,
-                    # As the agent's config has them: zero (Nomad's default) unless set.
-                    "HeartbeatGrace": round((self.config.heartbeat_grace or 0) * SECOND),
-                    "MinHeartbeatTTL": round((self.config.min_heartbeat_ttl or 0) * SECOND),
-                    "MaxHeartbeatsPerSecond": self.config.max_heartbeats_per_second or 0,
-                },
-                "ACL": {"Enabled": self.acl.enabled},
-                "UI": {"Enabled": True},
-                "Practice": True,
-            },
+            "config": self.agent_config(),
             "member": self.member(),
             "stats": {
                 "nomad": {

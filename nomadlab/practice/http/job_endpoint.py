@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from nomadlab.practice import jobspec, plan, structs
+from nomadlab.practice import api, jobspec, plan, structs
 from nomadlab.practice.http.handler import Handler, Read, Request, go_fields
 from nomadlab.practice.http.stubs import EncodedList
 from nomadlab.practice.jobspec.schema import json_type
@@ -127,8 +127,9 @@ _SCALE_FIELDS = {
 }  # fmt: skip
 
 
-async def jobs_parse(req: Request) -> dict:
-    """HCL → Job JSON, parsed in a worker process so the event loop keeps serving."""
+async def jobs_parse(req: Request) -> dict | None:
+    """HCL → an api.Job (every field, as Go encodes it), parsed in a worker process so the
+    event loop keeps serving."""
     body = go_fields(req.body(), "JobsParseRequest", _PARSE_FIELDS)
     hcl = body.get("JobHCL")
     if not hcl or not hcl.strip():
@@ -139,7 +140,7 @@ async def jobs_parse(req: Request) -> dict:
         )
     except jobspec.JobspecError as exc:
         raise APIError(400, str(exc)) from exc
-    return job
+    return api.complete("Job", job)
 
 
 def lookup_job(req: Request, job_id: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from nomadlab.contract import HOUR, MINUTE, SECOND
+from nomadlab.practice import api
 from nomadlab.practice.jobspec.common import JobspecError, _fill
 from nomadlab.practice.jobspec.schema import _check_shape
 
@@ -140,6 +141,7 @@ def _canonicalize_job(job: dict, server: bool = True) -> dict:
     if not isinstance(job, dict):
         raise JobspecError("Job must be specified")
     _check_shape("Job", job, "Job")
+    api.drop_nulls("Job", job)  # what jobs/parse sends back has every field, nil ones null
     job["ID"] = job.get("ID") or ""
     if job.get("Name") is None:
         job["Name"] = job["ID"]

@@ -12,6 +12,7 @@ unless said otherwise). A field's entry is its zero value, or a reference to ano
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +35,16 @@ class Map(Ptr):
 
 
 @dataclass(frozen=True)
+class OmitEmpty(Ptr):
+    """``*T`` tagged ``omitempty``: left out when nil, completed as ``T`` when present."""
+
+
+@dataclass(frozen=True)
 class Value(Ptr):
     """``T`` held by value: its zero struct when absent."""
 
 
-def _fields(names: str, zero: Any = None, **typed: Any) -> dict[str, Any]:
+def struct_fields(names: str, zero: Any = None, **typed: Any) -> dict[str, Any]:
     """A table from a space-separated list in Go order; ``typed`` gives non-null zeros and
     nested structs by field name."""
     table = {}
@@ -52,7 +58,7 @@ def _fields(names: str, zero: Any = None, **typed: Any) -> dict[str, Any]:
 
 STRUCTS: dict[str, dict[str, Any]] = {
     # structs.go Job
-    "Job": _fields(
+    "Job": struct_fields(
         "Stop Region Namespace ID ParentID Name Type Priority AllAtOnce Datacenters NodePool "
         "Constraints Affinities Spreads TaskGroups Update Multiregion Periodic ParameterizedJob "
         "Dispatched DispatchIdempotencyToken Payload Meta ConsulToken ConsulNamespace VaultToken "
@@ -92,7 +98,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         JobModifyIndex=0,
     ),
     # structs.go UpdateStrategy (a Job holds it by value, a TaskGroup by pointer)
-    "UpdateStrategy": _fields(
+    "UpdateStrategy": struct_fields(
         "Stagger MaxParallel HealthCheck MinHealthyTime HealthyDeadline ProgressDeadline "
         "AutoRevert AutoPromote Canary",
         0,
@@ -100,7 +106,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         AutoRevert=False,
         AutoPromote=False,
     ),
-    "PeriodicConfig": _fields(
+    "PeriodicConfig": struct_fields(
         "Enabled Spec Specs SpecType ProhibitOverlap TimeZone",
         Enabled=False,
         Spec="",
@@ -108,15 +114,15 @@ STRUCTS: dict[str, dict[str, Any]] = {
         ProhibitOverlap=False,
         TimeZone="",
     ),
-    "ParameterizedJobConfig": _fields("Payload MetaRequired MetaOptional", Payload=""),
-    "Constraint": _fields("LTarget RTarget Operand", ""),
-    "Affinity": _fields("LTarget RTarget Operand Weight", "", Weight=0),
-    "Spread": _fields(
+    "ParameterizedJobConfig": struct_fields("Payload MetaRequired MetaOptional", Payload=""),
+    "Constraint": struct_fields("LTarget RTarget Operand", ""),
+    "Affinity": struct_fields("LTarget RTarget Operand Weight", "", Weight=0),
+    "Spread": struct_fields(
         "Attribute Weight SpreadTarget", Attribute="", Weight=0, SpreadTarget=Slice("SpreadTarget")
     ),
-    "SpreadTarget": _fields("Value Percent", Value="", Percent=0),
+    "SpreadTarget": struct_fields("Value Percent", Value="", Percent=0),
     # structs.go TaskGroup
-    "TaskGroup": _fields(
+    "TaskGroup": struct_fields(
         "Name Count Update Migrate Constraints Scaling RestartPolicy Disconnect Tasks "
         "EphemeralDisk Meta ReschedulePolicy Affinities Spreads Networks Consul Services Volumes "
         "ShutdownDelay StopAfterClientDisconnect MaxClientDisconnect PreventRescheduleOnLost",
@@ -135,21 +141,21 @@ STRUCTS: dict[str, dict[str, Any]] = {
         Services=Slice("Service"),
         PreventRescheduleOnLost=False,
     ),
-    "MigrateStrategy": _fields(
+    "MigrateStrategy": struct_fields(
         "MaxParallel HealthCheck MinHealthyTime HealthyDeadline", 0, HealthCheck=""
     ),
-    "RestartPolicy": _fields(
+    "RestartPolicy": struct_fields(
         "Attempts Interval Delay Mode RenderTemplates", 0, Mode="", RenderTemplates=False
     ),
-    "ReschedulePolicy": _fields(
+    "ReschedulePolicy": struct_fields(
         "Attempts Interval Delay DelayFunction MaxDelay Unlimited",
         0,
         DelayFunction="",
         Unlimited=False,
     ),
-    "EphemeralDisk": _fields("Sticky SizeMB Migrate", False, SizeMB=0),
+    "EphemeralDisk": struct_fields("Sticky SizeMB Migrate", False, SizeMB=0),
     # structs.go Task
-    "Task": _fields(
+    "Task": struct_fields(
         "Name Driver User Config Env Services Vault Consul Templates Constraints Affinities "
         "Resources RestartPolicy DispatchPayload Lifecycle Meta KillTimeout LogConfig Artifacts "
         "Leader ShutdownDelay VolumeMounts ScalingPolicies KillSignal Kind CSIPluginConfig "
@@ -172,10 +178,10 @@ STRUCTS: dict[str, dict[str, Any]] = {
         KillSignal="",
         Kind="",
     ),
-    "DispatchPayloadConfig": _fields("File", ""),
-    "TaskLifecycleConfig": _fields("Hook Sidecar", "", Sidecar=False),
-    "LogConfig": _fields("MaxFiles MaxFileSizeMB Disabled", 0, Disabled=False),
-    "Template": _fields(
+    "DispatchPayloadConfig": struct_fields("File", ""),
+    "TaskLifecycleConfig": struct_fields("Hook Sidecar", "", Sidecar=False),
+    "LogConfig": struct_fields("MaxFiles MaxFileSizeMB Disabled", 0, Disabled=False),
+    "Template": struct_fields(
         "SourcePath DestPath EmbeddedTmpl ChangeMode ChangeSignal ChangeScript Splay Perms Uid "
         "Gid LeftDelim RightDelim Envvars VaultGrace Wait ErrMissingKey",
         "",
@@ -189,14 +195,14 @@ STRUCTS: dict[str, dict[str, Any]] = {
         ErrMissingKey=False,
     ),
     # structs.go Resources, NetworkResource, Port
-    "Resources": _fields(
+    "Resources": struct_fields(
         "CPU Cores MemoryMB MemoryMaxMB DiskMB IOPS Networks Devices NUMA SecretsMB",
         0,
         Networks=Slice("NetworkResource"),
         Devices=None,
         NUMA=None,
     ),
-    "NetworkResource": _fields(
+    "NetworkResource": struct_fields(
         "Mode Device CIDR IP Hostname MBits DNS ReservedPorts DynamicPorts",
         "",
         MBits=0,
@@ -204,11 +210,11 @@ STRUCTS: dict[str, dict[str, Any]] = {
         ReservedPorts=Slice("Port"),
         DynamicPorts=Slice("Port"),
     ),
-    "Port": _fields(
+    "Port": struct_fields(
         "Label Value To HostNetwork IgnoreCollision", "", Value=0, To=0, IgnoreCollision=False
     ),
     # structs.go Service, ServiceCheck (the fields a native service uses keep their zeros)
-    "Service": _fields(
+    "Service": struct_fields(
         "Name TaskName PortLabel AddressMode Address EnableTagOverride Tags CanaryTags Checks "
         "Connect Meta CanaryMeta TaggedAddresses Namespace OnUpdate Provider Cluster Identity",
         "",
@@ -222,7 +228,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         TaggedAddresses=None,
         Identity=None,
     ),
-    "ServiceCheck": _fields(
+    "ServiceCheck": struct_fields(
         "Name Type Command Args Path Protocol PortLabel Expose AddressMode Interval Timeout "
         "InitialStatus TLSServerName TLSSkipVerify Method Header CheckRestart GRPCService "
         "GRPCUseTLS TaskName SuccessBeforePassing FailuresBeforeCritical "
@@ -241,7 +247,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         FailuresBeforeWarning=0,
     ),
     # structs.go Allocation
-    "Allocation": _fields(
+    "Allocation": struct_fields(
         "ID Namespace EvalID Name NodeID NodeName JobID Job TaskGroup Resources SharedResources "
         "TaskResources AllocatedResources Metrics DesiredStatus DesiredDescription "
         "DesiredTransition ClientStatus ClientDescription TaskStates AllocStates "
@@ -269,7 +275,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         ModifyTime=0,
     ),
     # structs.go AllocListStub
-    "AllocListStub": _fields(
+    "AllocListStub": struct_fields(
         "ID EvalID Name Namespace NodeID NodeName JobID JobType JobVersion TaskGroup "
         "AllocatedResources DesiredStatus DesiredDescription ClientStatus ClientDescription "
         "DesiredTransition TaskStates DeploymentStatus FollowupEvalID NextAllocation "
@@ -288,33 +294,33 @@ STRUCTS: dict[str, dict[str, Any]] = {
         CreateTime=0,
         ModifyTime=0,
     ),
-    "DesiredTransition": _fields("Migrate Reschedule ForceReschedule NoShutdownDelay"),
-    "AllocDeploymentStatus": _fields(
+    "DesiredTransition": struct_fields("Migrate Reschedule ForceReschedule NoShutdownDelay"),
+    "AllocDeploymentStatus": struct_fields(
         "Healthy Timestamp Canary ModifyIndex", Timestamp=None, Canary=False, ModifyIndex=0
     ),
     # structs.go AllocatedResources and its parts
-    "AllocatedResources": _fields(
+    "AllocatedResources": struct_fields(
         "Tasks TaskLifecycles Shared",
         Tasks=Map("AllocatedTaskResources"),
         Shared=Value("AllocatedSharedResources"),
     ),
-    "AllocatedTaskResources": _fields(
+    "AllocatedTaskResources": struct_fields(
         "Cpu Memory Networks Devices",
         Cpu=Value("AllocatedCpuResources"),
         Memory=Value("AllocatedMemoryResources"),
         Networks=Slice("NetworkResource"),
     ),
-    "AllocatedCpuResources": _fields("CpuShares ReservedCores", CpuShares=0),
-    "AllocatedMemoryResources": _fields("MemoryMB MemoryMaxMB", 0),
-    "AllocatedSharedResources": _fields(
+    "AllocatedCpuResources": struct_fields("CpuShares ReservedCores", CpuShares=0),
+    "AllocatedMemoryResources": struct_fields("MemoryMB MemoryMaxMB", 0),
+    "AllocatedSharedResources": struct_fields(
         "Networks DiskMB Ports",
         Networks=Slice("NetworkResource"),
         DiskMB=0,
         Ports=Slice("AllocatedPort"),
     ),
-    "AllocatedPort": _fields("Label Value To HostIP", "", Value=0, To=0),
+    "AllocatedPort": struct_fields("Label Value To HostIP", "", Value=0, To=0),
     # structs.go TaskState, TaskEvent
-    "TaskState": _fields(
+    "TaskState": struct_fields(
         "State Failed Restarts LastRestart StartedAt FinishedAt Events TaskHandle Paused",
         State="",
         Paused="",
@@ -322,7 +328,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         Restarts=0,
         Events=Slice("TaskEvent"),
     ),
-    "TaskEvent": _fields(
+    "TaskEvent": struct_fields(
         "Type Time Message DisplayMessage Details FailsTask RestartReason SetupError "
         "DriverError ExitCode Signal KillTimeout KillError KillReason StartDelay DownloadError "
         "ValidationError DiskLimit FailedSibling VaultError TaskSignalReason TaskSignal "
@@ -338,7 +344,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         DiskLimit=0,
     ),
     # structs.go AllocMetric
-    "AllocMetric": _fields(
+    "AllocMetric": struct_fields(
         "NodesEvaluated NodesFiltered NodesInPool NodesAvailable ClassFiltered "
         "ConstraintFiltered NodesExhausted ClassExhausted DimensionExhausted QuotaExhausted "
         "ResourcesExhausted Scores ScoreMetaData AllocationTime CoalescedFailures",
@@ -350,7 +356,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         CoalescedFailures=0,
     ),
     # structs.go Evaluation
-    "Evaluation": _fields(
+    "Evaluation": struct_fields(
         "ID Namespace Priority Type TriggeredBy JobID JobModifyIndex NodeID NodeModifyIndex "
         "DeploymentID Status StatusDescription Wait WaitUntil NextEval PreviousEval BlockedEval "
         "RelatedEvals FailedTGAllocs ClassEligibility QuotaLimitReached EscapedComputedClass "
@@ -375,7 +381,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         ModifyTime=0,
     ),
     # structs.go Deployment, DeploymentState
-    "Deployment": _fields(
+    "Deployment": struct_fields(
         "ID Namespace JobID JobVersion JobModifyIndex JobSpecModifyIndex JobCreateIndex "
         "IsMultiregion TaskGroups Status StatusDescription EvalPriority CreateIndex ModifyIndex "
         "CreateTime ModifyTime",
@@ -392,7 +398,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         CreateTime=0,
         ModifyTime=0,
     ),
-    "DeploymentState": _fields(
+    "DeploymentState": struct_fields(
         "AutoRevert AutoPromote ProgressDeadline RequireProgressBy Promoted PlacedCanaries "
         "DesiredCanaries DesiredTotal PlacedAllocs HealthyAllocs UnhealthyAllocs",
         0,
@@ -403,26 +409,26 @@ STRUCTS: dict[str, dict[str, Any]] = {
         PlacedCanaries=None,
     ),
     # structs.go NodeResources, NodeReservedResources and the parts the practice node leaves out
-    "NodeResources": _fields(
+    "NodeResources": struct_fields(
         "Cpu Processors Memory Disk Devices NodeNetworks Networks MinDynamicPort MaxDynamicPort",
         Processors=Value("NodeProcessorResources"),
         Disk=Value("NodeDiskResources"),
         MinDynamicPort=0,
         MaxDynamicPort=0,
     ),
-    "NodeProcessorResources": _fields("Topology"),
-    "NodeDiskResources": _fields("DiskMB", 0),
-    "NodeReservedResources": _fields(
+    "NodeProcessorResources": struct_fields("Topology"),
+    "NodeDiskResources": struct_fields("DiskMB", 0),
+    "NodeReservedResources": struct_fields(
         "Cpu Memory Disk Networks",
         Cpu=Value("NodeReservedCpuResources"),
         Disk=Value("NodeReservedDiskResources"),
         Networks=Value("NodeReservedNetworkResources"),
     ),
-    "NodeReservedCpuResources": _fields("CpuShares ReservedCpuCores", CpuShares=0),
-    "NodeReservedDiskResources": _fields("DiskMB", 0),
-    "NodeReservedNetworkResources": _fields("ReservedHostPorts", ""),
+    "NodeReservedCpuResources": struct_fields("CpuShares ReservedCpuCores", CpuShares=0),
+    "NodeReservedDiskResources": struct_fields("DiskMB", 0),
+    "NodeReservedNetworkResources": struct_fields("ReservedHostPorts", ""),
     # structs.go Node, NodeListStub
-    "Node": _fields(
+    "Node": struct_fields(
         "ID SecretID Datacenter Name CgroupParent HTTPAddr TLSEnabled Attributes NodeResources "
         "ReservedResources Resources Reserved Links Meta NodeClass NodePool ComputedClass "
         "DrainStrategy SchedulingEligibility Status StatusDescription StatusUpdatedAt Events "
@@ -451,7 +457,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         CreateIndex=0,
         ModifyIndex=0,
     ),
-    "NodeListStub": _fields(
+    "NodeListStub": struct_fields(
         "Address ID Attributes Datacenter Name NodePool NodeClass Version Drain "
         "SchedulingEligibility Status StatusDescription Drivers HostVolumes NodeResources "
         "ReservedResources LastDrain CreateIndex ModifyIndex",
@@ -467,7 +473,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         ModifyIndex=0,
     ),
     # structs.go JobListStub (its Meta is omitempty: only ``?meta=true`` adds it)
-    "JobListStub": _fields(
+    "JobListStub": struct_fields(
         "ID ParentID Name Namespace Datacenters NodePool Multiregion Type Priority Periodic "
         "ParameterizedJob Stop Status StatusDescription JobSummary CreateIndex ModifyIndex "
         "JobModifyIndex SubmitTime",
@@ -485,7 +491,7 @@ STRUCTS: dict[str, dict[str, Any]] = {
         SubmitTime=0,
     ),
     # structs.go JobVersionsResponse (QueryMeta's fields are embedded)
-    "JobVersionsResponse": _fields(
+    "JobVersionsResponse": struct_fields(
         "Versions Diffs Index LastContact KnownLeader NextToken",
         Versions=Slice("Job"),
         Index=0,
@@ -494,32 +500,32 @@ STRUCTS: dict[str, dict[str, Any]] = {
         NextToken="",
     ),
     # client/structs/structs.go AllocResourceUsage and its parts
-    "AllocResourceUsage": _fields(
+    "AllocResourceUsage": struct_fields(
         "ResourceUsage Tasks Timestamp",
         ResourceUsage=Ptr("ResourceUsage"),
         Tasks=Map("TaskResourceUsage"),
         Timestamp=0,
     ),
-    "TaskResourceUsage": _fields(
+    "TaskResourceUsage": struct_fields(
         "ResourceUsage Timestamp Pids", ResourceUsage=Ptr("ResourceUsage"), Timestamp=0
     ),
-    "ResourceUsage": _fields(
+    "ResourceUsage": struct_fields(
         "MemoryStats CpuStats DeviceStats",
         MemoryStats=Ptr("MemoryStats"),
         CpuStats=Ptr("CpuStats"),
     ),
-    "MemoryStats": _fields(
+    "MemoryStats": struct_fields(
         "RSS Cache Swap MappedFile Usage MaxUsage KernelUsage KernelMaxUsage Measured",
         0,
         Measured=None,
     ),
-    "CpuStats": _fields(
+    "CpuStats": struct_fields(
         "SystemMode UserMode TotalTicks ThrottledPeriods ThrottledTime Percent Measured",
         0,
         Measured=None,
     ),
     # client/hoststats/host.go HostStats and its parts
-    "HostStats": _fields(
+    "HostStats": struct_fields(
         "Memory CPU DiskStats AllocDirStats DeviceStats Uptime Timestamp CPUTicksConsumed",
         Memory=Ptr("HostMemoryStats"),
         CPU=Slice("HostCPUStats"),
@@ -529,17 +535,17 @@ STRUCTS: dict[str, dict[str, Any]] = {
         Timestamp=0,
         CPUTicksConsumed=0,
     ),
-    "HostMemoryStats": _fields("Total Available Used Free", 0),
-    "HostCPUStats": _fields("CPU User System Idle Total", 0, CPU=""),
-    "HostDiskStats": _fields(
+    "HostMemoryStats": struct_fields("Total Available Used Free", 0),
+    "HostCPUStats": struct_fields("CPU User System Idle Total", 0, CPU=""),
+    "HostDiskStats": struct_fields(
         "Device Mountpoint Size Used Available UsedPercent InodesUsedPercent",
         0,
         Device="",
         Mountpoint="",
     ),
     # command/agent/agent_endpoint.go Self (json tags lower-case) and api/agent.go AgentMember
-    "AgentSelf": _fields("config member stats", member=Value("AgentMember")),
-    "AgentMember": _fields(
+    "AgentSelf": struct_fields("config member stats", member=Value("AgentMember")),
+    "AgentMember": struct_fields(
         "Name Addr Port Tags Status ProtocolMin ProtocolMax ProtocolCur DelegateMin "
         "DelegateMax DelegateCur",
         0,
@@ -551,30 +557,40 @@ STRUCTS: dict[str, dict[str, Any]] = {
 }
 
 
-def complete(name: str, obj: dict | None) -> dict | None:
-    """``obj`` as Nomad encodes a ``name``: every field in Go order, zeros where unset, nested
-    structs completed too; keys Nomad does not encode are left out."""
-    if obj is None:
-        return None
-    out = {}
-    get = obj.get
-    for field, mode, arg in _PLANS[name]:  # a hot path: every response goes through it
-        value = get(field, _MISSING)
-        if mode == _SCALAR:
-            out[field] = arg if value is _MISSING else value
-        elif value is _MISSING or value is None:
-            out[field] = complete(arg, {}) if mode == _VALUE else None
-        elif mode == _SLICE:
-            out[field] = [complete(arg, item) for item in value]
-        elif mode == _MAP:
-            out[field] = {key: complete(arg, item) for key, item in value.items()}
-        else:
-            out[field] = complete(arg, value)
-    return out
+def completer(structs: dict[str, dict[str, Any]]) -> Callable[[str, dict | None], dict | None]:
+    """A :func:`complete` over another package's tables (the api package's, the agent's)."""
+    plans = {
+        name: [(field, *_plan(kind)) for field, kind in table.items()]
+        for name, table in structs.items()
+    }
+
+    def complete(name: str, obj: dict | None) -> dict | None:
+        """``obj`` as Nomad encodes a ``name``: every field in Go order, zeros where unset,
+        nested structs completed too; keys Nomad does not encode are left out."""
+        if obj is None:
+            return None
+        out = {}
+        get = obj.get
+        for field, mode, arg in plans[name]:  # a hot path: every response goes through it
+            value = get(field, _MISSING)
+            if mode == _SCALAR:
+                out[field] = arg if value is _MISSING else value
+            elif value is _MISSING or value is None:
+                if mode != _OMIT:
+                    out[field] = complete(arg, {}) if mode == _VALUE else None
+            elif mode == _SLICE:
+                out[field] = [complete(arg, item) for item in value]
+            elif mode == _MAP:
+                out[field] = {key: complete(arg, item) for key, item in value.items()}
+            else:
+                out[field] = complete(arg, value)
+        return out
+
+    return complete
 
 
 _MISSING = object()
-_SCALAR, _PTR, _SLICE, _MAP, _VALUE = range(5)
+_SCALAR, _PTR, _SLICE, _MAP, _VALUE, _OMIT = range(6)
 
 
 def _plan(kind: Any) -> tuple[int, Any]:
@@ -584,15 +600,14 @@ def _plan(kind: Any) -> tuple[int, Any]:
         return _SLICE, kind.name
     if isinstance(kind, Map):
         return _MAP, kind.name
+    if isinstance(kind, OmitEmpty):
+        return _OMIT, kind.name
     if isinstance(kind, Ptr):
         return _PTR, kind.name
     return _SCALAR, kind
 
 
-_PLANS = {
-    name: [(field, *_plan(kind)) for field, kind in table.items()]
-    for name, table in STRUCTS.items()
-}
+complete = completer(STRUCTS)
 
 
 def keys(name: str) -> list[str]:
