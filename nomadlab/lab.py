@@ -22,6 +22,7 @@ import psutil
 from nomadlab import agent as agents
 from nomadlab import discovery
 from nomadlab.agent import RunningAgent
+from nomadlab.agent_record import process_of
 from nomadlab.allocations import group_tasks, host_ports, pick_label
 from nomadlab.cluster import ClusterVerbs
 from nomadlab.command import job_history, job_plan, service_info
@@ -754,6 +755,6 @@ def recorded_nodes(lab: Lab, nodes: int = 3) -> Lab | None:
     record = _record(nodes)
     if record.exists():
         running = agents.RunningAgent.from_json(json.loads(record.read_text()))
-        if agents._process(running.pid, running.create_time) is not None:
+        if process_of(running.pid, running.create_time) is not None:
             return Lab(running, quiet=lab.quiet)
     return None

@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from nomadlab import agent as agents
+from nomadlab.agent_record import process_of
 from nomadlab.lab import Lab
 from nomadlab.practice import Agent
 
@@ -58,7 +59,7 @@ def stop_recorded_agent(home: Path) -> None:
     if not path.exists():
         return
     agent = agents.RunningAgent.from_json(json.loads(path.read_text()))
-    proc = agents._process(agent.pid, agent.create_time)
+    proc = process_of(agent.pid, agent.create_time)
     if proc is not None:
         agents._terminate(proc)
     path.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from labkit import FakeNomad, alive
 
 import nomadlab
 from nomadlab import agent as agents
+from nomadlab.agent_record import is_agent_command
 
 home = labkit.home
 TOKEN = "secret-token-that-must-not-leak"
@@ -111,7 +112,7 @@ def test_the_kits_agent_is_proven_reused_and_private(
     monkeypatch.setenv("NOMAD_TOKEN", TOKEN)
     lab = nomadlab.start(quiet=True)
     record = json.loads(agents.state_file().read_text())
-    assert len(record["agent_id"]) == 32 and agents.is_agent_command(record["command"])
+    assert len(record["agent_id"]) == 32 and is_agent_command(record["command"])
     running = agents.find_running()
     assert running is not None and running.pid == lab.agent.pid and running.reused
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
