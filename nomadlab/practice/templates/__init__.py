@@ -14,12 +14,16 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from nomadlab.practice.templates.exec import (
+    MAX_OUTPUT,
+    GoStruct,
+    execute,
+    go_print,
+    go_type,
+    truthy,
+)
 from nomadlab.practice.templates.parse import (
-    Branch,
-    Command,
-    Operand,
     Parser,
-    Pipeline,
     TemplateError,
 )
 
@@ -32,12 +36,6 @@ class Sources(Protocol):
     def services(self, namespace: str) -> list[dict]: ...
 
     def env(self, name: str) -> str: ...
-
-
-class GoStruct(dict):
-    """A Go struct value: fields in declaration order, an error for a missing field."""
-
-    type_name = "struct"
 
 
 class NomadService(GoStruct):
@@ -74,170 +72,16 @@ class Template:
         self.right = right or "}}"
         self.nodes = Parser(self.name, self.left, self.right, FUNCTIONS).parse(text)
 
-    def _error(self, line: int, message: str) -> TemplateError:
-        return TemplateError.at(self.name, line, message)
-
     def render(self, sources: Sources, data: Any = None) -> str:
         """Execute the template with ``data`` as dot; TemplateError on failure, or when it
-        would run longer or write more than :data:`MAX_STEPS` and :data:`MAX_OUTPUT` allow
-        (the client renders on the agent's event loop)."""
-        out = _Output(self)
-        scopes: list[dict[str, Any]] = [{"$": data}]
-        self._run(self.nodes, data, scopes, out, _Functions(sources))
-        return "".join(out.parts)
-
-    def _run(self, nodes: list, dot: Any, scopes: list, out: _Output, funcs: _Functions) -> None:
-        for node in nodes:
-            out.step()
-            if isinstance(node, str):
-                out.write(node)
-            elif isinstance(node, Pipeline):
-                value = self._pipe(node, dot, scopes, funcs)
-                if not node.declare:
-                    out.write(go_print(value))
-            else:
-                self._branch(node, dot, scopes, out, funcs)
-
-    def _branch(
-        self, node: Branch, dot: Any, scopes: list, out: _Output, funcs: _Functions
-    ) -> None:
-        scopes.append({})
-        try:
-            value = self._pipe(node.pipeline, dot, scopes, funcs, declare=node.kind != "range")
-            if node.kind == "if":
-                self._run(node.body if truthy(value) else node.otherwise, dot, scopes, out, funcs)
-            elif node.kind == "with":
-                if truthy(value):
-                    self._run(node.body, value, scopes, out, funcs)
-                else:
-                    self._run(node.otherwise, dot, scopes, out, funcs)
-            else:
-                self._range(node, value, dot, scopes, out, funcs)
-        finally:
-            scopes.pop()
-
-    def _range(
-        self, node: Branch, value: Any, dot: Any, scopes: list, out: _Output, funcs: _Functions
-    ) -> None:
-        if value is None:
-            pairs: list[tuple[Any, Any]] = []
-        elif isinstance(value, dict) and not isinstance(value, GoStruct):
-            pairs = [(k, value[k]) for k in sorted(value)]
-        elif isinstance(value, (list, tuple)):
-            pairs = list(enumerate(value))
-        elif isinstance(value, int) and not isinstance(value, bool):
-            if value > MAX_STEPS:
-                raise self._error(
-                    node.pipeline.line, f"range over {value}: more than {MAX_STEPS} steps"
-                )
-            pairs = [(i, i) for i in range(value)]
-        else:
-            raise self._error(node.pipeline.line, f"range can't iterate over {go_print(value)}")
-        if not pairs:
-            self._run(node.otherwise, dot, scopes, out, funcs)
-            return
-        names = node.pipeline.declare
-        for key, element in pairs:
-            out.step()
-            scope = scopes[-1]
-            if len(names) == 1:
-                scope[names[0]] = element
-            elif len(names) == 2:
-                scope[names[0]], scope[names[1]] = key, element
-            self._run(node.body, element, scopes, out, funcs)
-
-    def _pipe(
-        self, pipe: Pipeline, dot: Any, scopes: list, funcs: _Functions, declare: bool = True
-    ) -> Any:
-        value: Any = _MISSING
-        for command in pipe.commands:
-            value = self._command(command, dot, scopes, funcs, value, pipe.line)
-        if pipe.declare and declare:
-            name = pipe.declare[0]
-            if pipe.assign:
-                for scope in reversed(scopes):
-                    if name in scope:
-                        scope[name] = value
-                        break
-                else:
-                    raise self._error(pipe.line, f"undefined variable: {name}")
-            else:
-                scopes[-1][name] = value
-        return value
-
-    def _command(
-        self, command: Command, dot: Any, scopes: list, funcs: _Functions, piped: Any, line: int
-    ) -> Any:
-        first, *rest = command.operands
-        if first.kind == "function":
-            args = [self._operand_value(o, dot, scopes, funcs, line) for o in rest]
-            if piped is not _MISSING:
-                args.append(piped)
-            return funcs.call(first.value, args, line, self)
-        if rest or piped is not _MISSING:
-            raise self._error(line, f"can't give argument to non-function {go_print(first.value)}")
-        return self._operand_value(first, dot, scopes, funcs, line)
-
-    def _operand_value(
-        self, operand: Operand, dot: Any, scopes: list, funcs: _Functions, line: int
-    ) -> Any:
-        if operand.kind == "literal":
-            return operand.value
-        if operand.kind == "function":
-            return funcs.call(operand.value, [], line, self)
-        if operand.kind == "variable":
-            for scope in reversed(scopes):
-                if operand.value in scope:
-                    base = scope[operand.value]
-                    break
-            else:
-                raise self._error(line, f"undefined variable: {operand.value}")
-        elif operand.kind == "pipeline":
-            base = self._pipe(operand.value, dot, scopes, funcs)
-        else:
-            base = dot
-        for name in operand.fields:
-            base = self._field(base, name, line)
-        return base
-
-    def _field(self, value: Any, name: str, line: int) -> Any:
-        if isinstance(value, GoStruct):
-            if name not in value:
-                raise self._error(
-                    line, f"can't evaluate field {name} in type {type(value).type_name}"
-                )
-            return value[name]
-        if isinstance(value, dict):
-            return value.get(name)
-        if value is None:
-            raise self._error(line, f"nil pointer evaluating interface {{}}.{name}")
-        raise self._error(line, f"can't evaluate field {name} in type {go_type(value)}")
+        would spend more than the budget of steps and output :func:`.exec.execute` allows."""
+        return execute(self.name, self.nodes, data, function_map(sources))
 
 
-_MISSING = object()
-MAX_STEPS = 1_000_000
-MAX_OUTPUT = 1 << 20
-
-
-class _Output:
-    """A render's output and its budget of steps and characters."""
-
-    def __init__(self, template: Template) -> None:
-        self.template = template
-        self.parts: list[str] = []
-        self.size = 0
-        self.steps = 0
-
-    def step(self) -> None:
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise TemplateError(f"template: {self.template.name}: more than {MAX_STEPS} steps")
-
-    def write(self, text: str) -> None:
-        self.size += len(text)
-        if self.size > MAX_OUTPUT:
-            raise TemplateError(f"template: {self.template.name}: output over {MAX_OUTPUT} bytes")
-        self.parts.append(text)
+def function_map(sources: Sources) -> dict[str, Callable[..., Any]]:
+    """Each function a template may call, by name, bound to ``sources`` (Go's FuncMap)."""
+    functions = _Functions(sources)
+    return {name: getattr(functions, f"f_{name}") for name in FUNCTIONS}
 
 
 class _Functions:
@@ -245,17 +89,6 @@ class _Functions:
 
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
-
-    def call(self, name: str, args: list, line: int, template: Template) -> Any:
-        method: Callable[..., Any] = getattr(self, f"f_{name}")
-        try:
-            return method(*args)
-        except TemplateError:
-            raise
-        except TypeError as exc:
-            raise template._error(line, f"error calling {name}: wrong number of args") from exc
-        except (ValueError, KeyError, IndexError) as exc:
-            raise template._error(line, f"error calling {name}: {exc}") from exc
 
     # consul-template ---------------------------------------------------------------------
 
@@ -405,36 +238,6 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         raise ValueError("incompatible types for comparison")
     return value
-
-
-def truthy(value: Any) -> bool:
-    """Go template truth: false, 0, nil and empty strings, lists and maps are false."""
-    if isinstance(value, GoStruct):
-        return True
-    return bool(value)
-
-
-def go_type(value: Any) -> str:
-    return {bool: "bool", int: "int", float: "float64", str: "string", list: "[]interface {}"}.get(
-        type(value), "map[string]interface {}"
-    )
-
-
-def go_print(value: Any) -> str:
-    """A value as Go's fmt prints it with %v (how an action shows its result)."""
-    if value is None:
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}" if value != int(value) or abs(value) >= 1e21 else str(int(value))
-    if isinstance(value, GoStruct):
-        return "&{" + " ".join(go_print(v) for v in value.values()) + "}"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_print(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, (list, tuple)):
-        return "[" + " ".join(go_print(v) for v in value) + "]"
-    return str(value)
 
 
 def go_json(value: Any, indent: int | None = None) -> str:
