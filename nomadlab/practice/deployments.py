@@ -213,12 +213,13 @@ class DeploymentWatcher:
         return marked
 
     def _outdated(self, deployment: dict, job: dict) -> list[dict]:
-        """Live allocations of an older version still waiting to be replaced."""
+        """Allocations of an older version still waiting to be replaced: running ones, and
+        failed ones waiting for a reschedule (the update replaces them too)."""
         return [
             a
             for a in self.store.job_allocs(job["Namespace"], job["ID"])
             if a["DesiredStatus"] == "run"
-            and not structs.is_terminal(a)
+            and a["ClientStatus"] in ("pending", "running", "failed")
             and a["JobVersion"] != deployment["JobVersion"]
         ]
 
