@@ -186,7 +186,7 @@ class Reconciler:
                 self.plan.allocs.append(stop(replacement, structs.ALLOC_RECONNECTED))
                 self.plan.allocs.append(mark_reconnected(alloc))
                 untainted.append(alloc)
-            elif should_migrate(alloc) and node and node.get("DrainStrategy") is not None:
+            elif should_migrate(alloc):  # marked by a drain, even one over since
                 self.plan.allocs.append(stop(alloc, structs.ALLOC_MIGRATING))
                 replace.append(alloc)
             else:
