@@ -245,14 +245,15 @@ def test_auto_revert_at_the_progress_deadline_replaces_allocations_waiting_to_re
     """Follows TestDeploymentWatcher_Watch_ProgressDeadline with auto_revert, and
     filterByRescheduleable (scheduler/reconcile_util.go): a failed allocation waiting for
     a delayed reschedule stays untainted, so the rollback's update replaces it at once
-    instead of leaving it failed. The policy is the service default's shape (exponential,
-    unlimited) with a 10 s delay instead of 30 s, so the follow-up evaluation does not
-    outlive the test by long (test_reschedule_policy checks the default itself)."""
+    instead of leaving it failed (the other copy is updated in place). The policy has the
+    service default's shape (exponential, unlimited) with a 10 s delay instead of 30 s, so
+    the follow-up evaluation does not outlive the test by long (test_reschedule_policy
+    checks the default itself)."""
     update = 'max_parallel = 1\n auto_revert = true\n progress_deadline = "5s"'
     policy = 'delay = "10s"\n delay_function = "exponential"\n max_delay = "1h"\n unlimited = true'
-    register(client, job_hcl("slowretry", update=update, reschedule=policy))
+    register(client, job_hcl("slowretry", count=2, update=update, reschedule=policy))
     assert ended(client, "slowretry", 0)["Status"] == "successful"
-    register(client, job_hcl("slowretry", CRASH_ARGS, update=update, reschedule=policy))
+    register(client, job_hcl("slowretry", CRASH_ARGS, count=2, update=update, reschedule=policy))
     failed = wait_for(
         lambda: deployment_of(client, "slowretry", 1, "failed"), what="version 1 to fail"
     )
@@ -271,9 +272,13 @@ def test_auto_revert_at_the_progress_deadline_replaces_allocations_waiting_to_re
     replaced = full(client, broken)
     assert replaced["DesiredStatus"] == "stop"
     assert replaced["DesiredDescription"] == "alloc is being updated due to job update"
-    (running,) = live(client, "slowretry")
-    assert running["JobVersion"] == 2
-    assert full(client, running)["DeploymentID"] == reverted["ID"]
+    running = live(client, "slowretry")
+    assert sorted(a["JobVersion"] for a in running) == [2, 2]
+    assert {full(client, a)["DeploymentID"] for a in running} == {reverted["ID"]}
+    # The copy updated in place joined the rollback's deployment: its progress deadline
+    # counts from that deployment's start, not from the copy's creation.
+    deadline = parse_rfc3339(reverted["TaskGroups"]["app"]["RequireProgressBy"])
+    assert deadline >= reverted["CreateTime"] + 5 * S
 
 
 def test_fixing_a_crashing_job_replaces_its_failed_allocations(client: nomad.Nomad) -> None:

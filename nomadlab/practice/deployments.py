@@ -1,13 +1,15 @@
 """The deployment watcher: turns allocation health into deployment progress.
 
-It counts placed, healthy and unhealthy allocations per group, ends a deployment
-``successful`` or ``failed`` with Nomad's descriptions, enforces ``progress_deadline``
-and, while a rolling update is under way, asks the scheduler for the next batch with a
-``deployment-watcher`` evaluation each time an allocation turns healthy. It promotes
-canaries (by hand, or by itself with ``auto_promote``), pauses and fails deployments,
-and on a failure with ``auto_revert`` registers the last stable version again, as
-nomad/deploymentwatcher does.
-"""
+It counts placed, healthy and unhealthy allocations per group and keeps each group's
+``RequireProgressBy`` (first placement, then each healthy allocation, plus
+``progress_deadline``). An unhealthy allocation fails the deployment at once only when its
+group has no progress deadline or its reschedule policy allows no further attempt;
+otherwise the watcher lets the reconciler replace it (``DesiredTransition.Reschedule``) and
+the deployment fails when the progress deadline passes. It asks the scheduler for the next
+batch of a rolling update with a ``deployment-watcher`` evaluation as allocations turn
+healthy, promotes canaries (by hand, or by itself with ``auto_promote``), pauses and fails
+deployments, and on a failure with ``auto_revert`` registers the last stable version
+again, as nomad/deploymentwatcher does."""
 
 from __future__ import annotations
 
@@ -128,7 +130,10 @@ class DeploymentWatcher:
             if deadline and group_allocs:
                 by = parse_rfc3339(state["RequireProgressBy"])
                 if not by:
-                    by = min(a["CreateTime"] for a in group_allocs) + deadline
+                    # The first placement: an allocation updated in place into this
+                    # deployment counts from the deployment's start, not its creation.
+                    placed = min(a["CreateTime"] for a in group_allocs)
+                    by = max(placed, deployment["CreateTime"]) + deadline
                 for alloc in group_allocs:
                     status = alloc.get("DeploymentStatus") or {}
                     if status.get("Healthy") and status.get("Timestamp"):
