@@ -282,6 +282,9 @@ def test_disabling_a_drain_cancels_it_and_can_mark_the_node_eligible(
 def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_back(
     three_nodes: Agent, cluster: nomad.Nomad
 ) -> None:
+    """Follows TestReconciler_LostNode (scheduler/reconcile_test.go): without a
+    ``disconnect`` block, the allocations of a node that went down are stopped as lost and
+    replaced elsewhere under the same names."""
     run_ha(cluster)
     allocs = wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
     victim = allocs[0]
@@ -331,6 +334,10 @@ def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_b
 def test_with_a_disconnect_window_copies_are_unknown_then_reconnect(
     three_nodes: Agent, cluster: nomad.Nomad
 ) -> None:
+    """Follows TestReconciler_Disconnected_Client and reconcileReconnecting: with a
+    ``disconnect`` block the allocations of a silent node turn unknown (not lost), get
+    replacements, and on reconnect the originals stay and the replacements stop."""
+
     def tolerate_disconnects(job: dict) -> None:
         job["TaskGroups"][0]["Disconnect"] = {
             "LostAfter": 300 * 10**9,
