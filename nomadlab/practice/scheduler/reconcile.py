@@ -284,7 +284,9 @@ class Reconciler:
         count = self.group["Count"]
         max_parallel = (self.group.get("Update") or {}).get("MaxParallel") or 0
         outdated = any(a["JobVersion"] != self.job["Version"] for a in keep.values())
-        if max_parallel <= 0 or not (outdated or migrating):
+        if max_parallel <= 0 or not (outdated or migrating) or self.job["Type"] != "service":
+            # A system job's update is not a deployment (Nomad's system scheduler staggers
+            # it on its own; the practice agent replaces all at once).
             return count
         if self.deployment is None:
             return max_parallel if self.plan.updates_allowed else 0
