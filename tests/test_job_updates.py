@@ -3,6 +3,8 @@ versions, stable, revert, canaries, promote, pause, fail and auto-revert."""
 
 from __future__ import annotations
 
+import time
+
 import nomad
 import pytest
 from conftest import wait_for
@@ -15,6 +17,8 @@ from test_practice_lifecycle import (
     live,
     service_hcl,
 )
+
+from nomadlab.practice.structs import parse_rfc3339
 
 QUICK = 'max_parallel = 1\n min_healthy_time = "1s"\n healthy_deadline = "1m"'
 
@@ -396,9 +400,13 @@ def test_auto_revert_registers_the_last_stable_version_again(client: nomad.Nomad
     assert [a["JobVersion"] for a in live(client, "reverted")] == [2]
 
 
-def test_a_deployment_stuck_waiting_for_promotion_fails_at_its_progress_deadline(
+def test_healthy_canaries_waiting_for_promotion_outlive_the_progress_deadline(
     client: nomad.Nomad,
 ) -> None:
+    """Follows TestDeploymentWatcher_Watch_ProgressDeadline_Canaries: once its canaries are
+    healthy, a deployment waiting for manual promotion is not failed by its progress
+    deadline (shouldFail counts healthy canaries, not the group's total); a promotion
+    starts the deadline again and the rollout completes."""
     update = (
         'max_parallel = 1\n min_healthy_time = "1s"\n healthy_deadline = "5s"\n'
         ' progress_deadline = "6s"\n canary = 1\n auto_revert = true'
@@ -406,14 +414,21 @@ def test_a_deployment_stuck_waiting_for_promotion_fails_at_its_progress_deadline
     first = run_and_settle(client, job_of(client, "stuck", update=update))
     assert first["Status"] == "successful"
     client.jobs.register_job({"Job": job_of(client, "stuck", text="hello", update=update)})
-    failed = wait_for(
-        lambda: deployment_of(client, "stuck", 1, "failed"),
-        what="the unpromoted deployment to fail",
+    waiting = waits_for_promotion(client, "stuck")
+    deadline = parse_rfc3339(waiting["TaskGroups"]["app"]["RequireProgressBy"])
+    healthy_at = max(
+        parse_rfc3339(a["DeploymentStatus"]["Timestamp"])
+        for a in client.deployment.get_deployment_allocations(waiting["ID"])
+        if (a["DeploymentStatus"] or {}).get("Healthy")
     )
-    assert failed["StatusDescription"] == (
-        "Failed due to progress deadline - rolling back to job version 0"
+    assert deadline == healthy_at + 6 * 10**9  # the canary's health time plus the deadline
+    time.sleep(max(0.0, (deadline - time.time_ns()) / 1e9) + 1)
+    still = client.deployment.get_deployment(waiting["ID"])
+    assert (still["Status"], still["StatusDescription"]) == (
+        "running",
+        "Deployment is running but requires manual promotion",
     )
-    wait_for(
-        lambda: sorted(a["JobVersion"] for a in live(client, "stuck")) == [2],
-        what="the canary to stop and version 0's content to run as version 2",
-    )
+    client.deployment.promote_deployment_all(waiting["ID"])
+    promoted = client.deployment.get_deployment(waiting["ID"])
+    assert parse_rfc3339(promoted["TaskGroups"]["app"]["RequireProgressBy"]) > deadline
+    assert deployment_ends(client, "stuck")["Status"] == "successful"

@@ -13,7 +13,16 @@ from typing import Any
 import nomad
 import pytest
 import requests
-from labkit import DOCKER_JOB, ECHO, alive, fast_echo, isolate, stop_recorded_agent, two_group_job
+from labkit import (
+    DOCKER_JOB,
+    ECHO,
+    JOBS,
+    alive,
+    fast_echo,
+    isolate,
+    stop_recorded_agent,
+    two_group_job,
+)
 from nomad.api.exceptions import URLNotFoundNomadException
 
 import nomadlab
@@ -192,9 +201,16 @@ def test_docker_job_without_docker_explains_what_to_do(
     assert "Placement Failure" in str(lab.status(JOB))
 
 
-def test_a_failed_deployment_says_what_its_task_last_did(lab: Lab) -> None:
+def test_a_failed_deployment_says_what_its_task_last_did(lab: Lab, tmp_path: Path) -> None:
+    # No reschedule attempt: the first failed allocation fails the deployment at once (with
+    # the file's unlimited policy Nomad would wait for the 1 m progress deadline).
+    spec = tmp_path / "no-reschedule.nomad.hcl"
+    text = (JOBS / "http-echo-update.nomad.hcl").read_text()
+    spec.write_text(
+        re.sub(r"reschedule \{[^}]*\}", "reschedule {\n attempts = 0\n unlimited = false\n }", text)
+    )
     with pytest.raises(DeploymentFailed) as caught:
-        lab.run("jobs/http-echo-update.nomad.hcl", python="/bin/false", count=1)
+        lab.run(spec, python="/bin/false", count=1)
     message = str(caught.value)
     assert message.startswith('Deployment "')
     assert '"failed": Failed due to unhealthy allocations. Allocation "' in message

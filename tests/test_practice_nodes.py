@@ -133,6 +133,72 @@ def test_a_drain_moves_copies_one_batch_at_a_time_and_ends_ineligible(
     wait_for(lambda: not task_processes({a["ID"] for a in drained}), what="old tasks to exit")
 
 
+SLOW_TO_STOP = (
+    "import os, runpy, signal, sys, time\n"
+    "def leave(*_):\n"
+    "    time.sleep(1.5)\n"
+    "    sys.exit(0)\n"
+    "signal.signal(signal.SIGINT, leave)\n"
+    "signal.signal(signal.SIGTERM, leave)\n"
+    "sys.argv = ['echo', '-listen', os.environ['NOMAD_ADDR_http'], '-text', 'slow']\n"
+    "runpy.run_module('nomadlab.echo', run_name='__main__')\n"
+)
+
+
+def test_a_drain_in_migrate_batches_completes_only_after_its_last_allocation_stops(
+    cluster: nomad.Nomad,
+) -> None:
+    """Follows nomad/drainer's drainingNode.IsDone (TestDrainingNode_IsDone: done only once
+    every non-system allocation on the node is terminal on its client) and
+    handleTaskGroup (TestHandleTaskGroup_Migrations: at most migrate.max_parallel copies
+    leave at once). The tasks take 1.5 s to stop, so a drain that counted the server's
+    stop as done would end before its last task did."""
+    nodes = cluster.nodes.get_nodes()
+    target, others = nodes[0]["ID"], [n["ID"] for n in nodes[1:]]
+    for node_id in others:
+        cluster.node.eligible_node(node_id, ineligible=True)
+
+    def slow_to_stop(job: dict) -> None:
+        group = job["TaskGroups"][0]
+        group["Migrate"].update(MaxParallel=2, MinHealthyTime=500_000_000)
+        group["Update"]["MinHealthyTime"] = 500_000_000
+        group["Tasks"][0]["Config"]["args"] = ["-c", SLOW_TO_STOP]
+
+    run_ha(cluster, edit=slow_to_stop)
+    wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
+    for node_id in others:
+        cluster.node.eligible_node(node_id, eligible=True)
+    cluster.node.drain_node_with_spec(target, {"Deadline": 0}, mark_eligible=False)
+    missing: list[int] = []
+
+    def drain_done() -> dict | None:
+        up = [
+            a
+            for a in cluster.job.get_allocations(HA_JOB)
+            if a["DesiredStatus"] == "run" and (a["DeploymentStatus"] or {}).get("Healthy")
+        ]
+        missing.append(3 - len(up))
+        node = cluster.node.get_node(target)
+        return node if node["DrainStrategy"] is None else None
+
+    node = wait_for(drain_done, what="the drain to complete")
+    complete = node["Events"][-1]
+    assert complete["Message"] == "Node drain complete"
+    assert max(missing) <= 2  # migrate.max_parallel = 2
+    drained = [
+        cluster.allocation.get_allocation(a["ID"])
+        for a in cluster.job.get_allocations(HA_JOB)
+        if a["NodeID"] == target
+    ]
+    assert len(drained) == 3
+    assert all(a["ClientStatus"] == "complete" for a in drained)
+    stopped_at = max(parse_rfc3339(a["TaskStates"]["server"]["FinishedAt"]) for a in drained)
+    assert parse_rfc3339(complete["Timestamp"]) >= stopped_at
+    # Two left in the first batch, the third once their replacements were healthy.
+    marked = sorted(parse_rfc3339(a["TaskStates"]["server"]["FinishedAt"]) for a in drained)
+    assert marked[2] - marked[1] >= 500_000_000
+
+
 def test_a_drain_past_its_deadline_moves_the_rest_at_once(cluster: nomad.Nomad) -> None:
     nodes = cluster.nodes.get_nodes()
     target, others = nodes[0]["ID"], [n["ID"] for n in nodes[1:]]
@@ -153,8 +219,16 @@ def test_a_drain_past_its_deadline_moves_the_rest_at_once(cluster: nomad.Nomad) 
     )
     assert node["Events"][-1]["Message"] == "Node drain complete"
     assert node["Events"][-1]["Details"] == {"deadline_reached": "true"}
-    stopped = [a for a in cluster.job.get_allocations(HA_JOB) if a["NodeID"] == target]
-    assert all(a["DesiredStatus"] == "stop" for a in stopped)
+    # handleDeadlinedNodes marks what is left and ends the drain at once; the scheduler
+    # then stops the marked allocations.
+    wait_for(
+        lambda: all(
+            a["DesiredStatus"] == "stop"
+            for a in cluster.job.get_allocations(HA_JOB)
+            if a["NodeID"] == target
+        ),
+        what="the scheduler to stop the marked allocations",
+    )
 
     # A negative deadline forces the drain at once: no ForceDeadline, everything marked.
     cluster.node.eligible_node(target, eligible=True)
@@ -213,6 +287,9 @@ def test_disabling_a_drain_cancels_it_and_can_mark_the_node_eligible(
 def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_back(
     three_nodes: Agent, cluster: nomad.Nomad
 ) -> None:
+    """Follows TestReconciler_LostNode (scheduler/reconcile_test.go): without a
+    ``disconnect`` block, the allocations of a node that went down are stopped as lost and
+    replaced elsewhere under the same names."""
     run_ha(cluster)
     allocs = wait_for(lambda: healthy(cluster, 3), what="three healthy copies")
     victim = allocs[0]
@@ -262,6 +339,10 @@ def test_a_failed_node_goes_down_its_copies_are_lost_and_replaced_and_it_comes_b
 def test_with_a_disconnect_window_copies_are_unknown_then_reconnect(
     three_nodes: Agent, cluster: nomad.Nomad
 ) -> None:
+    """Follows TestReconciler_Disconnected_Client and reconcileReconnecting: with a
+    ``disconnect`` block the allocations of a silent node turn unknown (not lost), get
+    replacements, and on reconnect the originals stay and the replacements stop."""
+
     def tolerate_disconnects(job: dict) -> None:
         job["TaskGroups"][0]["Disconnect"] = {
             "LostAfter": 300 * 10**9,

@@ -1,18 +1,21 @@
 """The deployment watcher: turns allocation health into deployment progress.
 
-It counts placed, healthy and unhealthy allocations per group, ends a deployment
-``successful`` or ``failed`` with Nomad's descriptions, enforces ``progress_deadline``
-and, while a rolling update is under way, asks the scheduler for the next batch with a
-``deployment-watcher`` evaluation each time an allocation turns healthy. It promotes
-canaries (by hand, or by itself with ``auto_promote``), pauses and fails deployments,
-and on a failure with ``auto_revert`` registers the last stable version again, as
-nomad/deploymentwatcher does.
-"""
+It counts placed, healthy and unhealthy allocations per group and keeps each group's
+``RequireProgressBy`` (first placement, then each healthy allocation, plus
+``progress_deadline``). An unhealthy allocation fails the deployment at once only when its
+group has no progress deadline or its reschedule policy allows no further attempt;
+otherwise the watcher lets the reconciler replace it (``DesiredTransition.Reschedule``) and
+the deployment fails when the progress deadline passes. It asks the scheduler for the next
+batch of a rolling update with a ``deployment-watcher`` evaluation as allocations turn
+healthy, promotes canaries (by hand, or by itself with ``auto_promote``), pauses and fails
+deployments, and on a failure with ``auto_revert`` registers the last stable version
+again, as nomad/deploymentwatcher does."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import time
 
 from nomadlab.practice import structs
@@ -20,7 +23,10 @@ from nomadlab.practice.jobspec import format_errors
 from nomadlab.practice.scheduler import Scheduler
 from nomadlab.practice.server import APIError
 from nomadlab.practice.state import StateStore
-from nomadlab.practice.structs import new_evaluation, now_ns, rfc3339, spec_changed
+from nomadlab.practice.structs import new_evaluation, now_ns, parse_rfc3339, rfc3339, spec_changed
+from nomadlab.practice.structs.reschedule import alloc_policy, reschedule_eligible
+
+log = logging.getLogger("nomad.deployments_watcher")
 
 
 class DeploymentError(Exception):
@@ -33,8 +39,10 @@ class DeploymentWatcher:
     def __init__(self, store: StateStore, scheduler: Scheduler) -> None:
         self.store = store
         self.scheduler = scheduler
-        self._progress: dict[str, float] = {}  # deployment ID → monotonic time of last progress
-        self._healthy_seen: dict[str, int] = {}
+        self._healthy_seen: dict[str, int] = {}  # deployment ID → healthy allocations seen
+        # deployment ID → the progress cutoff that passed without failing it (canaries
+        # waiting for promotion): the watcher does not wake for it again.
+        self._deadline_hit: dict[str, int] = {}
 
     async def run(self) -> None:
         index = 0
@@ -50,49 +58,41 @@ class DeploymentWatcher:
 
     def _next_deadline(self) -> float:
         """Seconds until the nearest progress deadline, so the watcher wakes for it."""
-        deadlines = [
-            self._progress[d["ID"]] + deadline_seconds(d) - time.monotonic()
+        now = now_ns()
+        cutoffs = [
+            (cutoff - now) / 1e9
             for d in self.store.deployments.values()
-            if d["Status"] == "running" and d["ID"] in self._progress and deadline_seconds(d)
+            if d["Status"] == "running"
+            and (cutoff := self._progress_cutoff(d))
+            and cutoff != self._deadline_hit.get(d["ID"])
         ]
-        return max(0.05, min(deadlines, default=60.0))
+        return max(0.05, min(cutoffs, default=60.0))
 
     def check(self, deployment: dict) -> None:
-        """Update the counters of one running deployment and end it when it is decided."""
+        """Update the counters of one running deployment and act on them as Nomad's
+        deployment watcher does: fail it early or at its progress deadline, let failed
+        allocations be rescheduled, promote, or end it successful."""
         allocs = self.store.deployment_allocs(deployment["ID"])
-        changed = False
-        healthy_total = 0
-        for name, state in deployment["TaskGroups"].items():
-            group_allocs = [a for a in allocs if a["TaskGroup"] == name]
-            health = [(a.get("DeploymentStatus") or {}).get("Healthy") for a in group_allocs]
-            counters = {
-                "PlacedAllocs": len(group_allocs),
-                "HealthyAllocs": health.count(True),
-                "UnhealthyAllocs": health.count(False),
-            }
-            healthy_total += counters["HealthyAllocs"]
-            if any(state[k] != v for k, v in counters.items()):
-                state.update(counters)
-                changed = True
-        now = time.monotonic()
-        seen = self._healthy_seen.get(deployment["ID"])
-        progressed = seen is not None and healthy_total > seen
-        if seen is None or progressed:  # the first look starts the progress deadline
-            self._healthy_seen[deployment["ID"]] = healthy_total
-            self._progress[deployment["ID"]] = now
-            for state in deployment["TaskGroups"].values():
-                if state["ProgressDeadline"]:
-                    by = now_ns() + state["ProgressDeadline"]
-                    state["RequireProgressBy"] = rfc3339(by)
-            changed = True
-        groups = deployment["TaskGroups"].values()
+        changed = self._count(deployment, allocs)
+        healthy_total = sum(s["HealthyAllocs"] for s in deployment["TaskGroups"].values())
+        seen = self._healthy_seen.get(deployment["ID"], 0)
+        progressed = healthy_total > seen
+        self._healthy_seen[deployment["ID"]] = healthy_total
         job = self.store.job(deployment["Namespace"], deployment["JobID"])
-        if any(s["UnhealthyAllocs"] > 0 for s in groups):
-            self.fail(deployment, structs.DEPLOYMENT_FAILED_ALLOCATIONS)
-        elif deadline_seconds(deployment) and now - self._progress[
-            deployment["ID"]
-        ] > deadline_seconds(deployment):
-            self.fail(deployment, structs.DEPLOYMENT_PROGRESS_DEADLINE)
+        fail, rollback = self._fail_early(deployment, allocs)
+        cutoff = self._progress_cutoff(deployment)
+        deadline_hit = deployment["ID"] in self._deadline_hit
+        if cutoff and now_ns() >= cutoff and cutoff != self._deadline_hit.get(deployment["ID"]):
+            deadline_hit = True
+            self._deadline_hit[deployment["ID"]] = cutoff
+            late, revert = self._should_fail(deployment)
+            fail, rollback = fail or late, rollback or revert
+        if fail:
+            # Once the deadline passed, a failure is described as a deadline failure.
+            description = structs.DEPLOYMENT_FAILED_ALLOCATIONS
+            if deadline_hit:
+                description = structs.DEPLOYMENT_PROGRESS_DEADLINE
+            self.fail(deployment, description, rollback)
         elif self._auto_promotable(deployment, allocs):
             self.promote(deployment, all_groups=True)
         elif job is not None and self._complete(deployment, job):
@@ -102,17 +102,129 @@ class DeploymentWatcher:
                 if version["Version"] == deployment["JobVersion"]:
                     version["Stable"] = True
             self.store.commit(["jobs", "job_versions"])
+        elif replace := self._allow_replacements(allocs):
+            self._update(deployment, evaluate=True)
+            log.debug(
+                "deployment %s: rescheduling %d unhealthy allocation(s)",
+                deployment["ID"],
+                len(replace),
+            )
         elif changed:
             next_batch = progressed and job is not None and bool(self._outdated(deployment, job))
             self._update(deployment, evaluate=next_batch)
 
+    def _count(self, deployment: dict, allocs: list[dict]) -> bool:
+        """Set each group's counters and its RequireProgressBy (the state store's
+        updateDeploymentWithAlloc): the first placement starts the progress deadline, and
+        each allocation turning healthy pushes it to its health time plus the deadline."""
+        changed = False
+        for name, state in deployment["TaskGroups"].items():
+            group_allocs = [a for a in allocs if a["TaskGroup"] == name]
+            health = [(a.get("DeploymentStatus") or {}).get("Healthy") for a in group_allocs]
+            counters = {
+                "PlacedAllocs": len(group_allocs),
+                "HealthyAllocs": health.count(True),
+                "UnhealthyAllocs": health.count(False),
+            }
+            deadline = state["ProgressDeadline"]
+            if deadline and group_allocs:
+                by = parse_rfc3339(state["RequireProgressBy"])
+                if not by:
+                    # The first placement: an allocation updated in place into this
+                    # deployment counts from the deployment's start, not its creation.
+                    placed = min(a["CreateTime"] for a in group_allocs)
+                    by = max(placed, deployment["CreateTime"]) + deadline
+                for alloc in group_allocs:
+                    status = alloc.get("DeploymentStatus") or {}
+                    if status.get("Healthy") and status.get("Timestamp"):
+                        by = max(by, parse_rfc3339(status["Timestamp"]) + deadline)
+                counters["RequireProgressBy"] = rfc3339(by)
+            if any(state[k] != v for k, v in counters.items()):
+                state.update(counters)
+                changed = True
+        return changed
+
+    def _progress_cutoff(self, deployment: dict) -> int:
+        """getDeploymentProgressCutoff: the earliest RequireProgressBy of the groups not yet
+        done (0: none runs against a deadline)."""
+        allocs = self.store.deployment_allocs(deployment["ID"])
+        cutoffs = []
+        for name, state in deployment["TaskGroups"].items():
+            by = parse_rfc3339(state["RequireProgressBy"])
+            if by and not self._group_done(state, name, allocs):
+                cutoffs.append(by)
+        return min(cutoffs, default=0)
+
+    @staticmethod
+    def _group_done(state: dict, name: str, allocs: list[dict]) -> bool:
+        """doneGroups: promoted if it wants canaries, and enough healthy allocations run."""
+        if state["DesiredCanaries"] and not state["Promoted"]:
+            return False
+        healthy = sum(
+            1
+            for a in allocs
+            if a["TaskGroup"] == name
+            and a["DesiredStatus"] == "run"
+            and not structs.is_terminal(a)
+            and (a.get("DeploymentStatus") or {}).get("Healthy")
+        )
+        return healthy >= state["DesiredTotal"]
+
+    @staticmethod
+    def _should_fail(deployment: dict) -> tuple[bool, bool]:
+        """shouldFail, at the progress deadline: whether a group lacks healthy allocations
+        (canaries while unpromoted), and whether such a group reverts automatically."""
+        fail = False
+        for state in deployment["TaskGroups"].values():
+            wanted = state["DesiredTotal"]
+            if state["DesiredCanaries"] and not state["Promoted"]:
+                wanted = state["DesiredCanaries"]
+            if state["HealthyAllocs"] >= wanted:
+                continue
+            fail = True
+            if state["AutoRevert"]:
+                return True, True
+        return fail, False
+
+    @staticmethod
+    def _fail_early(deployment: dict, allocs: list[dict]) -> tuple[bool, bool]:
+        """handleAllocUpdate's shouldFailEarly: an unhealthy allocation fails the deployment
+        at once when its group has no progress deadline, or when its reschedule policy allows
+        no further attempt. Returns (fail, roll back)."""
+        fail = rollback = False
+        for alloc in allocs:
+            state = deployment["TaskGroups"].get(alloc["TaskGroup"])
+            if state is None or (alloc.get("DeploymentStatus") or {}).get("Healthy") is not False:
+                continue
+            if state["ProgressDeadline"] and reschedule_eligible(alloc, alloc_policy(alloc)):
+                continue
+            fail = True
+            rollback = rollback or state["AutoRevert"]
+        return fail, rollback
+
+    def _allow_replacements(self, allocs: list[dict]) -> list[dict]:
+        """Mark the unhealthy allocations that may be rescheduled (DesiredTransition
+        Reschedule): within an active deployment the reconciler waits for this mark."""
+        marked = []
+        for alloc in allocs:
+            status = alloc.get("DeploymentStatus") or {}
+            transition = alloc.get("DesiredTransition") or {}
+            if status.get("Healthy") is False and not transition.get("Reschedule"):
+                updated = copy.deepcopy(alloc)
+                updated["DesiredTransition"] = {**transition, "Reschedule": True}
+                marked.append(updated)
+        if marked:
+            self.store.upsert_allocs(marked)
+        return marked
+
     def _outdated(self, deployment: dict, job: dict) -> list[dict]:
-        """Live allocations of an older version still waiting to be replaced."""
+        """Allocations of an older version still waiting to be replaced: running ones, and
+        failed ones waiting for a reschedule (the update replaces them too)."""
         return [
             a
             for a in self.store.job_allocs(job["Namespace"], job["ID"])
             if a["DesiredStatus"] == "run"
-            and not structs.is_terminal(a)
+            and a["ClientStatus"] in ("pending", "running", "failed")
             and a["JobVersion"] != deployment["JobVersion"]
         ]
 
@@ -177,6 +289,9 @@ class DeploymentWatcher:
         promoted = []
         for name, state in chosen.items():
             state["Promoted"] = True
+            if state["ProgressDeadline"] and state["RequireProgressBy"]:
+                # Promotion restarts the progress deadline (UpdateDeploymentPromotion).
+                state["RequireProgressBy"] = rfc3339(now_ns() + state["ProgressDeadline"])
             for alloc in allocs:
                 status = alloc.get("DeploymentStatus") or {}
                 if alloc["TaskGroup"] == name and status.get("Canary"):
@@ -198,12 +313,20 @@ class DeploymentWatcher:
         )
         return self._update(deployment, evaluate=not pause)
 
-    def fail(self, deployment: dict, description: str = structs.DEPLOYMENT_FAILED_BY_USER) -> dict:
-        """Fail a deployment; with ``auto_revert``, register the last stable version again."""
+    def fail(
+        self,
+        deployment: dict,
+        description: str = structs.DEPLOYMENT_FAILED_BY_USER,
+        rollback: bool | None = None,
+    ) -> dict:
+        """Fail a deployment; with ``auto_revert`` (of the group that failed it, or of any
+        group when ``rollback`` is None), register the last stable version again."""
         if deployment["Status"] not in ("running", "paused"):
             raise DeploymentError("can't fail terminal deployment")
         reverted = None
-        if any(s["AutoRevert"] for s in deployment["TaskGroups"].values()):
+        if rollback is None:
+            rollback = any(s["AutoRevert"] for s in deployment["TaskGroups"].values())
+        if rollback:
             description, reverted = self._rollback(deployment, description)
         self.finish(deployment, "failed", description)
         response = self._update(deployment, evaluate=True)  # of the reverted job, if any
@@ -300,14 +423,6 @@ class DeploymentWatcher:
         deployment["Status"] = status
         deployment["StatusDescription"] = description
         deployment["ModifyTime"] = now_ns()
-        self._progress.pop(deployment["ID"], None)
         self._healthy_seen.pop(deployment["ID"], None)
+        self._deadline_hit.pop(deployment["ID"], None)
         self.store.upsert("deployments", deployment)
-
-
-def deadline_seconds(deployment: dict) -> float:
-    """The shortest progress deadline of the deployment's groups, in seconds (0: none)."""
-    deadlines = [
-        s["ProgressDeadline"] for s in deployment["TaskGroups"].values() if s["ProgressDeadline"]
-    ]
-    return min(deadlines, default=0) / 1e9

@@ -1,5 +1,6 @@
 """The node drainer (nomad/drainer): moves a draining node's allocations off it in the
-background, a batch at a time, and marks the drain complete when the node is empty.
+background, a batch at a time, and marks the drain complete once every allocation on the
+node has stopped on its client (or at the drain's deadline).
 
 A drain only *marks* allocations (``DesiredTransition.Migrate``) and asks the scheduler for
 a ``node-drain`` evaluation; the scheduler stops each marked allocation and places its
@@ -54,22 +55,23 @@ class NodeDrainer:
         deadline = force_deadline(node)
         deadlined = (strategy.get("Deadline") or 0) < 0 or (bool(deadline) and now_ns() >= deadline)
         ignore_system = bool(strategy.get("IgnoreSystemJobs"))
+        on_node = self.store.node_allocs(node["ID"])
+        # RemainingAllocs: what a drain may still mark (not yet stopped by the server).
         remaining = [
             a
-            for a in self.store.node_allocs(node["ID"])
+            for a in on_node
             if not terminal(a) and not (ignore_system and a["Job"]["Type"] == "system")
         ]
-        if deadlined:
+        if deadlined:  # handleDeadlinedNodes: everything left is stopped, and the drain ends
             self.mark(node, [a for a in remaining if not should_migrate(a)])
-        else:
-            drainable = [a for a in remaining if a["Job"]["Type"] != "system"]
-            self.mark(node, self.next_batch(node, drainable))
-            if drainable:
-                return
+            self.complete(node, deadlined=True)
+            return
+        drainable = [a for a in remaining if a["Job"]["Type"] != "system"]
+        self.mark(node, self.next_batch(node, drainable))
+        if is_done(on_node):
             # Nomad stops system allocations last, once everything else has left.
             self.mark(node, [a for a in remaining if not should_migrate(a)])
-        if not remaining:
-            self.complete(node, deadlined)
+            self.complete(node, deadlined=False)
 
     def next_batch(self, node: dict, on_node: list[dict]) -> list[dict]:
         """Allocations to mark now: per task group, as many as keep ``count - max_parallel``
@@ -153,6 +155,12 @@ class NodeDrainer:
 def terminal(alloc: dict) -> bool:
     """Nomad's Allocation.TerminalStatus: stopped by the server or finished on the client."""
     return alloc["DesiredStatus"] in ("stop", "evict") or structs.is_terminal(alloc)
+
+
+def is_done(on_node: list[dict]) -> bool:
+    """drainingNode.IsDone: every allocation on the node but system ones has stopped on
+    its client (a server's stop is not enough: the task may still be running)."""
+    return all(structs.is_terminal(a) for a in on_node if a["Job"]["Type"] != "system")
 
 
 def should_migrate(alloc: dict) -> bool:

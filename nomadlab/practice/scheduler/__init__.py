@@ -6,16 +6,12 @@ group, ``feasible`` filters nodes, ``rank`` bin-packs and assigns ports and reso
 """
 
 from nomadlab.practice.scheduler.generic_sched import Scheduler
-from nomadlab.practice.scheduler.reconcile import failed_at, reschedule_allowed, reschedule_delay
 from nomadlab.practice.scheduler.util import is_template, job_summary, stop, update_job_status
 
 __all__ = [
     "Scheduler",
-    "failed_at",
     "is_template",
     "job_summary",
-    "reschedule_allowed",
-    "reschedule_delay",
     "stop",
     "update_job_status",
 ]

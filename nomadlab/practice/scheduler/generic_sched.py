@@ -132,6 +132,7 @@ class Scheduler:
             self._cancel_deployments(evaluation["Namespace"], evaluation["JobID"])
         else:
             plan.deployment, plan.updates_allowed = self._deployment_for(job, evaluation)
+            plan.failed_deployment_id = self._failed_deployment_id(job)
             self.context = EvalContext(store, job, plan)
         groups = {} if stopping else {g["Name"]: g for g in job["TaskGroups"]}
         for name in sorted({a["TaskGroup"] for a in allocs} | set(groups)):
@@ -219,6 +220,14 @@ class Scheduler:
         if evaluation["TriggeredBy"] not in ("job-register", "job-scaling", "deployment-watcher"):
             return None, True
         return new_deployment(job, evaluation), True
+
+    def _failed_deployment_id(self, job: dict) -> str:
+        """The job version's deployment when it failed (the reconciler's deploymentFailed):
+        it replaces nothing more, and its failed allocations are not rescheduled."""
+        for deployment in self.store.job_deployments(job["Namespace"], job["ID"]):
+            if deployment["JobVersion"] == job["Version"] and deployment["Status"] == "failed":
+                return deployment["ID"]
+        return ""
 
     # Placement ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from nomadlab.practice import structs
 from nomadlab.practice.scheduler.util import Plan, coalesce, deployment_group_state, stop
 from nomadlab.practice.state import StateStore
 from nomadlab.practice.structs import new_evaluation, now_ns
+from nomadlab.practice.structs.reschedule import alloc_policy, next_delay, next_reschedule_time
 
 # Fields of a task whose change needs a new allocation (scheduler/util.go tasksUpdated).
 DESTRUCTIVE_TASK_FIELDS = (
@@ -27,6 +28,10 @@ DESTRUCTIVE_TASK_FIELDS = (
     "Lifecycle",
 )
 DESTRUCTIVE_GROUP_FIELDS = ("Networks", "EphemeralDisk", "Meta", "Volumes")
+# A failed allocation due within this much is replaced now (rescheduleWindowSize); follow-up
+# evaluations gather the reschedules due within 5 s of each other (batchedFailedAllocWindowSize).
+RESCHEDULE_WINDOW = 1_000_000_000
+FAILED_ALLOC_BATCH_WINDOW = 5_000_000_000
 
 
 class Placer(Protocol):
@@ -76,16 +81,24 @@ class Reconciler:
         ]
         live, replace = self._filter_by_tainted(live)
         canaries = []
-        for alloc in [a for a in live if self._unpromoted_canary(a)]:
-            live.remove(alloc)
+        for alloc in [a for a in live + failed if self._unpromoted_canary(a)]:
+            if alloc["ClientStatus"] == "failed":
+                failed.remove(alloc)
+            else:
+                live.remove(alloc)
             if self.deployment is not None and alloc["DeploymentID"] == self.deployment["ID"]:
                 canaries.append(alloc)
                 self.plan.count(name, "Ignore")
             else:  # a canary of a cancelled or failed deployment
                 self.plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
                 self.plan.count(name, "Stop")
+        # A failed canary still counts as one of its deployment's; it holds no index.
+        waiting, reschedule_now = self._filter_by_rescheduleable(
+            failed + [c for c in canaries if c["ClientStatus"] == "failed"]
+        )
         # Scale down: the highest indexes go first; of two at one index (a promoted canary
-        # and the allocation it replaces) the one at the job's version stays.
+        # and the allocation it replaces) the one at the job's version stays, and a running
+        # allocation before a failed one.
         live.sort(key=lambda a: (alloc_index(a), a["JobVersion"] != self.job["Version"]))
         keep: dict[int, dict] = {}
         if self.job["Type"] == "batch":  # a batch copy that completed is done, not replaced
@@ -97,13 +110,18 @@ class Reconciler:
                     and alloc_index(alloc) < count
                 ):
                     keep[alloc_index(alloc)] = alloc
-        for alloc in live:
+        canary_ids = {c["ID"] for c in canaries}
+        for alloc in live + sorted(
+            (a for a in waiting if a["ID"] not in canary_ids), key=alloc_index
+        ):
             index = alloc_index(alloc)
             if index >= count or index in keep:
                 self.plan.allocs.append(stop(alloc, structs.ALLOC_NOT_NEEDED))
                 self.plan.count(name, "Stop")
             else:
                 keep[index] = alloc
+        # Before any placement: computeUnderProvisionedBy reads the allocations as they are.
+        limit = self._under_provisioned_by(keep, migrating=bool(replace))
         tried = set()
         for alloc in replace:
             index = alloc_index(alloc)
@@ -113,14 +131,20 @@ class Reconciler:
                 replacement = await self._place(index, previous=alloc)
                 if replacement is not None:
                     keep[index] = replacement
-        await self._update(keep, canaries)
-        held = await self._reschedule(failed, count, set(keep)) | tried
-        await self._place_missing(count, set(keep) | held)
+                    if not should_migrate(alloc):
+                        limit -= 1  # a lost allocation's replacement is a placement
+        held = await self._reschedule(reschedule_now, count, set(keep))
+        limit -= len(held)
+        if self._place_ready():  # computeReplacements: paused, failed or canarying places none
+            limit -= await self._place_missing(count, set(keep) | held | tried)
+        await self._update(keep, canaries, max(0, limit))
         self._record_desired_total(count)
 
-    async def _place_missing(self, count: int, occupied: set[int]) -> None:
-        """Place every index not yet occupied. Once the group fails to place, the indexes
-        left are counted, not looped over: ``count`` may be in the millions."""
+    async def _place_missing(self, count: int, occupied: set[int]) -> int:
+        """Place every index not yet occupied; returns how many it placed. Once the group
+        fails to place, the indexes left are counted, not looped over: ``count`` may be in
+        the millions."""
+        placed = 0
         for index in range(count):
             if index in occupied:
                 continue
@@ -128,9 +152,11 @@ class Reconciler:
                 later = count - index - sum(1 for o in occupied if index < o < count)
                 coalesce(self.plan, self.group, later)
                 self.plan.count(self.group["Name"], "Place", later)
-                return
+                return placed
             self.plan.count(self.group["Name"], "Place")
             await self._place(index)
+            placed += 1
+        return placed
 
     def _filter_by_tainted(self, live: list[dict]) -> tuple[list[dict], list[dict]]:
         """Deal with allocations on nodes that left (filterByTainted): migrate those a drain
@@ -160,7 +186,7 @@ class Reconciler:
                 self.plan.allocs.append(stop(replacement, structs.ALLOC_RECONNECTED))
                 self.plan.allocs.append(mark_reconnected(alloc))
                 untainted.append(alloc)
-            elif should_migrate(alloc) and node and node.get("DrainStrategy") is not None:
+            elif should_migrate(alloc):  # marked by a drain, even one over since
                 self.plan.allocs.append(stop(alloc, structs.ALLOC_MIGRATING))
                 replace.append(alloc)
             else:
@@ -176,9 +202,10 @@ class Reconciler:
         state = (deployment or {}).get("TaskGroups", {}).get(self.group["Name"]) or {}
         return not state.get("Promoted")
 
-    async def _update(self, keep: dict[int, dict], canaries: list[dict]) -> None:
-        """Bring kept allocations to the job's version: in place, or replaced under
-        max_parallel, after canaries first if the update block asks for them."""
+    async def _update(self, keep: dict[int, dict], canaries: list[dict], limit: int) -> None:
+        """Bring kept allocations to the job's version: in place, or replaced ``limit`` at
+        a time (computeDestructiveUpdates), after canaries first if the update block asks
+        for them. Failed allocations waiting for a reschedule are replaced too."""
         job, name = self.job, self.group["Name"]
         destructive = []
         for index, alloc in sorted(keep.items()):
@@ -200,7 +227,8 @@ class Reconciler:
             if self.plan.updates_allowed:  # a paused deployment places no canaries either
                 await self._place_canaries([i for i, _ in destructive], canaries)
             return
-        limit = self._update_limit()
+        if not self._place_ready():
+            limit = 0
         self.plan.count(name, "Ignore", len(destructive[limit:]))
         for index, alloc in destructive[:limit]:
             stopped = stop(alloc, structs.ALLOC_UPDATING)
@@ -213,6 +241,13 @@ class Reconciler:
             else:
                 keep[index] = replacement
                 self.plan.count(name, "DestructiveUpdate")
+
+    def _place_ready(self) -> bool:
+        """deploymentPlaceReady: the deployment is not paused or failed, nor canarying."""
+        if not self.plan.updates_allowed:
+            return False
+        state = (self.deployment or {}).get("TaskGroups", {}).get(self.group["Name"]) or {}
+        return not (state.get("DesiredCanaries") and not state.get("Promoted"))
 
     def _canary_phase(self) -> bool:
         """The update block wants canaries and this deployment has not promoted them."""
@@ -237,66 +272,97 @@ class Reconciler:
             alloc = await self._place(index)
             if alloc is None:
                 continue
-            alloc["DeploymentStatus"] = {
-                "Healthy": None,
-                "Timestamp": None,
-                "Canary": True,
-                "ModifyIndex": 0,
-            }
+            alloc["DeploymentStatus"] = new_canary_status()
             state["PlacedCanaries"] = [*(state["PlacedCanaries"] or []), alloc["ID"]]
             self.plan.count(self.group["Name"], "Canary")
 
-    def _update_limit(self) -> int:
-        """How many destructive updates may start now: max_parallel less those in flight."""
-        if not self.plan.updates_allowed:
+    def _under_provisioned_by(self, keep: dict[int, dict], migrating: bool) -> int:
+        """computeUnderProvisionedBy: how many allocations may be placed or replaced now.
+        Without an update block or anything to replace, all of them; with no deployment,
+        ``max_parallel``; in a paused or failed one, none; otherwise ``max_parallel`` less
+        the deployment's allocations not yet healthy, and none while one is unhealthy."""
+        count = self.group["Count"]
+        max_parallel = (self.group.get("Update") or {}).get("MaxParallel") or 0
+        outdated = any(a["JobVersion"] != self.job["Version"] for a in keep.values())
+        if max_parallel <= 0 or not (outdated or migrating) or self.job["Type"] != "service":
+            # A system job's update is not a deployment (Nomad's system scheduler staggers
+            # it on its own; the practice agent replaces all at once).
+            return count
+        if self.deployment is None:
+            return max_parallel if self.plan.updates_allowed else 0
+        if not self._place_ready():
             return 0
-        update = self.group.get("Update") or {}
-        max_parallel = update.get("MaxParallel") or 0
-        if max_parallel <= 0 or self.deployment is None:
-            return 1_000_000
-        in_flight = sum(
-            1
-            for a in self.scheduler.store.deployment_allocs(self.deployment["ID"])
-            if a["TaskGroup"] == self.group["Name"]
-            and a["DesiredStatus"] == "run"
-            and not structs.is_terminal(a)
-            and not (a.get("DeploymentStatus") or {}).get("Healthy")
-        )
-        return max(0, max_parallel - in_flight)
+        for alloc in keep.values():
+            if alloc.get("DeploymentID") != self.deployment["ID"]:
+                continue
+            healthy = (alloc.get("DeploymentStatus") or {}).get("Healthy")
+            if healthy is False:
+                return 0
+            if healthy is None:
+                max_parallel -= 1
+        return max(0, max_parallel)
+
+    def _filter_by_rescheduleable(self, failed: list[dict]) -> tuple[list[dict], list[dict]]:
+        """filterByRescheduleable: the failed allocations to replace now, and those that
+        stay (untainted) until their reschedule delay has passed, for which a follow-up
+        evaluation is planned. Within an active deployment an allocation waits until the
+        deployment watcher allows its replacement (DesiredTransition.Reschedule)."""
+        waiting, now_, later = [], [], []
+        for alloc in failed:
+            transition = alloc.get("DesiredTransition") or {}
+            in_deployment = (
+                self.deployment is not None and alloc.get("DeploymentID") == self.deployment["ID"]
+            )
+            if in_deployment and not transition.get("Reschedule"):
+                waiting.append(alloc)
+                continue
+            when, eligible = next_reschedule_time(alloc, alloc_policy(alloc))
+            followup = alloc.get("FollowupEvalID") or ""
+            due = followup == self.evaluation["ID"] or when - now_ns() <= RESCHEDULE_WINDOW
+            if transition.get("ForceReschedule") or (eligible and due):
+                now_.append(alloc)
+                continue
+            waiting.append(alloc)
+            if eligible and not followup:
+                later.append((when, alloc))
+        self._plan_followups(later)
+        return waiting, now_
+
+    def _plan_followups(self, later: list[tuple[int, dict]]) -> None:
+        """createRescheduleLaterEvals: one ``alloc-failure`` evaluation per 5 s batch of
+        reschedule times, and each allocation marked with the one that will replace it."""
+        batch_eval, batch_start = None, 0
+        for when, alloc in sorted(later, key=lambda pair: pair[0]):
+            if batch_eval is None or when - batch_start >= FAILED_ALLOC_BATCH_WINDOW:
+                batch_start = when
+                batch_eval = new_evaluation(
+                    self.job,
+                    "alloc-failure",
+                    StatusDescription="created for delayed rescheduling",
+                    PreviousEval=self.evaluation["ID"],
+                    JobModifyIndex=self.job["JobModifyIndex"],
+                    WaitUntil=structs.rfc3339(when),
+                )
+                self.plan.followups.append((batch_eval, when))
+            marked = copy.deepcopy(alloc)
+            marked["FollowupEvalID"] = batch_eval["ID"]
+            self.plan.allocs.append(marked)
 
     async def _reschedule(self, failed: list[dict], count: int, kept: set[int]) -> set[int]:
-        """Replace failed allocations per the reschedule policy; returns indexes they hold."""
+        """Replace the failed allocations due now (computeReplacements); returns the
+        indexes they hold. Those of a deployment that failed stay failed."""
         held = set()
-        policy = self.group.get("ReschedulePolicy") or {}
+        failed_deployment = self.plan.failed_deployment_id
         for alloc in sorted(failed, key=alloc_index):
             index = alloc_index(alloc)
-            if index >= count or index in kept or alloc.get("NextAllocation"):
+            canary = self._unpromoted_canary(alloc)
+            if not canary and (index >= count or index in kept):
                 continue
-            held.add(index)
-            # ``nomad job eval -force-reschedule`` skips the policy and its delay.
-            forced = (alloc.get("DesiredTransition") or {}).get("ForceReschedule")
-            if not forced and not reschedule_allowed(alloc, policy):
-                if alloc["JobVersion"] != self.job["Version"]:
-                    await self._replace_failed(index, alloc)  # a new version replaces it
+            if failed_deployment and alloc.get("DeploymentID") == failed_deployment:
                 continue
-            wait_until = 0 if forced else failed_at(alloc) + reschedule_delay(alloc, policy)
-            if wait_until > now_ns():
-                # A follow-up that comes due early (clocks) plans the next one, never stalls.
-                if alloc.get("FollowupEvalID") in ("", None, self.evaluation["ID"]):
-                    followup = new_evaluation(
-                        self.job,
-                        "alloc-failure",
-                        StatusDescription="created for delayed rescheduling",
-                        PreviousEval=self.evaluation["ID"],
-                        JobModifyIndex=self.job["JobModifyIndex"],
-                        WaitUntil=structs.rfc3339(wait_until),
-                    )
-                    self.plan.followups.append((followup, wait_until))
-                    marked = copy.deepcopy(alloc)
-                    marked["FollowupEvalID"] = followup["ID"]
-                    self.plan.allocs.append(marked)
-                continue
-            replacement = await self._place(index, previous=alloc)
+            if not canary:
+                held.add(index)
+            replacement = await self._place(index, previous=alloc, rescheduling=True)
             if replacement is not None:
                 self.plan.count(self.group["Name"], "Place")
                 old = stop(alloc, structs.ALLOC_RESCHEDULED)
@@ -304,13 +370,11 @@ class Reconciler:
                 self.plan.allocs.append(old)
         return held
 
-    async def _replace_failed(self, index: int, alloc: dict) -> None:
-        """A failed allocation of an older version gives way to one of the job's version."""
-        if await self._place(index, previous=alloc) is not None:
-            self.plan.allocs.append(stop(alloc, structs.ALLOC_UPDATING))
-            self.plan.count(self.group["Name"], "DestructiveUpdate")
-
-    async def _place(self, index: int, previous: dict | None = None) -> dict | None:
+    async def _place(
+        self, index: int, previous: dict | None = None, rescheduling: bool = False
+    ) -> dict | None:
+        """Place one allocation at ``index``; a reschedule carries the previous one's
+        reschedule history (updateRescheduleTracker) and, in its deployment, its canary."""
         name = f"{self.job['ID']}.{self.group['Name']}[{index}]"
         alloc = await self.scheduler.place(
             self.job, self.group, name, self.evaluation, self.plan, previous
@@ -321,19 +385,12 @@ class Reconciler:
             alloc["DeploymentID"] = self.deployment["ID"]
         if previous is not None:
             alloc["PreviousAllocation"] = previous["ID"]
-            if previous["ClientStatus"] == "failed":
-                events = list((previous.get("RescheduleTracker") or {}).get("Events") or [])
-                events.append(
-                    {
-                        "RescheduleTime": now_ns(),
-                        "PrevAllocID": previous["ID"],
-                        "PrevNodeID": previous["NodeID"],
-                        "Delay": reschedule_delay(
-                            previous, self.group.get("ReschedulePolicy") or {}
-                        ),
-                    }
-                )
-                alloc["RescheduleTracker"] = {"Events": events}
+        if rescheduling and previous is not None:
+            alloc["RescheduleTracker"] = {"Events": reschedule_events(previous, now_ns())}
+            if self._unpromoted_canary(previous) and self.deployment is not None:
+                alloc["DeploymentStatus"] = new_canary_status()
+                state = self.deployment["TaskGroups"][self.group["Name"]]
+                state["PlacedCanaries"] = [*(state["PlacedCanaries"] or []), alloc["ID"]]
         return alloc
 
     def _record_desired_total(self, count: int) -> None:
@@ -346,6 +403,31 @@ class Reconciler:
 
 
 _INDEX = re.compile(r"\[(\d+)\]$")
+MAX_PAST_RESCHEDULE_EVENTS = 5  # kept of an unlimited policy's history (scheduler/util.go)
+
+
+def reschedule_events(previous: dict, now: int) -> list[dict]:
+    """The replacement's RescheduleTracker events: the previous allocation's within the
+    policy's interval (its last five when unlimited), and this attempt."""
+    policy = alloc_policy(previous) or {}
+    events = (previous.get("RescheduleTracker") or {}).get("Events") or []
+    if policy.get("Attempts"):
+        interval = policy.get("Interval") or 0
+        kept = [e for e in events if interval > 0 and now - e["RescheduleTime"] <= interval]
+    else:
+        kept = events[-MAX_PAST_RESCHEDULE_EVENTS:]
+    attempt = {
+        "RescheduleTime": now,
+        "PrevAllocID": previous["ID"],
+        "PrevNodeID": previous["NodeID"],
+        "Delay": next_delay(previous, policy),
+    }
+    return [*kept, attempt]
+
+
+def new_canary_status() -> dict:
+    """The DeploymentStatus of a newly placed canary."""
+    return {"Healthy": None, "Timestamp": None, "Canary": True, "ModifyIndex": 0}
 
 
 def should_migrate(alloc: dict) -> bool:
@@ -410,42 +492,3 @@ def group_changed(old_job: dict, new_job: dict, group_name: str) -> bool:
         for name in new_tasks
         for f in DESTRUCTIVE_TASK_FIELDS
     )
-
-
-def failed_at(alloc: dict) -> int:
-    """When an allocation failed, in Unix nanoseconds: its last task event, as Nomad's
-    LastEventTime (not ModifyTime, which later client reports move)."""
-    times = [
-        event["Time"]
-        for state in (alloc.get("TaskStates") or {}).values()
-        for event in state.get("Events") or []
-    ]
-    return max(times, default=alloc.get("ModifyTime") or now_ns())
-
-
-def reschedule_allowed(alloc: dict, policy: dict) -> bool:
-    """The reschedule policy still allows another attempt (attempts within interval)."""
-    if policy.get("Unlimited"):
-        return True
-    attempts = policy.get("Attempts") or 0
-    interval = policy.get("Interval") or 0
-    events = (alloc.get("RescheduleTracker") or {}).get("Events") or []
-    recent = [e for e in events if now_ns() - e["RescheduleTime"] < interval]
-    return len(recent) < attempts
-
-
-def reschedule_delay(alloc: dict, policy: dict) -> int:
-    """The delay before the next attempt: constant, exponential or fibonacci, capped."""
-    base = policy.get("Delay") or 0
-    events = (alloc.get("RescheduleTracker") or {}).get("Events") or []
-    function = policy.get("DelayFunction") or "constant"
-    if function == "exponential":
-        delay = base * (2 ** len(events))
-    elif function == "fibonacci":
-        previous, delay = 0, base
-        for _ in events:
-            previous, delay = delay, previous + delay
-    else:
-        delay = base
-    max_delay = policy.get("MaxDelay") or 0
-    return min(delay, max_delay) if max_delay else delay

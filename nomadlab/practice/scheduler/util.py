@@ -26,7 +26,8 @@ class Plan:
     queued: dict[str, int] = field(default_factory=dict)
     followups: list[tuple[dict, int]] = field(default_factory=list)
     deployment: dict | None = None
-    updates_allowed: bool = True
+    updates_allowed: bool = True  # the job version's deployment is neither paused nor failed
+    failed_deployment_id: str = ""  # that deployment, when it failed
     desired: dict[str, dict] = field(default_factory=dict)  # DesiredTGUpdates per group
 
     def count(self, group: str, kind: str, n: int = 1) -> None:
