@@ -194,9 +194,25 @@ def test_a_drain_in_migrate_batches_completes_only_after_its_last_allocation_sto
     assert all(a["ClientStatus"] == "complete" for a in drained)
     stopped_at = max(parse_rfc3339(a["TaskStates"]["server"]["FinishedAt"]) for a in drained)
     assert parse_rfc3339(complete["Timestamp"]) >= stopped_at
-    # Two left in the first batch, the third once their replacements were healthy.
-    marked = sorted(parse_rfc3339(a["TaskStates"]["server"]["FinishedAt"]) for a in drained)
-    assert marked[2] - marked[1] >= 500_000_000
+
+    # Two left in the first batch, the third only once a replacement of theirs was healthy.
+    def killed_at(alloc: dict) -> int:
+        events = alloc["TaskStates"]["server"]["Events"]
+        return min(e["Time"] for e in events if e["Type"] == "Killing")
+
+    first, second, third = sorted(drained, key=killed_at)
+    replacements = [
+        cluster.allocation.get_allocation(a["ID"])
+        for a in cluster.job.get_allocations(HA_JOB)
+        if a["NodeID"] != target
+    ]
+    healthy_at = [
+        parse_rfc3339(r["DeploymentStatus"]["Timestamp"])
+        for r in replacements
+        if r["PreviousAllocation"] in (first["ID"], second["ID"])
+    ]
+    assert len(healthy_at) == 2
+    assert killed_at(third) >= min(healthy_at)
 
 
 def test_a_drain_past_its_deadline_moves_the_rest_at_once(cluster: nomad.Nomad) -> None:
