@@ -22,6 +22,21 @@ T = TypeVar("T")
 pytest_plugins = ["file_order"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all-notebooks",
+        action="store_true",
+        help="tests/test_jupyterlab.py: run every notebook in JupyterLab in Chromium, not "
+        "only those that show widgets or charts",
+    )
+    parser.addoption(
+        "--lab-screenshots",
+        metavar="DIR",
+        help="tests/test_jupyterlab.py: after Run All, save a PNG of each cell that shows a "
+        "widget or a chart, as the browser drew it, in DIR",
+    )
+
+
 def wait_for(condition: Callable[[], T], timeout: float = 60.0, what: str = "condition") -> T:
     """Poll ``condition`` until it returns something truthy; fail with ``what`` if it never does.
 

@@ -39,16 +39,17 @@ def practice(home: Path, tmp_path: Path) -> Iterator[Agent]:
         yield running
 
 
-def serve_jupyter(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, dict]]:
-    """A Jupyter server on a free loopback port with ``env``, a token, and ``tmp_path`` as
-    its root; yields its URL and the auth header, and stops it."""
+def serve_jupyter(env: dict[str, str], tmp_path: Path, *options: str) -> Iterator[tuple[str, dict]]:
+    """A Jupyter server on a free loopback port with ``env``, a token, ``tmp_path`` as its
+    root and further command-line ``options``; yields its URL and the auth header, and
+    stops it."""
     port, token = agents.free_port(), secrets.token_hex(16)
     log = (tmp_path / "jupyter.log").open("wb")
     process = subprocess.Popen(
         [
             sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0", *options,
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
