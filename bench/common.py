@@ -87,3 +87,18 @@ def machine() -> str:
                 break
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     return f"{os.cpu_count()} CPUs, {model}, load average {load}"
+
+
+def summary(
+    figure: str,
+    value: str,
+    goal: str = "-",
+    met: bool | None = None,
+    baseline: str = "-",
+    ratio: str = "-",
+) -> None:
+    """One line per figure, ready for the README's table: figure | value | baseline | ratio
+    | goal | met? | the load average (1 min) as it was measured."""
+    verdict = "-" if met is None else ("yes" if met else "NO")
+    cells = [figure, value, baseline, ratio, goal, verdict, f"load {os.getloadavg()[0]:.2f}"]
+    print("SUMMARY | " + " | ".join(cells))
