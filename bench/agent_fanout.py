@@ -71,12 +71,14 @@ def deployed(client: nomad.Nomad) -> bool:
 
 
 def addresses(client: nomad.Nomad) -> list[tuple[str, int]]:
+    """The job's running allocations' ports, in one request (``/v1/allocations?resources=true``
+    lists each allocation's resources), not one per allocation: the bench's own requests
+    would otherwise compete with the tasks it times."""
     found = []
-    for stub in client.job.get_allocations(JOB_ID):
-        if stub["DesiredStatus"] != "run":
+    for stub in client.allocations.request(params={"resources": "true"}, method="get").json():
+        if stub["JobID"] != JOB_ID or stub["DesiredStatus"] != "run":
             continue
-        ports = client.allocation.get_allocation(stub["ID"])["AllocatedResources"]["Shared"]
-        found += [(p["HostIP"], p["Value"]) for p in ports["Ports"]]
+        found += [(p["HostIP"], p["Value"]) for p in stub["AllocatedResources"]["Shared"]["Ports"]]
     return found
 
 
