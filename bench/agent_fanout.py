@@ -8,7 +8,8 @@ Prints per run and as medians: scale 1 → N → all answering (agent) and N bar
 answering, their ratio; GET /v1/status/leader p50/p99 idle and while the N tasks start; a
 blocking query's answer after a change made while they start; GET /v1/job/:id/allocations
 and /v1/allocations p50/p99 with N allocations (beside /v1/status/leader's, the cheapest
-read); the agent's resident memory with N allocations.
+read); the agent's resident memory with N allocations. Then a ``SUMMARY |`` line per figure
+(figure | value | baseline | ratio | goal | met? | load).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import nomad
 import psutil
 import requests
-from common import Answering, free_ports, machine, parse_echo_job, percentile, until
+from common import Answering, free_ports, machine, parse_echo_job, percentile, summary, until
 
 from nomadlab.practice import Agent
 
@@ -70,12 +71,14 @@ def deployed(client: nomad.Nomad) -> bool:
 
 
 def addresses(client: nomad.Nomad) -> list[tuple[str, int]]:
+    """The job's running allocations' ports, in one request (``/v1/allocations?resources=true``
+    lists each allocation's resources), not one per allocation: the bench's own requests
+    would otherwise compete with the tasks it times."""
     found = []
-    for stub in client.job.get_allocations(JOB_ID):
-        if stub["DesiredStatus"] != "run":
+    for stub in client.allocations.request(params={"resources": "true"}, method="get").json():
+        if stub["JobID"] != JOB_ID or stub["DesiredStatus"] != "run":
             continue
-        ports = client.allocation.get_allocation(stub["ID"])["AllocatedResources"]["Shared"]
-        found += [(p["HostIP"], p["Value"]) for p in ports["Ports"]]
+        found += [(p["HostIP"], p["Value"]) for p in stub["AllocatedResources"]["Shared"]["Ports"]]
     return found
 
 
@@ -198,14 +201,15 @@ def main() -> None:
     args = parser.parse_args()
     print(machine())
     print(f"scale 1 → {args.allocs} on {args.nodes} node(s), {args.runs} runs")
-    ratios = []
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs):
+            load = psutil.getloadavg()[0]  # before this run's own processes count in it
             bare = bare_fanout(args.allocs)
             got = agent_fanout(args.allocs, args.nodes, Path(tmp))
             ratio = got["elapsed"] / bare
-            ratios.append(ratio)
-            print(f"run {run + 1} (load {psutil.getloadavg()[0]:.2f})")
+            runs.append({**got, "bare": bare, "ratio": ratio, "load": load})
+            print(f"run {run + 1} (load {load:.2f} before it, {psutil.getloadavg()[0]:.2f} after)")
             rows = [
                 (f"scale 1 → {args.allocs}, all answering", f"{got['elapsed']:.2f} s"),
                 (f"{args.allocs} bare echoes, all answering", f"{bare:.2f} s"),
@@ -220,7 +224,70 @@ def main() -> None:
             ]
             for name, value in rows:
                 print(f"  {name:<42} {value}")
-    print(f"median ratio {statistics.median(ratios):.2f}x over {args.runs} runs")
+    summarize(runs, args.allocs, args.nodes)
+
+
+def summarize(runs: list[dict], allocs: int, nodes: int) -> None:
+    """The figures' SUMMARY lines: medians over the runs (p99s are each run's, then the
+    median of those)."""
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    def p99(key: str) -> float:
+        return statistics.median(percentile(r[key], 0.99) for r in runs)
+
+    n = f"(median of {len(runs)} runs)"
+    # The load before the runs: after one, the 1-minute average counts its own N tasks.
+    load = median("load")
+    ratio = median("ratio")
+    summary(
+        f"scale 1 → {allocs} on {nodes} node(s), all answering / {allocs} bare echoes {n}",
+        f"{median('elapsed'):.2f} s",
+        "≤ 1.15x",
+        ratio <= 1.15,
+        f"{median('bare'):.2f} s",
+        f"{ratio:.2f}x",
+        load=load,
+    )
+    starting, idle = p99("starting"), p99("idle")
+    summary(
+        f"/v1/status/leader p99 while the {allocs} tasks start {n}",
+        f"{starting:.1f} ms",
+        "≤ 100 ms",
+        starting <= 100,
+        f"{idle:.1f} ms idle",
+        f"{starting / idle:.1f}x",
+        load=load,
+    )
+    blocking = median("blocking")
+    summary(
+        f"blocking query answered after its change, while they start {n}",
+        f"{blocking:.1f} ms",
+        "≤ 100 ms",
+        blocking <= 100,
+        load=load,
+    )
+    leader = p99("leader")
+    for key, path in (("job_list", "/v1/job/:id/allocations"), ("all_list", "/v1/allocations")):
+        value = p99(key)
+        summary(
+            f"GET {path} p99, {allocs} allocations {n}",
+            f"{value:.1f} ms",
+            "≤ 10 ms",
+            value <= 10,
+            f"{leader:.1f} ms (/v1/status/leader)",
+            f"{value / leader:.1f}x",
+            load=load,
+        )
+    rss = median("rss")
+    summary(
+        f"agent resident memory, {allocs} allocations {n}",
+        f"{rss:.1f} MiB",
+        "≤ 80 MiB",
+        rss <= 80,
+        load=load,
+    )
 
 
 def pct(samples: list[float]) -> str:

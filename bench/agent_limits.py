@@ -21,7 +21,7 @@ from pathlib import Path
 import nomad
 import psutil
 import requests
-from common import parse_echo_job, until
+from common import parse_echo_job, summary, until
 
 from nomadlab.practice import Agent
 
@@ -160,6 +160,16 @@ def main() -> None:
     ]
     for name, value in rows:
         print(f"  {name:<46} {value}")
+    idle = huge["idle"]["p99"]
+    for window in ("placing", "starting"):
+        p99 = huge[window]["p99"]
+        summary(
+            f"Count = {args.count}: /v1/status/leader p99 while {window}",
+            f"{p99:.1f} ms",
+            baseline=f"{idle:.1f} ms idle",
+            ratio=f"{p99 / idle:.1f}x",
+        )
+    summary(f"agent RSS after {args.registrations} re-registrations", f"{rss['rss']:.1f} MiB")
 
 
 if __name__ == "__main__":

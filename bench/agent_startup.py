@@ -7,7 +7,8 @@ agent start → ready (a node is ready), register → first allocation running, 
 first HTTP 200 from the echo; then reads the resident memory of the agent and of one echo
 task. Each run also starts the same echo as a bare process (the limit: register → first 200
 can be no faster than that) and a bare interpreter running the same echo, and prints the
-ratios. Prints the median and the worst of the runs.
+ratios. Prints the median and the worst of the runs, then a ``SUMMARY |`` line per figure
+(figure | value | baseline | ratio | goal | met? | load).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import nomad
 import psutil
-from common import free_ports, get_ok, machine, parse_echo_job, until
+from common import free_ports, get_ok, machine, parse_echo_job, summary, until
 
 from nomadlab.practice import Agent
 
@@ -89,6 +90,7 @@ def one_run(log_dir: Path) -> dict[str, float]:
         "agent resident memory (MiB)": agent_rss / 2**20,
         "echo task resident memory (MiB)": echo_rss / 2**20,
         "bare echo spawn → first HTTP 200 (s)": bare_200,
+        "bare echo resident memory (MiB)": bare_rss,
         "register → first 200 / bare spawn (x)": first_200 / bare_200,
         "echo task RSS / bare echo RSS (x)": echo_rss / 2**20 / bare_rss,
     }
@@ -104,6 +106,30 @@ def main() -> None:
     for key in runs[0]:
         values = [r[key] for r in runs]
         print(f"  {key:<42} median {statistics.median(values):7.3f}   max {max(values):7.3f}")
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    ratio = median("register → first 200 / bare spawn (x)")
+    summary(
+        f"register → first HTTP 200 / bare spawn of the same echo (median of {args.runs})",
+        f"{median('register → first HTTP 200 (s)') * 1000:.0f} ms",
+        "≤ 1.15x",
+        ratio <= 1.15,
+        f"{median('bare echo spawn → first HTTP 200 (s)') * 1000:.0f} ms",
+        f"{ratio:.2f}x",
+    )
+    rss_ratio = median("echo task RSS / bare echo RSS (x)")
+    summary(
+        "echo task RSS / bare interpreter running the same echo",
+        f"{median('echo task resident memory (MiB)'):.1f} MiB",
+        "keep (≤ 1.05x)",
+        rss_ratio <= 1.05,
+        f"{median('bare echo resident memory (MiB)'):.1f} MiB",
+        f"{rss_ratio:.2f}x",
+    )
+    summary("agent start → ready", f"{median('agent start → ready (s)'):.2f} s")
+    summary("agent resident memory, one job", f"{median('agent resident memory (MiB)'):.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 import nomad
 import psutil
 import requests
-from common import machine, parse_echo_job, percentile, until
+from common import machine, parse_echo_job, percentile, summary, until
 
 from nomadlab.practice import Agent
 
@@ -89,6 +89,18 @@ def main() -> None:
             f"p99 {got['p99']:5.1f} ms   agent CPU {got['agent_share']:4.1f} %   "
             f"clients CPU {got['clients_share']:4.1f} %"
         )
+    summary(
+        f"GET {args.path}, {args.clients} clients x {args.requests}: throughput",
+        f"{many['rate']:.0f} req/s",
+        baseline=f"{alone['rate']:.0f} req/s (1 client)",
+        ratio=f"{many['rate'] / alone['rate']:.2f}x",
+    )
+    summary(
+        f"GET {args.path}, {args.clients} clients x {args.requests}: p99",
+        f"{many['p99']:.1f} ms",
+        baseline=f"{alone['p99']:.1f} ms (1 client)",
+        ratio=f"{many['p99'] / alone['p99']:.1f}x",
+    )
 
 
 if __name__ == "__main__":

@@ -87,3 +87,21 @@ def machine() -> str:
                 break
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     return f"{os.cpu_count()} CPUs, {model}, load average {load}"
+
+
+def summary(
+    figure: str,
+    value: str,
+    goal: str = "-",
+    met: bool | None = None,
+    baseline: str = "-",
+    ratio: str = "-",
+    load: float | None = None,
+) -> None:
+    """One line per figure, ready for the README's table: figure | value | baseline | ratio
+    | goal | met? | the load average (1 min): ``load`` (as the bench measured it before its
+    own processes ran), else now."""
+    verdict = "-" if met is None else ("yes" if met else "NO")
+    load = os.getloadavg()[0] if load is None else load
+    cells = [figure, value, baseline, ratio, goal, verdict, f"load {load:.2f}"]
+    print("SUMMARY | " + " | ".join(cells))

@@ -242,6 +242,37 @@ def test_a_missing_command_is_a_driver_failure_with_its_name(client: nomad.Nomad
     assert event["DisplayMessage"] == event["DriverError"]
 
 
+def test_a_task_that_never_started_still_has_its_directories(client: nomad.Nomad) -> None:
+    """Nomad's alloc dir and task dir hooks build the directories before the driver runs
+    (client/allocrunner/taskrunner task_dir_hook.go): a learner looking into a task that
+    failed to start finds its directory and its (empty) logs. The practice agent builds
+    them with the task's start; one that never gets there has them built anyway."""
+    parsed = client.jobs.request(
+        "parse", method="post", json={"JobHCL": echo_hcl(), "Variables": echo_variables()}
+    ).json()
+    parsed["TaskGroups"][0]["Tasks"][0]["Config"]["command"] = "no-such-interpreter"
+    client.jobs.register_job({"Job": parsed})
+    (alloc,) = wait_for(lambda: client.job.get_allocations("http-microservice"))
+    wait_for(
+        lambda: any(
+            e["Type"] == "Driver Failure"
+            for e in (client.allocation.get_allocation(alloc["ID"])["TaskStates"] or {})
+            .get("server", {})
+            .get("Events", [])
+        ),
+        what="a Driver Failure event",
+    )
+    names = {f["Name"] for f in client.client.ls.list_files(alloc["ID"], "/")}
+    assert {"alloc", "server"} <= names
+    assert {f["Name"] for f in client.client.ls.list_files(alloc["ID"], "/server")} == {
+        "local",
+        "secrets",
+        "tmp",
+    }
+    logs = {f["Name"]: f["Size"] for f in client.client.ls.list_files(alloc["ID"], "/alloc/logs")}
+    assert logs == {"server.stdout.0": 0, "server.stderr.0": 0}
+
+
 def test_binding_beyond_loopback_warns_in_the_banner(tmp_path) -> None:
     with Agent(http_port=None, bind="0.0.0.0", log_file=tmp_path / "agent.log") as agent:
         banner = agent.log_file.read_text()

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 
+import nomad
+from conftest import register_echo, wait_for
+
 from nomadlab.practice import structs
 from nomadlab.practice.http.stubs import AllocStubs
 from nomadlab.practice.state import StateStore
@@ -61,3 +64,26 @@ def test_collected_allocations_leave_the_cache() -> None:
         stubs.encode(allocs[:1], task_states=False)
     assert json.loads(stubs.encode(allocs[:1])) == fresh(allocs[:1])
     assert len(stubs._encoded) <= 3
+
+
+def test_eval_and_deployment_allocation_lists_are_the_jobs_stubs_by_id(
+    client: nomad.Nomad,
+) -> None:
+    """GET /v1/evaluation/:id/allocations and /v1/deployment/allocations/:id serve the same
+    AllocListStubs as the job's list, in ID order (Nomad's eval and deployment indexes, like
+    its job index, iterate by ID: state_store.go AllocsByEval, AllocsByDeployment)."""
+    registered = register_echo(client, count=3, min_healthy_ns=0)
+    stubs = wait_for(
+        lambda: (lambda s: s if len(s) == 3 else None)(
+            client.job.get_allocations("http-microservice")
+        ),
+        what="three allocations",
+    )
+    deployment = client.job.get_deployment("http-microservice")
+    by_id = sorted(stubs, key=lambda a: a["ID"])
+    for_eval = client.evaluation.get_allocations(registered["EvalID"])
+    for_deployment = client.deployment.get_deployment_allocations(deployment["ID"])
+    for listed in (for_eval, for_deployment):
+        assert [a["ID"] for a in listed] == [a["ID"] for a in by_id]
+        assert [a["Name"] for a in listed] == [a["Name"] for a in by_id]
+        assert {"TaskStates", "ClientStatus", "JobVersion"} <= listed[0].keys()

@@ -176,13 +176,19 @@ def task_logs(root: Path, task: str) -> tuple[Path, Path]:
     return logs / f"{task}.stdout.0", logs / f"{task}.stderr.0"
 
 
+def task_dirs(root: Path, task: str) -> list[str]:
+    """The directories a task needs before it runs: its allocation's shared ones, then its
+    own (the watchdog builds them with the task's start, when nothing is written there
+    before: its log files it creates as it opens them)."""
+    shared = [str(root / sub) for sub in ("alloc/logs", "alloc/data", "alloc/tmp")]
+    return shared + [str(root / task / sub) for sub in ("local", "secrets", "tmp")]
+
+
 def make_alloc_dirs(root: Path, tasks: list[str]) -> None:
     """An allocation's shared directories, and each task's own and its empty log files, in
     one go (run off the event loop: a slow disk must not stall the API)."""
-    for sub in ("alloc/logs", "alloc/data", "alloc/tmp"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
     for task in tasks:
-        for sub in ("local", "secrets", "tmp"):
-            (root / task / sub).mkdir(parents=True, exist_ok=True)
+        for path in task_dirs(root, task):
+            os.makedirs(path, exist_ok=True)
         for log in task_logs(root, task):
             log.touch()

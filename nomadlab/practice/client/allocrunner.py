@@ -36,6 +36,10 @@ class AllocRunner:
         self.changed = asyncio.Event()
         self.stopping = False
         self.deployment_id = alloc.get("DeploymentID") or ""
+        # Nothing is written into a task's directories before it runs (no template, no
+        # dispatch payload): the watchdog builds them with each task's start, in the hop
+        # that starts it, instead of one more hop to a thread first.
+        self.dirs_at_start = not any(writes_before_start(self.job, t) for t in self.group["Tasks"])
         self._main: asyncio.Task | None = None
         self._health: asyncio.Task | None = None
         self._killer: asyncio.Task | None = None
@@ -53,7 +57,8 @@ class AllocRunner:
         self._watch_health()
 
     async def _run(self) -> None:
-        await asyncio.to_thread(make_alloc_dirs, self.dir, list(self.tasks))
+        if not self.dirs_at_start:
+            await asyncio.to_thread(make_alloc_dirs, self.dir, list(self.tasks))
         try:
             self.services.register(None)
         except serviceregistration.ServiceError as exc:
@@ -285,6 +290,12 @@ class AllocRunner:
             "ModifyIndex": self.client.store.index + 1,
         }
         self.client.store.upsert_allocs([alloc])
+
+
+def writes_before_start(job: dict, task: dict) -> bool:
+    """The task's prestart hooks write into its directory: templates, a dispatch payload."""
+    payload = job.get("Payload") and (task.get("DispatchPayload") or {}).get("File")
+    return bool(task.get("Templates") or payload)
 
 
 def killing_event(task: dict) -> dict:

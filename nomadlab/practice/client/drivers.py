@@ -129,10 +129,17 @@ class RawExecDriver:
         return driver_info(self.enabled, self.enabled, description)
 
     async def start(
-        self, config: dict, env: dict[str, str], task_dir: Path, stdout: Path, stderr: Path
+        self,
+        config: dict,
+        env: dict[str, str],
+        task_dir: Path,
+        stdout: Path,
+        stderr: Path,
+        dirs: list[str],
     ) -> TaskHandle:
-        """Have the watchdog start the task's process (held at its gate until the watchdog
-        lists its group), with its environment, logs appended to its log files."""
+        """Have the watchdog build ``dirs`` and start the task's process (held at its gate
+        until the watchdog lists its group), with its environment, logs appended to its log
+        files."""
         command = config.get("command")
         if not command or not isinstance(command, str):
             raise DriverError('missing required "command" in raw_exec config')
@@ -147,6 +154,7 @@ class RawExecDriver:
             "cwd": str(task_dir),
             "stdout": str(stdout),
             "stderr": str(stderr),
+            "dirs": dirs,
         }
         try:
             pid, exit = await self.reaper.start_task(request, task_owner(env))
@@ -190,7 +198,13 @@ class DockerDriver:
         )
 
     async def start(
-        self, config: dict, env: dict[str, str], task_dir: Path, stdout: Path, stderr: Path
+        self,
+        config: dict,
+        env: dict[str, str],
+        task_dir: Path,
+        stdout: Path,
+        stderr: Path,
+        dirs: list[str],
     ) -> TaskHandle:
         """Never reached: the scheduler places no task on an unhealthy driver."""
         raise DriverError("the practice agent cannot run docker tasks")

@@ -91,6 +91,10 @@ class AllocRunner(Protocol):
     def dir(self) -> Path: ...
 
     @property
+    def dirs_at_start(self) -> bool:
+        """Each task's directories are built with its start (none built beforehand)."""
+
+    @property
     def tasks(self) -> Mapping[str, TaskRunner]: ...
 
     @property

@@ -23,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
 import uuid
@@ -39,6 +41,10 @@ log = logging.getLogger("nomad.client.reaper")
 
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_INTERVAL = 1.0
+# The pipe to the watchdog holds a burst of start requests (a few KiB each) in the kernel,
+# where they outlive an agent killed mid-burst; what does not fit waits in the agent.
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class Reaper:
@@ -60,12 +66,14 @@ class Reaper:
         self._exits: dict[int, asyncio.Future[int]] = {}  # a started task's pid → returncode
         self._listening: int | None = None  # the watchdog's stdout, once the loop reads it
         self._pending = b""
+        self._outbox = bytearray()  # lines the watchdog's full pipe has not taken yet
+        self._draining: asyncio.AbstractEventLoop | None = None  # the loop writing the rest
         self._process = self._spawn()
 
     # The watchdog process -------------------------------------------------------
 
     def _spawn(self) -> subprocess.Popen:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -77,6 +85,12 @@ class Reaper:
             stdout=subprocess.PIPE,
             start_new_session=True,
         )
+        assert process.stdin is not None
+        fd = process.stdin.fileno()
+        with contextlib.suppress(OSError):  # Linux only, and capped by fs.pipe-max-size
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+        os.set_blocking(fd, False)  # a watchdog busy starting tasks never holds the loop
+        return process
 
     def _listen(self) -> None:
         """Read the watchdog's answers on the running loop (once per watchdog)."""
@@ -139,6 +153,8 @@ class Reaper:
             self._read(self._listening)  # what it said before it died
             self._listening = None
         self._pending = b""
+        self._stop_draining()
+        self._outbox.clear()  # the dead one's lines: its groups are taught again just below
         self._process = self._spawn()
         self._write("".join(f"+{pgid}\n" for pgid in sorted(self.groups)))
         for future in self._starts.values():
@@ -189,7 +205,8 @@ class Reaper:
         return pid, self._exits[pid]
 
     def track(self, pgid: int) -> None:
-        """Kill this process group if the agent dies. Returns once the watchdog holds it."""
+        """Kill this process group if the agent dies: sent to the watchdog before any
+        line sent after it."""
         self.groups.add(pgid)
         self._send(f"+{pgid}\n")
 
@@ -206,14 +223,48 @@ class Reaper:
                 raise
 
     def _write(self, text: str) -> None:
+        """Send lines in order: what the pipe takes now, the rest as it drains (written by
+        the running loop, or waited for here when no loop runs)."""
+        self._outbox += text.encode()
+        self._flush()
+
+    def _flush(self) -> None:
         assert self._process.stdin is not None
-        self._process.stdin.write(text.encode())
-        self._process.stdin.flush()
+        fd = self._process.stdin.fileno()
+        while self._outbox:
+            try:
+                del self._outbox[: os.write(fd, self._outbox)]
+            except BlockingIOError:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    select.select([], [fd], [])
+                    continue
+                if self._draining is None:
+                    loop.add_writer(fd, self._drain)
+                    self._draining = loop
+                return
+        self._stop_draining()
+
+    def _drain(self) -> None:
+        """The loop's writer: the pipe has room again."""
+        try:
+            self._flush()
+        except OSError:  # the watchdog died: a new one learns every group
+            self._stop_draining()
+            self.check()
+
+    def _stop_draining(self) -> None:
+        if self._draining is not None and self._process.stdin is not None:
+            self._draining.remove_writer(self._process.stdin.fileno())
+        self._draining = None
 
     def close(self) -> None:
         """Stop the watchdog after the agent has stopped its tasks itself."""
         if self._process.stdin and not self._process.stdin.closed:
             with contextlib.suppress(OSError):
+                self._stop_draining()
+                self._flush()
                 self._process.stdin.close()
         self._process.wait(timeout=10)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from nomadlab.contract import SECOND, format_duration
 from nomadlab.practice import structs
 from nomadlab.practice.client import interfaces, serviceregistration
-from nomadlab.practice.client.allocdir import task_logs
+from nomadlab.practice.client.allocdir import make_alloc_dirs, task_dirs, task_logs
 from nomadlab.practice.client.drivers import DriverError, ExitResult, TaskHandle
 from nomadlab.practice.client.interfaces import TaskError
 from nomadlab.practice.client.taskenv import interpolate_config, task_environment
@@ -112,7 +112,8 @@ class TaskRunner:
         client = self.alloc_runner.client
         name = self.task["Name"]
         self.emit(task_event("Received", "Task received by client"))
-        task_dir = self.alloc_runner.dir / name  # the alloc runner built it
+        task_dir = self.alloc_runner.dir / name
+        dirs = task_dirs(self.alloc_runner.dir, name) if self.alloc_runner.dirs_at_start else []
         stdout, stderr = task_logs(self.alloc_runner.dir, name)
         self.emit(task_event("Task Setup", "Building Task Directory"))
         try:
@@ -135,8 +136,10 @@ class TaskRunner:
             try:
                 if driver is None:
                     raise DriverError(f'unknown driver "{self.task["Driver"]}"')
-                self.handle = await driver.start(config, env, task_dir, stdout, stderr)
+                self.handle = await driver.start(config, env, task_dir, stdout, stderr, dirs)
             except DriverError as exc:
+                if dirs:  # the task never reached the watchdog: its directories, as Nomad's
+                    await asyncio.to_thread(make_alloc_dirs, self.alloc_runner.dir, [name])
                 self.emit(task_event("Driver Failure", str(exc), DriverError=str(exc)))
                 result = None
             else:

@@ -3,9 +3,10 @@ long enough to clean up.
 
 It reads lines from the agent on stdin: ``+pgid`` / ``-pgid`` (a group to kill if the agent
 dies, or no longer), and ``!{json}``, a task to start (Nomad's executor, out of the agent's
-process: a job placing hundreds of tasks never forks in the agent's event loop). It starts
-the task held at its gate, lists its group, then lets it run, and answers on stdout:
-``=N pid`` (or ``=N !error``) for request N, and ``xPID returncode`` once the task exits.
+process: a job placing hundreds of tasks never forks in the agent's event loop). It builds
+the task's directories when the request lists them, starts the task held at its gate,
+lists its group, then lets it run, and answers on stdout: ``=N pid`` (or ``=N !error``)
+for request N, and ``xPID returncode`` once the task exits.
 
 When stdin closes (the agent exited, even by SIGKILL) it kills every process group still
 listed that still holds one of the agent's processes, then every process carrying the
@@ -164,7 +165,10 @@ class Spawner:
             answer_agent(f"={request['id']} {answer}\n")
 
     def start(self, request: dict) -> int:
-        """Start a task held at its gate, list its group, then open the gate."""
+        """Build the task's directories, start it held at its gate, list its group, then
+        open the gate."""
+        for path in request.get("dirs", ()):
+            os.makedirs(path, exist_ok=True)
         gate_read, gate_write = os.pipe()
         try:
             with open(request["stdout"], "ab") as out, open(request["stderr"], "ab") as err:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nomadlab.practice import structs
 from nomadlab.practice.deployments import DeploymentError
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id, listing
+from nomadlab.practice.http.stubs import EncodedList, by_alloc_id
 from nomadlab.practice.server import APIError
 from nomadlab.practice.structs.fields import complete
 
@@ -23,13 +23,11 @@ def deployment_read(req: Request, deployment_id: str) -> Read:
 
 
 def deployment_allocations(req: Request, deployment_id: str) -> Read:
-    def read() -> list[dict]:
+    def read() -> EncodedList:
         deployment = by_id(req.store.deployments, deployment_id, "deployment")
-        return [
-            structs.alloc_stub(a)
-            for a in req.store.allocs.values()
-            if a.get("DeploymentID") == deployment["ID"]
-        ]
+        # By ID, as Nomad's deployment index iterates them; each stub from the cache.
+        allocs = by_alloc_id(req.store.deployment_allocs(deployment["ID"]))
+        return req.agent.alloc_stubs.encode(allocs)
 
     return Read(("allocs",), read)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nomadlab.practice import structs
 from nomadlab.practice.http.handler import Handler, Read, Request, by_id, listing
+from nomadlab.practice.http.stubs import by_alloc_id
 from nomadlab.practice.structs.fields import complete
 
 
@@ -16,9 +16,10 @@ def evaluation_read(req: Request, eval_id: str) -> Read:
 
 
 def evaluation_allocations(req: Request, eval_id: str) -> Read:
+    # By ID, as Nomad's eval index iterates them; each stub from the cache.
     return Read(
         ("allocs",),
-        lambda: [structs.alloc_stub(a) for a in req.store.eval_allocs(eval_id)],
+        lambda: req.agent.alloc_stubs.encode(by_alloc_id(req.store.eval_allocs(eval_id))),
     )
 
 

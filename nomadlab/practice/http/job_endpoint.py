@@ -6,7 +6,7 @@ import itertools
 
 from nomadlab.practice import api, jobspec, plan, structs
 from nomadlab.practice.http.handler import Handler, Read, Request, go_fields
-from nomadlab.practice.http.stubs import EncodedList
+from nomadlab.practice.http.stubs import EncodedList, by_alloc_id
 from nomadlab.practice.jobspec.schema import json_type
 from nomadlab.practice.scheduler import job_summary
 from nomadlab.practice.server import APIError
@@ -164,7 +164,7 @@ def job_allocations(req: Request, job_id: str) -> Read:
     def read() -> EncodedList:
         allocs = req.store.job_allocs(req.namespace, job_id, any_create_index=include_all)
         # The state store's order: its job index iterates allocations by ID.
-        return req.agent.alloc_stubs.encode(sorted(allocs, key=lambda a: a["ID"]))
+        return req.agent.alloc_stubs.encode(by_alloc_id(allocs))
 
     return Read(("allocs",), read)
 

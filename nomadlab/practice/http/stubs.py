@@ -11,6 +11,12 @@ from nomadlab.practice import structs
 from nomadlab.practice.state import StateStore
 
 
+def by_alloc_id(allocs: Iterable[dict]) -> list[dict]:
+    """Allocations in the order Nomad's secondary indexes (job, eval, deployment, node)
+    iterate them: by ID, the key go-memdb appends to a non-unique index."""
+    return sorted(allocs, key=lambda a: a["ID"])
+
+
 class EncodedList(str):
     """A JSON array already encoded: sent as it is (``?pretty`` decodes and indents it)."""
 
