@@ -162,7 +162,7 @@ def main() -> None:
         base = statistics.median(solo)
         kernel = kernel_mib()
         print(f"solo: p50 {base:.2f}s, agent+tasks {solo_mib:.0f} MiB, kernel {kernel:.0f} MiB")
-        best = 1
+        best, best_mib = 1, solo_mib
         n = 2
         while n <= args.max:
             times, failed, mib = run(n, workdir)
@@ -175,13 +175,16 @@ def main() -> None:
             )
             if not ok:
                 break
-            best = n
+            best, best_mib = n, mib
             n = n + 2 if n >= 2 else n + 1
         cores = os.cpu_count() or 1
         gib = psutil.virtual_memory().total / 2**30
+        per_gib = 1024 / (best_mib + kernel)  # a learner's agent, tasks and kernel
         print(
-            f"capacity: {best} learners on {cores} cores and {gib:.1f} GiB: "
-            f"{best / cores:.1f} per core, {best / gib:.2f} per GiB"
+            f"capacity: {best} learners on {cores} cores ({best / cores:.1f} per core); memory "
+            f"holds {per_gib:.1f} learners per GiB ({per_gib * gib:.0f} in {gib:.1f} GiB), so "
+            + ("the cores" if best < per_gib * gib else "memory")
+            + " set the size of the room"
         )
 
 
