@@ -40,7 +40,15 @@ def test_every_entry_names_its_check_or_why_it_has_none() -> None:
     assert named == checks, "checks without an entry, or entries naming no check here"
 
 
-SELF = {"test_every_entry_names_its_check_or_why_it_has_none"}
+def test_learners_find_the_page_from_the_readme_and_notebook_00() -> None:
+    assert "](docs/differences.md)" in (ROOT / "README.md").read_text()
+    assert "](../docs/differences.md)" in (ROOT / "notebooks" / "00_setup.ipynb").read_text()
+
+
+SELF = {
+    "test_every_entry_names_its_check_or_why_it_has_none",
+    "test_learners_find_the_page_from_the_readme_and_notebook_00",
+}
 
 
 @pytest.fixture(scope="module")
