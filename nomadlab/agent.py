@@ -62,6 +62,9 @@ from nomadlab.errors import (
 )
 from nomadlab.jupyter_proxy import LOOPBACK, agent_port, kit_address
 
+# requests and python-nomad (about 0.12 s each to import) and psutil load on first use:
+# `nomadlab lab`, `doctor` and `agent stop` import this module and most of their paths
+# never need them.
 if TYPE_CHECKING:
     import nomad
 

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from nomadlab.contract import AGENT_ID_META, AGENT_RECORD, acl_token, home, state_dir
 from nomadlab.jupyter_proxy import LOOPBACK
 
+# psutil and urllib load when a record is checked, not when the kit's modules load.
+
 MODES = ("attach", "nomad", "practice")
 
 

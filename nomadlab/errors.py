@@ -11,7 +11,7 @@ import contextvars
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported where used: the practice agent's process imports this module
+if TYPE_CHECKING:  # imported where used: light modules (jobfiles, allocations) import this
     import requests
 
 #: Where advice is read: "python" (a notebook, where ``lab.status()`` is the way) or

@@ -355,7 +355,7 @@ class Lab(ClusterVerbs):
         self, job: str, path: str = "/", port: str | None = None, timeout: float = 10.0
     ) -> Text:
         """GET ``path`` from the job's service at its allocation's address; the reply's text."""
-        import requests
+        import requests  # a learner's first call of a service pays for it, not every import
 
         url = self.url(job, port).rstrip("/") + "/" + path.lstrip("/")
         try:
@@ -666,7 +666,7 @@ class Lab(ClusterVerbs):
     def ui(self, job: str | None = None, height: int = 600) -> str:
         """Show the web UI (a job's page, or the jobs list) in the notebook; return its URL."""
         url = self.ui_url(job, notebook=True)
-        from IPython.display import IFrame, display
+        from IPython.display import IFrame, display  # in a notebook only
 
         display(IFrame(url, width="100%", height=height))
         return url

@@ -47,7 +47,7 @@ def offer_to_stop_agent(ask: Callable[[str], str] | None) -> str:
 
     ``ask`` prompts and returns the answer; None where nobody can answer (no terminal).
     """
-    from nomadlab.lab import Lab
+    from nomadlab.lab import Lab  # only once JupyterLab has stopped
 
     running = agents.find_running()
     if running is None or not running.started_by_kit:

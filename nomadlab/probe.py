@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import requests
 
 from nomadlab.errors import NomadLabError
-
-if TYPE_CHECKING:
-    from nomadlab.lab import Lab
+from nomadlab.lab import Lab
 
 REFRESH = 0.25  # seconds between fresh looks at where the copies run
 
@@ -28,8 +25,6 @@ class Probe:
     ``probe.replies`` (the distinct texts the copies answered)."""
 
     def __init__(self, lab: Lab, job: str, interval: float = 0.05) -> None:
-        from nomadlab.lab import Lab
-
         self.lab = Lab(lab.agent, quiet=True)  # its own HTTP session, for its own thread
         self.job = job
         self.interval = interval

@@ -11,7 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import requests
+
 from nomadlab.errors import NomadLabError
+from nomadlab.lab import start
 
 JOB_FILE = "jobs/http-echo.nomad.hcl"
 JOB = "http-microservice"
@@ -23,10 +26,6 @@ def _color(text: str, code: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every step; exit 0 when all passed, 1 at the first failure (after cleaning up)."""
-    import requests
-
-    from nomadlab.lab import start
-
     argv = argv or []
     keep = "-keep" in argv or "--keep" in argv
     state: dict[str, Any] = {}

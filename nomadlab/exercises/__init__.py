@@ -17,12 +17,10 @@ import re
 import sys
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nomadlab.errors import NomadLabError
-
-if TYPE_CHECKING:
-    from nomadlab.lab import Lab
+from nomadlab.lab import Lab, start
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,6 @@ def module(notebook: str | int) -> ModuleType:
 def _lab(lab: Lab | None) -> Lab:
     if lab is not None:
         return lab
-    from nomadlab.lab import start
-
     return start(quiet=True)
 
 
@@ -96,7 +92,7 @@ def notebook_variable(name: str) -> Any:
     :data:`MISSING` (not set, or a terminal): for exercises whose answer is a variable."""
     if "IPython" not in sys.modules:
         return MISSING
-    from IPython import get_ipython
+    from IPython import get_ipython  # loaded already: the check runs in a notebook
 
     shell = get_ipython()
     return MISSING if shell is None else shell.user_ns.get(name, MISSING)

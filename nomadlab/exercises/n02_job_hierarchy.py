@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nomadlab.errors import NomadLabError
 from nomadlab.exercises import Verdict, clean_slate, group_ports
+from nomadlab.jobfiles import find_jobspec
 
 if TYPE_CHECKING:
     from nomadlab.lab import Lab
@@ -37,8 +38,6 @@ def _problem(job: dict) -> str:
 
 def check(lab: Lab) -> Verdict:
     """jobs/shop.nomad.hcl parses on the agent into the two groups the exercise describes."""
-    from nomadlab.jobfiles import find_jobspec
-
     try:
         path = find_jobspec(JOBSPEC)
     except NomadLabError:

@@ -117,7 +117,7 @@ def bound_addresses(bind: str) -> set[Address]:
     found: set[Address] = {ip}
     if not ip.is_unspecified:
         return found
-    import psutil
+    import psutil  # once, when the agent lists its addresses; not in every process
 
     for addresses in psutil.net_if_addrs().values():
         for address in addresses:

@@ -23,6 +23,7 @@ from nomadlab.practice.client.client import Client
 from nomadlab.practice.deployments import DeploymentWatcher
 from nomadlab.practice.gc import CoreScheduler
 from nomadlab.practice.http.stubs import AllocStubs, EncodedList
+from nomadlab.practice.jobspec.schema import json_type
 from nomadlab.practice.jobspec.worker import ParsePool
 from nomadlab.practice.periodic import PeriodicDispatch
 from nomadlab.practice.server import APIError, Server
@@ -162,8 +163,6 @@ def go_fields(body: Any, struct: str, fields: dict[str, tuple[type, str]]) -> di
     """``body`` checked as Go's encoding/json decodes it into the api struct ``struct``:
     400 with Go's text for a non-object body or a field of the wrong JSON type (null is
     the zero value); ``fields`` maps a field to its Python type and its Go type's name."""
-    from nomadlab.practice.jobspec.schema import json_type
-
     if not isinstance(body, dict):
         raise APIError(
             400, f"json: cannot unmarshal {json_type(body)} into Go value of type api.{struct}"

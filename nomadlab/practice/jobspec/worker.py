@@ -111,6 +111,7 @@ class ParsePool:
 def answer(request: list[Any]) -> dict[str, Any]:
     """Parse one request ``[hcl, variables, canonicalize]``: the job and warnings, or the
     error text the API answers with."""
+    # The HCL parser loads in the worker process only, never in the agent that imports this.
     from nomadlab.practice.jobspec.parse import parse_with_warnings
 
     hcl, variables, canonicalize = request
