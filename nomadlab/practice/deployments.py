@@ -110,7 +110,7 @@ class DeploymentWatcher:
                 len(replace),
             )
         elif changed:
-            next_batch = progressed and job is not None and bool(self._outdated(deployment, job))
+            next_batch = progressed and job is not None and self._outdated(deployment, job)
             self._update(deployment, evaluate=next_batch)
 
     def _count(self, deployment: dict, allocs: list[dict]) -> bool:
@@ -217,16 +217,15 @@ class DeploymentWatcher:
             self.store.upsert_allocs(marked)
         return marked
 
-    def _outdated(self, deployment: dict, job: dict) -> list[dict]:
-        """Allocations of an older version still waiting to be replaced: running ones, and
+    def _outdated(self, deployment: dict, job: dict) -> bool:
+        """Allocations of an older version still wait to be replaced: running ones, or
         failed ones waiting for a reschedule (the update replaces them too)."""
-        return [
-            a
-            for a in self.store.job_allocs(job["Namespace"], job["ID"])
-            if a["DesiredStatus"] == "run"
+        return any(
+            a["DesiredStatus"] == "run"
             and a["ClientStatus"] in ("pending", "running", "failed")
             and a["JobVersion"] != deployment["JobVersion"]
-        ]
+            for a in self.store.iter_job_allocs(job["Namespace"], job["ID"])
+        )
 
     def _complete(self, deployment: dict, job: dict) -> bool:
         return (

@@ -203,7 +203,7 @@ def is_template(job: dict) -> bool:
 
 def update_job_status(store: StateStore, job: dict) -> None:
     """Set the job's Status as Nomad's state store derives it."""
-    allocs = store.job_allocs(job["Namespace"], job["ID"])
+    allocs = list(store.iter_job_allocs(job["Namespace"], job["ID"]))
     if is_template(job):
         status = "dead" if job["Stop"] else "running"
     elif any(a["DesiredStatus"] == "run" and not structs.is_terminal(a) for a in allocs):
