@@ -18,6 +18,7 @@ from conftest import wait_for
 from test_job_updates import deployment_of, parse
 from test_practice_lifecycle import CRASH_ARGS, ECHO_ARGS, live
 
+from nomadlab.practice import Agent
 from nomadlab.practice.structs import parse_rfc3339
 
 S = 1_000_000_000
@@ -353,3 +354,32 @@ def test_a_failed_canary_is_rescheduled_as_a_canary_then_reverted(client: nomad.
     )
     reverted = ended(client, "canaryfail", 2)
     assert reverted["Status"] == "successful"
+
+
+def test_a_service_job_reschedules_after_nomads_default_delay(tmp_path: Path) -> None:
+    """Follows TestReconciler_RescheduleLater_Service with Nomad's default policy for a
+    service job (structs.DefaultServiceJobReschedulePolicy: delay 30s, exponential, max
+    delay 1h, unlimited): the failed allocation is not replaced at once; a follow-up
+    evaluation waits until 30 s after the task finished. An agent of its own, stopped
+    after the check, so that the follow-up does not hold the shared agent's reset."""
+    with Agent(http_port=None, log_file=tmp_path / "agent.log") as agent:
+        client = nomad.Nomad(address=agent.address, timeout=30)
+        job = register(client, job_hcl("defaultpolicy", CRASH_ARGS, reschedule=None))
+        assert job["TaskGroups"][0]["ReschedulePolicy"] == {
+            "Attempts": 0,
+            "Interval": 0,
+            "Delay": 30 * S,
+            "DelayFunction": "exponential",
+            "MaxDelay": 3600 * S,
+            "Unlimited": True,
+        }
+        (alloc,) = wait_for(
+            lambda: [a for a in allocs_of(client, "defaultpolicy") if a["FollowupEvalID"]],
+            what="the failed allocation's follow-up evaluation",
+        )
+        alloc = full(client, alloc)
+        followup = client.evaluation.get_evaluation(alloc["FollowupEvalID"])
+        finished = parse_rfc3339(alloc["TaskStates"]["main"]["FinishedAt"])
+        assert parse_rfc3339(followup["WaitUntil"]) == finished + 30 * S
+        assert (followup["TriggeredBy"], followup["Status"]) == ("alloc-failure", "pending")
+        assert [a["ID"] for a in allocs_of(client, "defaultpolicy")] == [alloc["ID"]]
