@@ -23,7 +23,6 @@ import os
 import selectors
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -147,7 +146,10 @@ class Spawner:
 
     def __init__(self) -> None:
         self.groups: set[int] = set()
-        self.tasks: dict[int, subprocess.Popen] = {}
+        self.tasks: set[int] = set()
+        # Where the watchdog started (the agent's directory): relative paths in requests
+        # are relative to it, and it returns there after each spawn.
+        self.home = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
 
     def handle(self, line: bytes) -> None:
         """One line from the agent."""
@@ -167,35 +169,69 @@ class Spawner:
     def start(self, request: dict) -> int:
         """Build the task's directories, start it held at its gate, list its group, then
         open the gate."""
-        for path in request.get("dirs", ()):
-            os.makedirs(path, exist_ok=True)
+        make_dirs(request.get("dirs", ()))
         gate_read, gate_write = os.pipe()
         try:
-            with open(request["stdout"], "ab") as out, open(request["stderr"], "ab") as err:
-                process = subprocess.Popen(
-                    [*GATE, *request["argv"]],
-                    cwd=request["cwd"],
-                    env=request["env"],
-                    stdin=gate_read,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,
-                )
-            self.tasks[process.pid] = process
-            self.groups.add(process.pid)  # its own session: its process group is its pid
+            pid = spawn([*GATE, *request["argv"]], request, gate_read, self.home)
+            self.tasks.add(pid)
+            self.groups.add(pid)  # its own session: its process group is its pid
             os.write(gate_write, b"go\n")
         finally:
             os.close(gate_write)
             os.close(gate_read)
-        return process.pid
+        return pid
 
     def reap(self) -> None:
         """Tell the agent which of its tasks have exited, with their return codes."""
-        for pid, process in list(self.tasks.items()):
-            code = process.poll()
-            if code is not None:
-                del self.tasks[pid]
-                answer_agent(f"x{pid} {code}\n")
+        while self.tasks:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.tasks:
+                self.tasks.discard(pid)
+                answer_agent(f"x{pid} {os.waitstatus_to_exitcode(status)}\n")
+
+
+def make_dirs(paths: Iterable[str]) -> None:
+    """Create ``paths``, parents listed before their children (a mkdir each, where
+    ``os.makedirs`` would first look at every parent)."""
+    for path in paths:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            os.makedirs(path, exist_ok=True)
+
+
+def spawn(argv: list[str], request: dict, stdin: int, home: int) -> int:
+    """Start ``argv`` in a session of its own, in the request's directory, with its
+    environment and its logs appended to, as ``subprocess.Popen`` would but by
+    ``posix_spawn`` (vfork and exec): the watchdog's memory is never copied. ``home``:
+    the directory to return to."""
+    logs = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    stdout, stderr = os.path.abspath(request["stdout"]), os.path.abspath(request["stderr"])
+    try:
+        os.chdir(request["cwd"])  # a spawned process starts where its parent stands
+        return os.posix_spawn(
+            argv[0],
+            argv,
+            request["env"],
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, stdin, 0),
+                (os.POSIX_SPAWN_OPEN, 1, stdout, logs, 0o666),
+                (os.POSIX_SPAWN_OPEN, 2, stderr, logs, 0o666),
+            ],
+            setsid=True,
+            setsigmask=(),
+            # Python ignores these itself; a task starts with them at their defaults.
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+    finally:
+        os.fchdir(home)
 
 
 def answer_agent(text: str) -> None:
