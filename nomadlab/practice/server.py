@@ -42,7 +42,7 @@ class Server:
             job = jobspec.canonicalize(copy.deepcopy(job))
             if not job.get("Namespace") or job["Namespace"] == structs.NAMESPACE:
                 job["Namespace"] = namespace
-            errors = namespaces.check_job(self.store, job) + jobspec.validate(job)
+            errors = namespaces.check_job(self.store, job) + jobspec.validate(job, canonical=True)
         except jobspec.JobspecError as exc:
             raise APIError(400, str(exc)) from exc
         if errors:
@@ -144,7 +144,7 @@ class Server:
             raise APIError(400, "Job must be specified")
         try:
             canonical = jobspec.canonicalize(copy.deepcopy(job))
-            errors = jobspec.validate(canonical)
+            errors = jobspec.validate(canonical, canonical=True)
         except jobspec.JobspecError as exc:
             errors = [str(exc)]
         return {

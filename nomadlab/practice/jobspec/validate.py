@@ -25,13 +25,15 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPT
 MAX_ID_LENGTH = 1000
 
 
-def validate(job: dict) -> list[str]:
+def validate(job: dict, canonical: bool = False) -> list[str]:
     """Nomad's reasons to refuse a job on register, in its words; empty when the job is valid.
 
-    The job is canonicalized first (on a copy), as Nomad does; a group's or task's problems are
-    one entry, nested the way Nomad formats them.
+    The job is canonicalized first (on a copy), as Nomad does, unless the caller has done so
+    (``canonical``); a group's or task's problems are one entry, nested the way Nomad formats
+    them.
     """
-    job = _canonicalize_job(copy.deepcopy(job))
+    if not canonical:
+        job = _canonicalize_job(copy.deepcopy(job))
     errors = _job_errors(job)
     for group in job["TaskGroups"]:
         if group_errors := _group_errors(group, job):
