@@ -184,9 +184,16 @@ def test_shutdown_delay_waits_with_the_service_gone(agent: Agent, client: nomad.
     wait_for(lambda: registrations(agent, "delayed"), what="the service to register")
     client.job.deregister_job(JOB)
     wait_for(lambda: not registrations(agent, "delayed"), what="the service to leave")
-    during = client.allocation.get_allocation(alloc["ID"])
+    # The client sends task states in batches (allocSync), the services' removal at once.
+    during = wait_for(
+        lambda: (
+            (a := client.allocation.get_allocation(alloc["ID"]))["TaskStates"]["web"]["State"]
+            == "pending"  # handleKill: UpdateState(pending, the delay's event)
+            and a
+        ),
+        what="the task to wait, pending",
+    )
     state = during["TaskStates"]["web"]
-    assert state["State"] == "pending"  # handleKill: UpdateState(pending, the delay's event)
     assert during["ClientStatus"] == "pending"  # so getClientStatus says, as in Nomad
     assert task_processes({alloc["ID"]}), "the task was killed before its shutdown_delay"
     (waiting,) = events(state, "Waiting for shutdown delay")

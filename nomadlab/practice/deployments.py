@@ -28,6 +28,11 @@ from nomadlab.practice.structs.reschedule import alloc_policy, reschedule_eligib
 
 log = logging.getLogger("nomad.deployments_watcher")
 
+# Nomad's watcher queries the state at most 100 times a second (LimitStateQueriesPerSecond)
+# and hears of allocations in the clients' 200 ms batches; this one lets a change settle
+# for 10 ms before it looks, so a placement's own hops to its task's start come first.
+GATHER = 0.01
+
 
 class DeploymentError(Exception):
     """A request the deployment cannot take (Nomad answers these with a 500 and the text)."""
@@ -48,6 +53,7 @@ class DeploymentWatcher:
         index = 0
         while True:
             index = await self.store.wait(["allocs", "deployments"], index, self._next_deadline())
+            await asyncio.sleep(GATHER)
             started = time.monotonic()
             for deployment in list(self.store.deployments.values()):
                 if deployment["Status"] == "running":

@@ -11,7 +11,6 @@ import logging
 import time
 
 from nomadlab.contract import format_duration
-from nomadlab.practice import structs
 from nomadlab.practice.client import interfaces, serviceregistration
 from nomadlab.practice.client.allocdir import make_alloc_dirs
 from nomadlab.practice.client.interfaces import TaskError
@@ -45,7 +44,8 @@ class AllocRunner:
         self._killer: asyncio.Task | None = None
         self._kill_event_sent = False
         self._restarting: asyncio.Task | None = None
-        self._reported_terminal = False
+        self.reported_terminal = False  # the client has told the server it is terminal
+        self._verdict: tuple[str, bool, str] | None = None  # health, not yet sent
         self.gone = False
 
     @property
@@ -223,17 +223,29 @@ class AllocRunner:
         self._kill_tasks()
 
     def report(self) -> None:
-        """Write task states and the derived client status to the store (a client update)."""
+        """Have the client send this allocation's state with its next batch of updates."""
+        self.client.alloc_updated(self)
+
+    def client_update(self) -> dict | None:
+        """The allocation with its task states and the client status they make, as the
+        client sends it to the server; None once the server has collected it."""
         if self.gone or self.alloc_id not in self.client.store.allocs:
-            return
+            return None
         alloc = self.alloc
         alloc["TaskStates"] = {name: runner.state for name, runner in self.tasks.items()}
         alloc["ClientStatus"], alloc["ClientDescription"] = client_status(alloc["TaskStates"])
         alloc["ModifyTime"] = now_ns()
-        self.client.store.upsert_allocs([alloc])
-        if structs.is_terminal(alloc) and not self._reported_terminal:
-            self._reported_terminal = True
-            self.client.on_alloc_terminal(alloc)
+        if self._verdict is not None:
+            (deployment_id, healthy, at), self._verdict = self._verdict, None
+            status = alloc.get("DeploymentStatus") or {}
+            if (alloc.get("DeploymentID") or "") == deployment_id and status.get("Healthy") is None:
+                alloc["DeploymentStatus"] = {
+                    "Healthy": healthy,
+                    "Timestamp": at,
+                    "Canary": bool(status.get("Canary")),
+                    "ModifyIndex": self.client.store.index + 1,
+                }
+        return alloc
 
     # Deployment health (client/allochealth) ---------------------------------------
 
@@ -278,18 +290,15 @@ class AllocRunner:
             await event_or_timeout(self.changed, remaining)
 
     def _set_health(self, deployment_id: str, healthy: bool) -> None:
+        """The health hook's verdict, sent with the allocation's next update (as Nomad's
+        client sends DeploymentStatus with the client status it follows from)."""
         alloc = self.alloc
         if (alloc.get("DeploymentID") or "") != deployment_id:
             return
         if (alloc.get("DeploymentStatus") or {}).get("Healthy") is not None:
             return  # an operator set it first
-        alloc["DeploymentStatus"] = {
-            "Healthy": healthy,
-            "Timestamp": rfc3339(now_ns()),
-            "Canary": bool((alloc.get("DeploymentStatus") or {}).get("Canary")),
-            "ModifyIndex": self.client.store.index + 1,
-        }
-        self.client.store.upsert_allocs([alloc])
+        self._verdict = (deployment_id, healthy, rfc3339(now_ns()))
+        self.report()
 
 
 def writes_before_start(job: dict, task: dict) -> bool:

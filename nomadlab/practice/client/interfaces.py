@@ -40,6 +40,9 @@ class Client(Protocol):
 
     def alloc_dir(self, alloc_id: str) -> Path: ...
 
+    def alloc_updated(self, runner: AllocRunner) -> None:
+        """Send ``runner``'s allocation state to the server with the next batch."""
+
 
 class ServiceHooks(Protocol):
     """An allocation's service registration, as its task runners drive it."""
@@ -103,6 +106,13 @@ class AllocRunner(Protocol):
 
     @property
     def services(self) -> ServiceHooks: ...
+
+    @property
+    def reported_terminal(self) -> bool:
+        """The client has told the server the allocation is terminal."""
+
+    def client_update(self) -> dict | None:
+        """The allocation as the client sends it to the server (None once collected)."""
 
     def task_changed(self, runner: TaskRunner) -> None:
         """A task's state moved: react, then report it."""
