@@ -21,6 +21,11 @@ from nomadlab.terminal import Ui
 TERMINAL_EVAL = ("complete", "failed", "canceled", "cancelled")
 TERMINAL_DEPLOYMENT = ("successful", "failed", "cancelled", "blocked")
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+# A failed deployment's description when auto_revert registers the last stable version
+# (structs.DeploymentStatusDescriptionRollback), and how long to wait for that version's
+# deployment: `nomad job run` sleeps one second and looks once; this looks as it changes.
+ROLLING_BACK = " - rolling back to job version "
+ROLLBACK_WAIT = 10.0
 
 
 @dataclass
@@ -227,12 +232,18 @@ class Monitor:
             return deployment
 
     def _rollback(self, failed: dict[str, Any]) -> str | None:
-        """The deployment auto-revert started after ``failed`` (awaited by a blocking query)."""
+        """The deployment auto-revert started after ``failed``, awaited by blocking queries
+        (another change may answer one first) for up to ``ROLLBACK_WAIT``; None when the
+        watcher said it is not rolling back."""
+        if ROLLING_BACK not in (failed.get("StatusDescription") or ""):
+            return None
         job = failed.get("JobID", "")
         index = failed.get("ModifyIndex", 0) or 1
-        latest, _ = self._get(self.nomad.job, job, "deployment", index=index)
-        if latest and latest.get("ID") not in ("", failed.get("ID")):
-            return str(latest["ID"])
+        give_up = time.monotonic() + ROLLBACK_WAIT
+        while time.monotonic() < give_up:
+            latest, index = self._get(self.nomad.job, job, "deployment", index=index)
+            if latest and latest.get("ID") not in ("", failed.get("ID")):
+                return str(latest["ID"])
         return None
 
 
