@@ -8,6 +8,7 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import nomad
@@ -30,9 +31,9 @@ class Answers(BaseHTTPRequestHandler):
     """GET /v1/job/web/deployment: what the job's latest deployment is at each index
     (index 11 is a change to something else: the failed deployment is still the latest)."""
 
-    asked: list[str] = []
+    asked: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         Answers.asked.append(self.path)
         index = 11 if len(Answers.asked) == 1 else 12
         body = json.dumps(FAILED if index == 11 else ROLLBACK).encode()
