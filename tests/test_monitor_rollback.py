@@ -8,8 +8,8 @@ import io
 import json
 import threading
 from collections.abc import Iterator
-from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import nomad
 import pytest
