@@ -286,14 +286,24 @@ class StateStore:
         watched = frozenset(tables)
         if self.max_index(watched) > min_index or timeout <= 0:
             return self.max_index(watched)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         waiter = (watched, min_index, future)
         self._waiters.add(waiter)
+        # The future itself, with a timer: asyncio.wait would add a hop to every wake-up.
+        timer = loop.call_later(timeout, _time_up, future)
         try:
-            await asyncio.wait({future}, timeout=timeout)
+            await future
         finally:
+            timer.cancel()
             self._waiters.discard(waiter)
         return self.max_index(watched)
+
+
+def _time_up(future: asyncio.Future[None]) -> None:
+    """A blocking wait's timeout: it answers with what the state holds then."""
+    if not future.done():
+        future.set_result(None)
 
 
 def _alloc_keys(alloc: dict) -> list[tuple[str, object]]:
