@@ -217,7 +217,14 @@ class Scheduler:
                 deployment["Status"] = "cancelled"
                 deployment["StatusDescription"] = structs.DEPLOYMENT_NEWER_JOB
                 self.store.upsert("deployments", deployment)
-        if evaluation["TriggeredBy"] not in ("job-register", "job-scaling", "deployment-watcher"):
+        # createDeployment: whatever triggered the evaluation (a register, or an allocation's
+        # failure evaluated after it), a version that has not run yet gets one when the
+        # plan places or updates an allocation into it (see _apply).
+        changes = ("job-register", "job-scaling", "deployment-watcher")
+        if evaluation["TriggeredBy"] not in changes and any(
+            a["Job"]["Version"] == job["Version"] and a["Job"]["CreateIndex"] == job["CreateIndex"]
+            for a in self.store.iter_job_allocs(job["Namespace"], job["ID"])
+        ):
             return None, True
         return new_deployment(job, evaluation), True
 
