@@ -237,12 +237,11 @@ class AllocRunner:
         alloc["ModifyTime"] = now_ns()
         if self._verdict is not None:
             (deployment_id, healthy, at), self._verdict = self._verdict, None
-            status = alloc.get("DeploymentStatus") or {}
-            if (alloc.get("DeploymentID") or "") == deployment_id and status.get("Healthy") is None:
+            if awaits_verdict(alloc, deployment_id):
                 alloc["DeploymentStatus"] = {
                     "Healthy": healthy,
                     "Timestamp": at,
-                    "Canary": bool(status.get("Canary")),
+                    "Canary": bool((alloc.get("DeploymentStatus") or {}).get("Canary")),
                     "ModifyIndex": self.client.store.index + 1,
                 }
         return alloc
@@ -292,13 +291,17 @@ class AllocRunner:
     def _set_health(self, deployment_id: str, healthy: bool) -> None:
         """The health hook's verdict, sent with the allocation's next update (as Nomad's
         client sends DeploymentStatus with the client status it follows from)."""
-        alloc = self.alloc
-        if (alloc.get("DeploymentID") or "") != deployment_id:
-            return
-        if (alloc.get("DeploymentStatus") or {}).get("Healthy") is not None:
-            return  # an operator set it first
-        self._verdict = (deployment_id, healthy, rfc3339(now_ns()))
-        self.report()
+        if awaits_verdict(self.alloc, deployment_id):
+            self._verdict = (deployment_id, healthy, rfc3339(now_ns()))
+            self.report()
+
+
+def awaits_verdict(alloc: dict, deployment_id: str) -> bool:
+    """The allocation is still in ``deployment_id`` and nobody has set its health yet (an
+    operator may, through the API, before the health hook does)."""
+    return (alloc.get("DeploymentID") or "") == deployment_id and (
+        alloc.get("DeploymentStatus") or {}
+    ).get("Healthy") is None
 
 
 def writes_before_start(job: dict, task: dict) -> bool:
