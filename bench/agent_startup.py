@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import nomad
@@ -54,24 +53,23 @@ def bare_echo() -> tuple[float, float]:
     return first_200, rss
 
 
-def watch_job_allocs(client: nomad.Nomad, index: int, wanted: Callable[[dict], bool]) -> dict:
-    """The first of the echo job's allocations that is ``wanted``, by blocking queries on
-    the job's allocation list from ``index``."""
+def first_alloc_id(client: nomad.Nomad, index: int) -> str:
+    """The echo job's first allocation, by blocking queries on the job's allocation list
+    from ``index``."""
     while True:
         response = client.job.request(
             JOB_ID, "allocations", params={"index": index, "wait": "30s"}, method="get"
         )
         index = int(response.headers["X-Nomad-Index"])
-        found = next((a for a in response.json() if wanted(a)), None)
-        if found is not None:
-            return found
+        if allocs := response.json():
+            return allocs[0]["ID"]
 
 
-def started_after(alloc: dict, registered: float, client: nomad.Nomad) -> float:
+def started_after(alloc_id: str, registered: float, client: nomad.Nomad) -> float:
     """Register → the echo task's "Started" event (s), read once it answers: the event's
     wall-clock time against the register call's, on this one machine's clock."""
     wall_at_register = time.time() - (time.perf_counter() - registered)
-    alloc = client.allocation.get_allocation(alloc["ID"])
+    alloc = client.allocation.get_allocation(alloc_id)
     events = alloc["TaskStates"]["server"]["Events"]
     started = next(e["Time"] for e in events if e["Type"] == "Started")
     return started / 1e9 - wall_at_register
@@ -89,12 +87,12 @@ def one_run(log_dir: Path) -> dict[str, float]:
         index = client.jobs.register_job({"Job": parsed})["Index"]
         # As `nomad job run` watches: blocking queries, each answered when the state
         # changes, not a poll that would compete with the start it times.
-        alloc_id = watch_job_allocs(client, index, lambda a: True)["ID"]
+        alloc_id = first_alloc_id(client, index)
         full = client.allocation.get_allocation(alloc_id)
         port = full["AllocatedResources"]["Shared"]["Ports"][0]
         until(lambda: get_ok(port["HostIP"], port["Value"]), poll=FIRST_200_POLL)
         first_200 = time.perf_counter() - registered
-        running = started_after(full, registered, client)
+        running = started_after(alloc_id, registered, client)
         agent_rss = psutil.Process(agent.pid).memory_info().rss
         echo = next(
             p
